@@ -1,0 +1,10 @@
+"""keras_gradstab: Keras 3 pieces that keep gradients from vanishing or exploding.
+
+Importing the package imports every area, so that `keras.saving.load_model`
+finds every registered class.
+"""
+
+from keras_gradstab import ops
+from keras_gradstab.version import __version__
+
+__all__ = ["__version__", "ops"]

@@ -1,0 +1,136 @@
+"""`keras-gradstab` / `python -m keras_gradstab`.
+
+    keras-gradstab                 # info, then the scan benchmark (quick) per backend
+    keras-gradstab info            # installed backends and versions
+    keras-gradstab bench [--full] [--backend B ...] [--json FILE]
+"""
+
+import argparse
+import importlib
+import importlib.metadata
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+BACKENDS = ("jax", "tensorflow", "torch")
+_DISTRIBUTIONS = {
+    "keras": ("keras",),
+    "jax": ("jax", "jaxlib"),
+    "tensorflow": ("tensorflow-cpu", "tensorflow"),
+    "torch": ("torch",),
+}
+
+
+def installed_backends():
+    return [b for b in BACKENDS if importlib.util.find_spec(b) is not None]
+
+
+def _version(names):
+    for name in names:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def info():
+    from keras_gradstab.version import __version__
+
+    print(f"keras_gradstab {__version__}, Python {sys.version.split()[0]}")
+    for name, dists in _DISTRIBUTIONS.items():
+        versions = [f"{d} {_version((d,))}" for d in dists if _version((d,))]
+        print(f"  {name:<11} {', '.join(versions) if versions else 'not installed'}")
+    print(f"  backends installed: {', '.join(installed_backends()) or 'none'}")
+
+
+def _bench_in_process(names, quick):
+
+    rows = []
+    for name in names:
+        module = importlib.import_module(f"keras_gradstab.benchmarks.{name}")
+        rows.extend(module.run(quick=quick))
+    return rows
+
+
+def bench(backends, names, quick):
+    """Runs each benchmark in one fresh process per backend; returns all rows."""
+    rows = []
+    for backend in backends:
+        env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+        cmd = [sys.executable, "-m", "keras_gradstab", "_bench-worker", *names]
+        if quick:
+            cmd.append("--quick")
+        print(f"[{backend}] running {', '.join(names)} ...", flush=True)
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        lines = [line for line in proc.stdout.splitlines() if line.startswith("ROWS ")]
+        if proc.returncode != 0 or not lines:
+            sys.stderr.write(proc.stderr[-4000:])
+            raise SystemExit(f"benchmark failed on {backend}")
+        rows.extend(json.loads(lines[-1][5:]))
+    return rows
+
+
+def format_rows(rows):
+    header = ["benchmark", "backend", "case", "shape", "seconds", "vs keras.layers.RNN",
+              "vs keras.ops.scan"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        cells = []
+        for key in header:
+            value = row.get(key, "")
+            if key == "seconds":
+                value = f"{value:.4f}"
+            elif isinstance(value, float):
+                value = f"{value:.2f}x"
+            cells.append(str(value))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="keras-gradstab", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("info", help="installed backends and versions")
+    bench_parser = sub.add_parser("bench", help="run benchmarks, one process per backend")
+    bench_parser.add_argument("names", nargs="*", default=None,
+                              help="benchmarks to run (default: all)")
+    bench_parser.add_argument("--full", action="store_true", help="full sizes (slow)")
+    bench_parser.add_argument("--backend", action="append", choices=BACKENDS)
+    bench_parser.add_argument("--json", help="also write the rows to this file")
+    worker = sub.add_parser("_bench-worker")
+    worker.add_argument("names", nargs="+")
+    worker.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+
+    from keras_gradstab.benchmarks import BENCHMARKS
+
+    if args.command == "_bench-worker":
+        print("ROWS " + json.dumps(_bench_in_process(args.names, args.quick)))
+        return 0
+    if args.command == "info":
+        info()
+        return 0
+    if args.command == "bench":
+        names = args.names or list(BENCHMARKS)
+        unknown = sorted(set(names) - set(BENCHMARKS))
+        if unknown:
+            parser.error(f"unknown benchmark(s) {unknown}; choose from {list(BENCHMARKS)}")
+        rows = bench(args.backend or installed_backends(), names, quick=not args.full)
+        print(format_rows(rows))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(rows, f, indent=2)
+        return 0
+    # The main job.
+    info()
+    rows = bench(installed_backends(), list(BENCHMARKS), quick=True)
+    print(format_rows(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
