@@ -9,7 +9,9 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+_TESTS = os.path.dirname(os.path.abspath(__file__))
+# The checkout's own package first (a worktree's copy over an editable install).
+sys.path[:0] = [_TESTS, os.path.dirname(_TESTS)]
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
