@@ -12,11 +12,20 @@ graph node per operation per step. `_Scan` splits the backward pass in two:
    through that batched graph gives the gradients of `xs` and of every tensor `fn`
    closes over: a few large matrix products instead of T small ones.
 
+The per-step parts (the forward loop and step 1) run on one intra-op thread
+(`KERAS_GRADSTAB_TORCH_STEP_THREADS`, default 1): their tensors are too small to
+gain from more, and on a loaded machine two OpenMP threads waiting on each other
+at every small op made a 256-step scan 17x slower (14.3 s against 0.83 s,
+measured here). Step 2's large products keep the caller's thread count.
+
 Like `torch.utils.checkpoint(use_reentrant=True)`, step 2 accumulates the
 gradients of closed-over tensors into their `.grad` (what `loss.backward()` and
 Keras's torch trainer read) rather than returning them through
 `torch.autograd.grad`.
 """
+
+import contextlib
+import os
 
 import torch
 from torch.utils import _pytree as pytree
@@ -24,6 +33,20 @@ from torch.utils import _pytree as pytree
 from keras_gradstab.ops._native import generic
 
 NAME = "torch._Scan"
+STEP_THREADS = int(os.environ.get("KERAS_GRADSTAB_TORCH_STEP_THREADS", "1"))
+
+
+@contextlib.contextmanager
+def _step_threads():
+    previous = torch.get_num_threads()
+    if STEP_THREADS <= 0 or previous == STEP_THREADS:
+        yield
+        return
+    torch.set_num_threads(STEP_THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def concatenate(tensors, axis):
@@ -70,6 +93,11 @@ def _differentiable(x):
 
 
 def _no_grad_scan(fn, init, xs, reverse):
+    with _step_threads():
+        return _no_grad_loop(fn, init, xs, reverse)
+
+
+def _no_grad_loop(fn, init, xs, reverse):
     init_leaves, init_spec = pytree.tree_flatten(init)
     x_leaves, x_spec = pytree.tree_flatten(xs)
     slices = [x.unbind(0) for x in x_leaves]
@@ -92,81 +120,92 @@ class _Scan(torch.autograd.Function):
     def forward(ctx, fn, reverse, meta, n_init, anchor, *flat):
         init_spec, x_spec = meta["init_spec"], meta["x_spec"]
         init_leaves, x_leaves = list(flat[:n_init]), flat[n_init:]
-        slices = [x.unbind(0) for x in x_leaves]
+        slices = [x.unbind(0) for x in x_leaves]  # outside the graph: no x gradients here
         length = len(slices[0])
-        order = range(length - 1, -1, -1) if reverse else range(length)
-        carry_leaves = init_leaves
-        steps = [None] * length
+        order = list(range(length - 1, -1, -1) if reverse else range(length))
+        carry_in = [None] * length  # the carry each step received, as values
+        carry_cot = [[None] * n_init for _ in range(length)]  # filled by hooks in backward
+        y_steps = [None] * length
         y_spec = None
-        for t in order:
-            with torch.enable_grad():
-                inputs = [
-                    c.detach().requires_grad_() if _differentiable(c) else c
-                    for c in carry_leaves
-                ]
+
+        def hook(t, i):
+            def store(grad):
+                carry_cot[t][i] = grad
+
+            return store
+
+        with torch.enable_grad(), _step_threads():
+            start = [c.detach().requires_grad_() if _differentiable(c) else c for c in init_leaves]
+            carry = start
+            previous = None
+            for t in order:
+                if previous is not None:
+                    # An identity view between steps: its gradient is exactly what the
+                    # later steps send back to `previous`'s carry output, without the
+                    # part that reaches it through `previous`'s own y.
+                    carry = [c.view_as(c) if c.requires_grad else c for c in carry]
+                    for i, c in enumerate(carry):
+                        if c.requires_grad:
+                            c.register_hook(hook(previous, i))
+                carry_in[t] = [c.detach() for c in carry]
                 new_carry, y = fn(
-                    pytree.tree_unflatten(inputs, init_spec),
+                    pytree.tree_unflatten(carry, init_spec),
                     pytree.tree_unflatten([s[t] for s in slices], x_spec),
                 )
-            new_leaves = _check_carry(init_leaves, init_spec, new_carry)
-            y_leaves, y_spec = _flatten_y(y)
-            steps[t] = (inputs, new_leaves, y_leaves)
-            carry_leaves = new_leaves
-        ctx.fn, ctx.reverse, ctx.steps = fn, reverse, steps
+                if previous is None:
+                    carry = _check_carry(init_leaves, init_spec, new_carry)
+                else:
+                    carry = pytree.tree_leaves(new_carry)
+                y_steps[t], y_spec = _flatten_y(y)
+                previous = t
+            ys = [torch.stack([y_steps[t][i] for t in range(length)]) for i in range(len(y_steps[0]))]
+        ctx.fn, ctx.reverse, ctx.last = fn, reverse, previous
         ctx.init_spec, ctx.x_spec, ctx.n_init = init_spec, x_spec, n_init
+        ctx.graph = (start, carry, ys)
+        ctx.carry_in, ctx.carry_cot = carry_in, carry_cot
         meta["y_spec"] = y_spec
         ctx.save_for_backward(*x_leaves)
-        n_y = len(steps[0][2])
-        ys = [torch.stack([steps[t][2][i] for t in range(length)]).detach() for i in range(n_y)]
-        ctx.mark_non_differentiable(
-            *[c for c in carry_leaves if not _differentiable(c)],
-        )
-        return (*[c.detach() for c in carry_leaves], *ys)
+        ctx.mark_non_differentiable(*[c for c in carry if not _differentiable(c)])
+        return (*[c.detach() for c in carry], *[y.detach() for y in ys])
 
     @staticmethod
     def backward(ctx, *grads):
-        n_init, steps = ctx.n_init, ctx.steps
-        ctx.steps = None
-        length = len(steps)
-        order = range(length) if ctx.reverse else range(length - 1, -1, -1)
-        carry_cot = list(grads[:n_init])
+        n_init, length = ctx.n_init, len(ctx.carry_in)
+        start, carry, ys = ctx.graph
+        ctx.graph = None
+        carry_in, carry_cot = ctx.carry_in, ctx.carry_cot
         y_cots = grads[n_init:]
-        step_carry_in = [None] * length
-        step_carry_cot = [None] * length
-        # 1. Carry cotangents, step by step, carry paths only.
-        for t in order:
-            inputs, new_leaves, y_leaves = steps[t]
-            steps[t] = None
-            step_carry_in[t] = [c.detach() for c in inputs]
-            step_carry_cot[t] = carry_cot
-            outs, cots = [], []
-            for out, cot in zip(new_leaves + y_leaves, carry_cot + [g[t] for g in y_cots]):
-                if out.requires_grad:
-                    outs.append(out)
-                    cots.append(cot)
-            wanted = [c for c in inputs if c.requires_grad]
-            found = (
-                torch.autograd.grad(outs, wanted, cots, allow_unused=True)
-                if outs and wanted
+        carry_cot[ctx.last] = list(grads[:n_init])
+        # 1. Carry cotangents: one backward call through the chain of steps, asking
+        #    only for the initial carry, so no weight-gradient product runs; the
+        #    hooks record what reaches each step's carry.
+        pairs = [(o, g) for o, g in zip(carry + ys, list(grads)) if o.requires_grad]
+        wanted = [c for c in start if c.requires_grad]
+        with _step_threads():
+            found = iter(
+                torch.autograd.grad([o for o, _ in pairs], wanted, [g for _, g in pairs],
+                                    allow_unused=True)
+                if pairs and wanted
                 else [None] * len(wanted)
             )
-            found = iter(found)
-            carry_cot = []
-            for c in inputs:
-                g = next(found) if c.requires_grad else None
-                carry_cot.append(torch.zeros_like(c) if g is None and _differentiable(c) else g)
-        init_grads = [g if _differentiable(c) else None for g, c in zip(carry_cot, step_carry_in[0])]
+        init_grads = []
+        for c in start:
+            g = next(found) if c.requires_grad else None
+            init_grads.append(torch.zeros_like(c) if g is None and _differentiable(c) else g)
         # 2. Gradients of xs and of closed-over tensors from one batched call.
         x_leaves = [
             x.detach().requires_grad_() if _differentiable(x) else x for x in ctx.saved_tensors
         ]
-        carries = [
-            torch.stack([step_carry_in[t][i] for t in range(length)]) for i in range(n_init)
-        ]
+        carries = [torch.stack([carry_in[t][i] for t in range(length)]) for i in range(n_init)]
         carry_cots = [
             None
-            if not _differentiable(step_carry_in[0][i])
-            else torch.stack([step_carry_cot[t][i] for t in range(length)])
+            if not _differentiable(carry_in[0][i])
+            else torch.stack(
+                [
+                    torch.zeros_like(carry_in[t][i]) if carry_cot[t][i] is None else carry_cot[t][i]
+                    for t in range(length)
+                ]
+            )
             for i in range(n_init)
         ]
         fn, init_spec, x_spec = ctx.fn, ctx.init_spec, ctx.x_spec
