@@ -1,0 +1,88 @@
+"""The generated data sets: determinism, shapes, and labels checked independently."""
+
+import numpy as np
+import pytest
+
+from keras_gradstab import datasets
+
+
+def test_copying_layout_and_baseline():
+    (x, y), (xt, yt) = datasets.copying(25, num_train=50, num_test=7, seed=3)
+    assert x.shape == (50, 45) and xt.shape == (7, 45)
+    # Symbols in the first 10 steps, the delimiter at step 10 + 25 - 1, blanks elsewhere.
+    assert np.all((x[:, :10] >= 1) & (x[:, :10] <= 8))
+    assert np.all(x[:, 34] == 9)
+    assert np.all(np.delete(x, list(range(10)) + [34], axis=1) == 0)
+    np.testing.assert_array_equal(y[:, -10:], x[:, :10])
+    assert np.all(y[:, :-10] == 0)
+    # The baseline is the entropy of guessing uniformly over 8 symbols on 10 of 45 steps.
+    assert datasets.copying_baseline(25) == pytest.approx(10 * np.log(8) / 45)
+    (x2, _), _ = datasets.copying(25, num_train=50, num_test=7, seed=3)
+    np.testing.assert_array_equal(x, x2)
+
+
+def test_adding_target_is_sum_of_marked_values():
+    (x, y), _ = datasets.adding(40, num_train=100, num_test=1, seed=1)
+    assert np.all(x[:, :20, 1].sum(1) == 1) and np.all(x[:, 20:, 1].sum(1) == 1)
+    np.testing.assert_allclose(y[:, 0], (x[..., 0] * x[..., 1]).sum(1), rtol=1e-6)
+    # Predicting 1 gives a mean squared error near 1/6.
+    assert abs(np.mean((y - 1.0) ** 2) - 1 / 6) < 0.05
+
+
+def test_digits_forms():
+    (x, y), (xt, yt) = datasets.digits()
+    assert x.shape[1:] == (8, 8, 1) and len(x) + len(xt) == 1797
+    assert x.min() >= 0 and x.max() <= 1 and set(np.unique(y)) == set(range(10))
+    (s, _), _ = datasets.digits(sequential=True)
+    np.testing.assert_array_equal(s.reshape(-1, 8, 8), x[..., 0])
+    (p, _), _ = datasets.digits(sequential=True, permuted=True)
+    # The same pixels in another fixed order: sorted values per example agree.
+    np.testing.assert_array_equal(np.sort(p[..., 0], 1), np.sort(s[..., 0], 1))
+    assert not np.array_equal(p, s)
+    with pytest.raises(ValueError, match="permuted"):
+        datasets.digits(permuted=True)
+
+
+def test_mnist1d_offline():
+    (x, y), (xt, yt) = datasets.mnist1d(num_samples=200)
+    assert x.shape == (160, 40, 1) and xt.shape == (40, 40, 1)
+    assert set(np.unique(y)) <= set(range(10))
+
+
+def test_arrow_pointing_labels_match_ray_marching():
+    (x, y, geo), _ = datasets.arrow_pointing(
+        64, num_train=40, num_test=0, seed=5, return_geometry=True
+    )
+    assert x.shape == (40, 64, 64, 1) and y.sum() == 20
+    for i in range(len(y)):
+        tip, tail = geo["tip"][i], geo["tail"][i]
+        direction = (tip - tail) / np.linalg.norm(tip - tail)
+        # March along the ray and see whether it enters the circle.
+        steps = tip + np.linspace(0, 200, 4001)[:, None] * direction
+        enters = np.any(np.linalg.norm(steps - geo["centre"][i], axis=1) < geo["radius"][i])
+        assert enters == bool(y[i]), i
+    # Black pixels: at least the circle's area.
+    circle_area = np.pi * geo["radius"] ** 2
+    black = (x[..., 0] == 0).sum((1, 2))
+    assert np.all(black >= 0.9 * circle_area)
+
+
+def test_arrow_pointing_extrapolation_keeps_object_sizes():
+    (_, _, small), _ = datasets.arrow_pointing(64, 10, 0, object_scale=1 / 3, seed=0,
+                                               return_geometry=True)
+    (_, _, large), _ = datasets.arrow_pointing(128, 10, 0, object_scale=1 / 3, seed=1,
+                                               return_geometry=True)
+    for geo in (small, large):
+        assert np.all((geo["radius"] >= 5) & (geo["radius"] <= 10))
+    assert large["centre"].max() > 64  # objects spread over the larger image
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="time_steps"):
+        datasets.copying(0)
+    with pytest.raises(ValueError, match="num_train"):
+        datasets.adding(10, num_train=-1)
+    with pytest.raises(ValueError, match="object_scale"):
+        datasets.arrow_pointing(64, object_scale=1.0)
+    with pytest.raises(ValueError, match="test_fraction"):
+        datasets.digits(test_fraction=1.5)
