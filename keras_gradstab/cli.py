@@ -1,7 +1,8 @@
 """`keras-gradstab` / `python -m keras_gradstab`.
 
-    keras-gradstab                 # info, then the scan benchmark (quick) per backend
+    keras-gradstab                 # info, the zoo table, the scan benchmark (quick) per backend
     keras-gradstab info            # installed backends and versions
+    keras-gradstab zoo             # evaluate every preset on the current backend
     keras-gradstab bench [--full] [--backend B ...] [--json FILE]
 """
 
@@ -90,11 +91,33 @@ def format_rows(rows):
     return "\n".join(lines)
 
 
+def zoo_table():
+    """Evaluates every built-in preset on the current backend; returns the table."""
+    import keras
+
+    from keras_gradstab import zoo
+
+    names = zoo.list_presets()
+    if not names:
+        return "No presets ship with this version yet."
+    rows = []
+    for i, name in enumerate(names, 1):
+        print(f"[{i}/{len(names)}] evaluating {name} on {keras.config.backend()} ...", flush=True)
+        rows.append(zoo.evaluate(name))
+    lines = ["| preset | task | metric | recorded | measured | parameters | seconds |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['preset']} | {r['task']} | {r['metric']} | {r['recorded']:.4f} | "
+                     f"{r['measured']:.4f} | {r['parameters']} | {r['seconds']:.1f} |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="keras-gradstab", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("info", help="installed backends and versions")
+    sub.add_parser("zoo", help="evaluate every preset on the current backend")
     bench_parser = sub.add_parser("bench", help="run benchmarks, one process per backend")
     bench_parser.add_argument("names", nargs="*", default=None,
                               help="benchmarks to run (default: all)")
@@ -114,6 +137,9 @@ def main(argv=None):
     if args.command == "info":
         info()
         return 0
+    if args.command == "zoo":
+        print(zoo_table())
+        return 0
     if args.command == "bench":
         names = args.names or list(BENCHMARKS)
         unknown = sorted(set(names) - set(BENCHMARKS))
@@ -127,6 +153,7 @@ def main(argv=None):
         return 0
     # The main job.
     info()
+    print(zoo_table())
     rows = bench(installed_backends(), list(BENCHMARKS), quick=True)
     print(format_rows(rows))
     return 0
