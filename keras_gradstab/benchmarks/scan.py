@@ -43,7 +43,7 @@ def _layer_loss(layer, x):
     return ops.mean(layer(x) ** 2)
 
 
-def _timers(x, quick):
+def _timers(x):
     """Returns {case name: zero-argument callable doing forward+backward}."""
     backend = keras.config.backend()
     layer = keras.layers.RNN(keras.layers.GRUCell(UNITS), return_sequences=True)
@@ -121,11 +121,11 @@ def _timers(x, quick):
     return cases
 
 
-def run(quick=False):
-    steps = 64 if quick else 256
-    repeats = 3 if quick else 10
+def run(quick=False, steps=None, repeats=None):
+    steps = steps or (64 if quick else 256)
+    repeats = repeats or (3 if quick else 10)
     x = np.random.default_rng(0).normal(size=(BATCH, steps, FEATURES)).astype("float32")
-    timers = _timers(x, quick)
+    timers = _timers(x)
     seconds = {name: median_seconds(fn, repeats) for name, fn in timers.items()}
     rows = []
     for name, value in seconds.items():
