@@ -196,3 +196,38 @@ def test_bad_input_names_the_argument():
         kg.ops.scan(lambda c, x: (c, x), np.zeros(2, "float32"), xs, reverse="yes")
     with pytest.raises(ValueError, match="`init`"):
         kg.ops.scan(lambda c, x: (ops.concatenate([c, c]), x), np.zeros(2, "float32"), xs)
+
+
+def test_single_step_under_jit_with_gradient():
+    # A one-step scan once broke XLA's gradient on tensorflow (maximum_iterations=0).
+    x = np.random.default_rng(5).normal(size=(1, 2, 3)).astype("float32")
+    u = np.eye(3, dtype="float32") * 0.5
+
+    def loss(x):
+        def step(h, xt):
+            h = ops.tanh(ops.matmul(h, u) + xt)
+            return h, h * 2.0
+
+        carry, ys = kg.ops.scan(step, ops.zeros((2, 3)), x)
+        return ops.sum(ys) + ops.sum(carry)
+
+    want = 3.0 * np.tanh(x[0]).sum()
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        @tf.function(jit_compile=True)
+        def value_and_grad(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                value = loss(x)
+            return value, tape.gradient(value, x)
+
+        value, grad = value_and_grad(tf.constant(x))
+        np.testing.assert_allclose(grad.numpy(), 3.0 * (1 - np.tanh(x) ** 2), rtol=1e-5)
+    elif BACKEND == "jax":
+        import jax
+
+        value = jax.jit(loss)(x)
+    else:
+        value = loss(x)
+    np.testing.assert_allclose(float(value), want, rtol=1e-5)

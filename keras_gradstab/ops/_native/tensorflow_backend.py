@@ -58,6 +58,14 @@ def scan(fn, init, xs, reverse=False):
         for leaf in y_leaves
     ]
 
+    if isinstance(length, int) and length == 1:
+        # No loop at all: XLA refuses the gradient of a while_loop with
+        # maximum_iterations=0 ("Update dim size 1 greater than dynamic slice
+        # dimension").
+        if y is None:
+            return carry, None
+        return carry, tf.nest.map_structure(lambda leaf: leaf[None], y)
+
     def body(t, carry, arrays):
         step = index(t)
         carry, y = fn(carry, x_at(step))
