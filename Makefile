@@ -24,17 +24,12 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
-# Each backend in its own pytest process; every backend runs even if one fails,
-# and the target fails if any did.
+# Each backend in its own pytest process (run side by side, logs printed in
+# order); the target fails if ruff or any backend fails.
 test: $(STAMP)
 	@status=0; \
 	$(PY) -m ruff check . || status=1; \
-	for backend in $(BACKENDS); do \
-	  echo "===== pytest, KERAS_BACKEND=$$backend ====="; \
-	  KERAS_BACKEND=$$backend TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS) tests \
-	    || status=1; \
-	done; \
-	if [ $$status -ne 0 ]; then echo "FAILED: see the output above"; fi; \
+	bash tests/run_backends.sh $(PY) $(BACKENDS) || status=1; \
 	exit $$status
 
 bench: $(STAMP)

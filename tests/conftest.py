@@ -7,10 +7,24 @@ library's registered classes.
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# One compute thread per process: the tests use tiny tensors, `make test` runs the
+# three backends' processes side by side on two cores, and oversubscribed
+# intra-op threads that wait on each other are what makes a loaded machine slow.
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
+os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 if os.environ.get("KERAS_BACKEND") == "torch":
     # torch before tensorflow when both are installed (shared-library clashes).
-    import torch  # noqa: F401
+    import torch
+
+    torch.set_num_threads(1)
+
+if os.environ.get("KERAS_BACKEND") == "tensorflow":
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
 
 import keras  # noqa: E402
 import pytest  # noqa: E402

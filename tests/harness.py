@@ -8,7 +8,9 @@ the pytest process was started with (`KERAS_BACKEND`), and checks:
 3. an eager call on NumPy data, finite, with the expected shape;
 4. one `fit` step with a finite loss that changes the trainable weights;
 5. `.keras` save and load with identical outputs;
-6. `jit_compile=True` on jax and tensorflow: same outputs, finite fit loss;
+6. `jit_compile=True` on jax and tensorflow: same outputs, finite fit loss (on
+   jax, Keras's default `jit_compile="auto"` already compiled steps 4 and 5 with
+   XLA: the check asserts that instead of compiling everything again);
 7. mixed precision (`mixed_bfloat16` by default): finite outputs and fit loss.
 
 Cross-backend weight loading is registered separately, one line per layer, in
@@ -56,7 +58,13 @@ def _model(layer, input_shape, dtype):
     return keras.Model(inputs, layer(inputs))
 
 
-def _fit_once(model, x, jit_compile=False):
+# Steps 4 and 5 compile as a user would by default on jax ("auto": XLA; jit off
+# would mean op-by-op eager JAX, slow and unlike real use) and without XLA on
+# tensorflow and torch (step 6 then checks XLA on tensorflow).
+_DEFAULT_JIT = "auto" if BACKEND == "jax" else False
+
+
+def _fit_once(model, x, jit_compile=_DEFAULT_JIT):
     y = keras.tree.map_structure(lambda o: np.zeros(o.shape, "float32"), model(x))
     model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse", jit_compile=jit_compile)
     history = model.fit(x, y, batch_size=x.shape[0], epochs=1, verbose=0)
@@ -171,7 +179,9 @@ def check_layer(
             np.testing.assert_allclose(a, b, atol=atol, rtol=0, err_msg="save/load changed outputs")
 
     # 6. jit_compile on jax and tensorflow.
-    if run_jit and BACKEND in ("jax", "tensorflow"):
+    if run_jit and run_fit and BACKEND == "jax":
+        assert model.jit_compile is True, "on jax, fit and predict should run under XLA"
+    if run_jit and BACKEND == "tensorflow":
         jit_model = _model(layer_cls(**init_kwargs), input_shape, input_dtype)
         jit_model.set_weights(model.get_weights())
         jit_model.compile(loss="mse", jit_compile=True)
