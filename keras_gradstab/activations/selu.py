@@ -140,7 +140,7 @@ def selu(x, alpha=ALPHA_01, scale=SCALE_01):
     >>> import numpy as np, keras
     >>> from keras_gradstab.activations import selu
     >>> y = keras.ops.convert_to_numpy(selu(np.array([-1.0, 0.0, 2.0], "float32")))
-    >>> np.round(y, 4).tolist()
+    >>> [round(float(v), 4) for v in y]
     [-1.1113, 0.0, 2.1014]
     """
     x = ops.convert_to_tensor(x)
