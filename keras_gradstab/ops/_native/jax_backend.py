@@ -37,7 +37,9 @@ def concatenate(tensors, axis):
 
 def value_and_grad(fn, args):
     """`fn(*args)` (a scalar) and its gradients w.r.t. every tensor of `args`."""
-    value, grads = jax.value_and_grad(lambda a: fn(*a))(list(args))
+    # One compiled program: un-jitted, every primitive of a deep model is
+    # dispatched (and compiled) on its own, which is slower by far.
+    value, grads = jax.jit(jax.value_and_grad(lambda a: fn(*a)))(list(args))
     return value, list(grads)
 
 
