@@ -4,7 +4,24 @@ Importing the package imports every area, so that `keras.saving.load_model`
 finds every registered class.
 """
 
-from keras_gradstab import datasets, ops, zoo
+from keras_gradstab import activations
+from keras_gradstab import datasets
+from keras_gradstab import diagnostics
+from keras_gradstab import initializers
+from keras_gradstab import layers
+from keras_gradstab import models
+from keras_gradstab import ops
+from keras_gradstab import zoo
 from keras_gradstab.version import __version__
 
-__all__ = ["__version__", "datasets", "ops", "zoo"]
+__all__ = [
+    "__version__",
+    "activations",
+    "datasets",
+    "diagnostics",
+    "initializers",
+    "layers",
+    "models",
+    "ops",
+    "zoo",
+]

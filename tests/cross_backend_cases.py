@@ -20,3 +20,11 @@ def case(name, layer, kwargs, input_shape, atol=1e-5):
 case("scan_simple_rnn", "layers_for_tests:ScanSimpleRNN", {"units": 5}, (2, 7, 3))
 case("scan_simple_rnn_reverse", "layers_for_tests:ScanSimpleRNN",
      {"units": 4, "go_backwards": True, "return_sequences": True}, (2, 6, 3))
+
+# Issue 3: self-normalizing networks and channel normalization.
+case("alpha_dropout", "keras_gradstab.layers:AlphaDropout",
+     {"rate": 0.1, "fixed_point": (-0.1, 2.0)}, (2, 5))
+case("feature_alpha_dropout", "keras_gradstab.layers:FeatureAlphaDropout",
+     {"rate": 0.1}, (2, 4, 4, 3))
+case("channel_normalization", "keras_gradstab.layers:ChannelNormalization",
+     {"gamma_initializer": "random_normal", "beta_initializer": "random_normal"}, (2, 6, 6, 3))

@@ -1,7 +1,9 @@
 """Backend fast paths, chosen once from `keras.config.backend()`.
 
 Each backend module defines `scan(fn, init, xs, reverse)`,
-`associative_scan(combine, elems, axis, reverse)` and `concatenate(tensors, axis)`. A backend without a module of
+`associative_scan(combine, elems, axis, reverse)`, `concatenate(tensors, axis)`,
+and the autodiff the diagnostics need: `value_and_grad(fn, args)` and
+`batch_jacobian(fn, x)`. A backend without a module of
 its own (numpy, openvino) falls back to `keras.ops`.
 """
 
@@ -22,3 +24,5 @@ NAME = _module.NAME
 scan = _module.scan
 associative_scan = _module.associative_scan
 concatenate = _module.concatenate
+value_and_grad = _module.value_and_grad
+batch_jacobian = _module.batch_jacobian

@@ -55,3 +55,15 @@ def associative_scan(combine, elems, axis, reverse=False, concatenate=concatenat
     if reverse:
         elems = keras.tree.map_structure(lambda x: flip(x, axis), elems)
     return elems
+
+
+def value_and_grad(fn, args):
+    raise NotImplementedError(
+        f"Gradients need a differentiable backend; {keras.config.backend()!r} has none here."
+    )
+
+
+def batch_jacobian(fn, x):
+    raise NotImplementedError(
+        f"Jacobians need a differentiable backend; {keras.config.backend()!r} has none here."
+    )

@@ -33,3 +33,16 @@ def associative_scan(combine, elems, axis, reverse=False):
 
 def concatenate(tensors, axis):
     return jnp.concatenate(tensors, axis=axis)
+
+
+def value_and_grad(fn, args):
+    """`fn(*args)` (a scalar) and its gradients w.r.t. every tensor of `args`."""
+    # One compiled program: un-jitted, every primitive of a deep model is
+    # dispatched (and compiled) on its own, which is slower by far.
+    value, grads = jax.jit(jax.value_and_grad(lambda a: fn(*a)))(list(args))
+    return value, list(grads)
+
+
+def batch_jacobian(fn, x):
+    """d fn(x)[b, i] / d x[b, j] for `fn` mapping [B, n] to [B, m] example by example."""
+    return jax.vmap(jax.jacrev(lambda xi: fn(xi[None])[0]))(x)

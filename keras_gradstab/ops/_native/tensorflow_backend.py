@@ -81,3 +81,23 @@ def scan(fn, init, xs, reverse=False):
     if y is None:
         return carry, None
     return carry, tf.nest.pack_sequence_as(y, [a.stack() for a in arrays])
+
+
+def value_and_grad(fn, args):
+    """`fn(*args)` (a scalar) and its gradients w.r.t. every tensor of `args`."""
+    args = [tf.convert_to_tensor(a) for a in args]
+    with tf.GradientTape() as tape:
+        tape.watch(args)
+        value = fn(*args)
+    grads = tape.gradient(value, args)
+    return value, [tf.zeros_like(a) if g is None else tf.convert_to_tensor(g)
+                   for a, g in zip(args, grads)]
+
+
+def batch_jacobian(fn, x):
+    """d fn(x)[b, i] / d x[b, j] for `fn` mapping [B, n] to [B, m] example by example."""
+    x = tf.convert_to_tensor(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = fn(x)
+    return tape.batch_jacobian(y, x)

@@ -242,3 +242,29 @@ def scan(fn, init, xs, reverse=False):
     out = _Scan.apply(fn, reverse, meta, len(init_leaves), anchor, *init_leaves, *x_leaves)
     carry = pytree.tree_unflatten(list(out[: len(init_leaves)]), init_spec)
     return carry, _unflatten_y(list(out[len(init_leaves) :]), meta["y_spec"])
+
+
+def value_and_grad(fn, args):
+    """`fn(*args)` (a scalar) and its gradients w.r.t. every tensor of `args`.
+
+    Gradients are read from `.grad` after `backward()`, not from
+    `torch.autograd.grad`: `scan` above delivers the gradients of the tensors
+    its step closes over that way.
+    """
+    leaves = [torch.as_tensor(a).detach().requires_grad_() for a in args]
+    with torch.enable_grad():
+        value = fn(*leaves)
+        value.backward()
+    return value.detach(), [
+        torch.zeros_like(a) if a.grad is None else a.grad for a in leaves
+    ]
+
+
+def batch_jacobian(fn, x):
+    """d fn(x)[b, i] / d x[b, j] for `fn` mapping [B, n] to [B, m] example by example."""
+    x = torch.as_tensor(x).detach()
+    with torch.enable_grad():
+        # Examples are independent: the Jacobian of the batch sum of outputs
+        # w.r.t. the batch of inputs holds every example's Jacobian.
+        jac = torch.autograd.functional.jacobian(lambda t: fn(t).sum(0), x)
+    return jac.permute(1, 0, 2)
