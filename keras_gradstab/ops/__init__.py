@@ -8,15 +8,18 @@ from keras_gradstab.ops.conv_singular_values import (
     dense_conv_operator,
 )
 from keras_gradstab.ops.linear_recurrence import linear_recurrence
+from keras_gradstab.ops.orthogonal_conv import check_orthogonal_conv, lorth
 from keras_gradstab.ops.scan import scan
 
 __all__ = [
     "cayley",
+    "check_orthogonal_conv",
     "circular_pad",
     "conv_singular_values",
     "conv_spectral_bounds",
     "dense_conv_operator",
     "linear_recurrence",
+    "lorth",
     "neumann_inverse",
     "scan",
 ]
