@@ -20,3 +20,11 @@ def case(name, layer, kwargs, input_shape, atol=1e-5):
 case("scan_simple_rnn", "layers_for_tests:ScanSimpleRNN", {"units": 5}, (2, 7, 3))
 case("scan_simple_rnn_reverse", "layers_for_tests:ScanSimpleRNN",
      {"units": 4, "go_backwards": True, "return_sequences": True}, (2, 6, 3))
+
+# Orthogonal convolutions (keras_gradstab/layers/orthogonal_conv.py, circular_padding.py).
+case("circular_padding_1d", "keras_gradstab.layers:CircularPadding1D", {"padding": (1, 2)}, (2, 5, 3))
+case("circular_padding_2d", "keras_gradstab.layers:CircularPadding2D", {"padding": 1}, (2, 4, 5, 3))
+case("orthogonal_conv_1d", "keras_gradstab.layers:OrthogonalConv1D",
+     {"filters": 5, "kernel_size": 3, "strides": 2}, (2, 8, 3))
+case("orthogonal_conv_2d", "keras_gradstab.layers:OrthogonalConv2D",
+     {"filters": 6, "kernel_size": 3, "strides": 2}, (2, 8, 8, 3))

@@ -92,7 +92,7 @@ def conv_pads(kernel_size, spatial, strides, padding):
         if padding == "valid":
             pairs.append((0, 0))
             continue
-        if padding == "circular":
+        if padding == "circular" or s == 1:
             total = k - 1
         else:  # "same", TensorFlow's rule: more padding on the right
             out = -(-n // s)

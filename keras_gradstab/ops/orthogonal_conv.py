@@ -150,8 +150,13 @@ def lorth(kernel, strides=1, transposed=False):
             f"1, 2 or 3 spatial axes; received shape {tuple(kernel.shape)}."
         )
     strides = normalize_strides(strides, rank)
-    ksize = tuple(kernel.shape[:rank])
     c, m = kernel.shape[-2], kernel.shape[-1]
+    if m > c and all(s == 1 for s in strides):
+        # Column case at stride 1: by Parseval, ||R - I||^2 - (M - C) equals the error
+        # of the input-side Gram, the same formula on the channel-transposed kernel;
+        # it avoids cancelling the delta term in floating point.
+        kernel, (c, m) = ops.swapaxes(kernel, -1, -2), (m, c)
+    ksize = tuple(kernel.shape[:rank])
     pads = [((k - 1) // s) * s for k, s in zip(ksize, strides)]
     # The M filters as a batch of M inputs [*kernel_size, C], each correlated with
     # all M filters at every strided shift.
