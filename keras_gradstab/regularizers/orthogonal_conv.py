@@ -6,7 +6,8 @@ from keras_gradstab.ops.conv_singular_values import normalize_strides
 from keras_gradstab.ops.orthogonal_conv import check_orthogonal_conv, lorth
 
 
-@keras.saving.register_keras_serializable(package="keras_gradstab")
+# Registered under a name of its own: the regularizer and the constraint share a class name.
+@keras.saving.register_keras_serializable(package="keras_gradstab", name="OrthogonalConvRegularizer")
 class OrthogonalConv(keras.regularizers.Regularizer):
     """Penalizes the distance of a convolution from an orthogonal one (Lorth).
 
