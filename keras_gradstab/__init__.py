@@ -4,7 +4,7 @@ Importing the package imports every area, so that `keras.saving.load_model`
 finds every registered class.
 """
 
-from keras_gradstab import constraints, layers, ops, regularizers
+from keras_gradstab import callbacks, constraints, layers, ops, regularizers
 from keras_gradstab.version import __version__
 
-__all__ = ["__version__", "constraints", "layers", "ops", "regularizers"]
+__all__ = ["__version__", "callbacks", "constraints", "layers", "ops", "regularizers"]
