@@ -155,14 +155,23 @@ def lorth(kernel, strides=1, transposed=False):
         # Column case at stride 1: by Parseval, ||R - I||^2 - (M - C) equals the error
         # of the input-side Gram, the same formula on the channel-transposed kernel;
         # it avoids cancelling the delta term in floating point.
-        kernel, (c, m) = ops.swapaxes(kernel, -1, -2), (m, c)
+        swapped = ops.swapaxes(kernel, -1, -2)
+        # Flattened and reshaped: a contiguous copy (torch's conv backward needs one).
+        kernel = ops.reshape(ops.reshape(swapped, (-1,)), tuple(swapped.shape))
+        c, m = m, c
     ksize = tuple(kernel.shape[:rank])
     pads = [((k - 1) // s) * s for k, s in zip(ksize, strides)]
     # The M filters as a batch of M inputs [*kernel_size, C], each correlated with
     # all M filters at every strided shift.
     filters = ops.moveaxis(kernel, -1, 0)
     filters = ops.pad(filters, [(0, 0)] + [(p, p) for p in pads] + [(0, 0)])
-    gram = ops.conv(filters, kernel, strides=strides, padding="valid")
+    if m == 1:
+        # One filter: torch's CPU convolution backward (slow_conv2d) fails for a
+        # single output channel; a zero filter beside it changes no inner product.
+        wide = ops.concatenate([kernel, ops.zeros_like(kernel)], axis=-1)
+        gram = ops.conv(filters, wide, strides=strides, padding="valid")[..., :1]
+    else:
+        gram = ops.conv(filters, kernel, strides=strides, padding="valid")
     target = np.zeros(tuple(gram.shape), "float32")
     centre = tuple(p // s for p, s in zip(pads, strides))
     for i in range(m):
