@@ -28,3 +28,10 @@ case("feature_alpha_dropout", "keras_gradstab.layers:FeatureAlphaDropout",
      {"rate": 0.1}, (2, 4, 4, 3))
 case("channel_normalization", "keras_gradstab.layers:ChannelNormalization",
      {"gamma_initializer": "random_normal", "beta_initializer": "random_normal"}, (2, 6, 6, 3))
+# Orthogonal convolutions (keras_gradstab/layers/orthogonal_conv.py, circular_padding.py).
+case("circular_padding_1d", "keras_gradstab.layers:CircularPadding1D", {"padding": (1, 2)}, (2, 5, 3))
+case("circular_padding_2d", "keras_gradstab.layers:CircularPadding2D", {"padding": 1}, (2, 4, 5, 3))
+case("orthogonal_conv_1d", "keras_gradstab.layers:OrthogonalConv1D",
+     {"filters": 5, "kernel_size": 3, "strides": 2}, (2, 8, 3))
+case("orthogonal_conv_2d", "keras_gradstab.layers:OrthogonalConv2D",
+     {"filters": 6, "kernel_size": 3, "strides": 2}, (2, 8, 8, 3))

@@ -1,10 +1,29 @@
-"""Layers: alpha dropout for any SELU fixed point, channel normalization."""
+"""Layers: alpha dropout for any SELU fixed point, channel normalization; Layers: orthogonal convolutions and the circular padding they need."""
 
-from keras_gradstab.layers.channel_norm import ChannelNormalization
+from keras_gradstab.layers.channel_norm import (
+    ChannelNormalization,
+)
+from keras_gradstab.layers.circular_padding import (
+    CircularPadding1D,
+    CircularPadding2D,
+)
+from keras_gradstab.layers.orthogonal_conv import (
+    OrthogonalConv1D,
+    OrthogonalConv2D,
+)
 from keras_gradstab.layers.self_normalizing import (
     AlphaDropout,
     FeatureAlphaDropout,
     alpha_dropout_affine,
 )
 
-__all__ = ["AlphaDropout", "ChannelNormalization", "FeatureAlphaDropout", "alpha_dropout_affine"]
+__all__ = [
+    "AlphaDropout",
+    "ChannelNormalization",
+    "CircularPadding1D",
+    "CircularPadding2D",
+    "FeatureAlphaDropout",
+    "OrthogonalConv1D",
+    "OrthogonalConv2D",
+    "alpha_dropout_affine",
+]
