@@ -1,0 +1,7 @@
+"""Weight constraints."""
+
+from keras_gradstab.constraints.weight_clip import WeightClip
+
+__all__ = [
+    "WeightClip",
+]
