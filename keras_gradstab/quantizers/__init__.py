@@ -9,6 +9,7 @@ import keras
 
 from keras_gradstab.quantizers.base import Quantizer
 from keras_gradstab.quantizers.dorefa import DoReFa
+from keras_gradstab.quantizers.packing import load_packed_weights, pack_binary_weights
 from keras_gradstab.quantizers.reste import ReSTE
 from keras_gradstab.quantizers.sign import ApproxSign, SteHeaviside, SteSign, SwishSign
 
@@ -91,5 +92,7 @@ __all__ = [
     "SwishSign",
     "deserialize",
     "get",
+    "load_packed_weights",
+    "pack_binary_weights",
     "serialize",
 ]
