@@ -22,3 +22,4 @@ NAME = _module.NAME
 scan = _module.scan
 associative_scan = _module.associative_scan
 concatenate = _module.concatenate
+value_and_gradients = getattr(_module, "value_and_gradients", generic.value_and_gradients)

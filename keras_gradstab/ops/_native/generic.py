@@ -55,3 +55,9 @@ def associative_scan(combine, elems, axis, reverse=False, concatenate=concatenat
     if reverse:
         elems = keras.tree.map_structure(lambda x: flip(x, axis), elems)
     return elems
+
+
+def value_and_gradients(loss_fn, variables):
+    raise NotImplementedError(
+        f"no gradient computation for backend {keras.config.backend()!r}"
+    )

@@ -33,3 +33,15 @@ def associative_scan(combine, elems, axis, reverse=False):
 
 def concatenate(tensors, axis):
     return jnp.concatenate(tensors, axis=axis)
+
+
+def value_and_gradients(loss_fn, variables):
+    """`loss_fn()` and its gradients w.r.t. the Keras `variables` (diagnostics only)."""
+    import keras
+
+    def loss_of(values):
+        with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+            return loss_fn()
+
+    loss, grads = jax.value_and_grad(loss_of)([v.value for v in variables])
+    return loss, list(grads)

@@ -73,3 +73,11 @@ def scan(fn, init, xs, reverse=False):
     if y is None:
         return carry, None
     return carry, tf.nest.pack_sequence_as(y, [a.stack() for a in arrays])
+
+
+def value_and_gradients(loss_fn, variables):
+    """`loss_fn()` and its gradients w.r.t. the Keras `variables` (diagnostics only)."""
+    with tf.GradientTape() as tape:
+        loss = loss_fn()
+    grads = tape.gradient(loss, [v.value for v in variables])
+    return loss, [tf.zeros_like(v.value) if g is None else g for v, g in zip(variables, grads)]

@@ -203,3 +203,13 @@ def scan(fn, init, xs, reverse=False):
     out = _Scan.apply(fn, reverse, meta, len(init_leaves), anchor, *init_leaves, *x_leaves)
     carry = pytree.tree_unflatten(list(out[: len(init_leaves)]), init_spec)
     return carry, _unflatten_y(list(out[len(init_leaves) :]), meta["y_spec"])
+
+
+def value_and_gradients(loss_fn, variables):
+    """`loss_fn()` and its gradients w.r.t. the Keras `variables` (diagnostics only)."""
+    values = [v.value for v in variables]
+    loss = loss_fn()
+    grads = torch.autograd.grad(loss, values, allow_unused=True)
+    return loss.detach(), [
+        torch.zeros_like(v) if g is None else g for v, g in zip(values, grads)
+    ]
