@@ -4,7 +4,7 @@ Importing the package imports every area, so that `keras.saving.load_model`
 finds every registered class.
 """
 
-from keras_gradstab import ops, quantizers
+from keras_gradstab import callbacks, constraints, diagnostics, layers, ops, quantizers
 from keras_gradstab.version import __version__
 
-__all__ = ["__version__", "ops", "quantizers"]
+__all__ = ["__version__", "callbacks", "constraints", "diagnostics", "layers", "ops", "quantizers"]
