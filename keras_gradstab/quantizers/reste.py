@@ -88,7 +88,9 @@ class ReSTE(Quantizer):
         magnitude = ops.abs(x)
         # Evaluate the power on max(|x|, rectify) so |x| = 0 never reaches it.
         safe = ops.maximum(magnitude, self.rectify)
-        slope = ops.power(safe, (1.0 - o) / o) / o
+        # exp(p log s), not power(s, p): XLA's pow with a tensor exponent costs ~15x
+        # more on CPU (measured: 16 ms against 1 ms for 524k elements).
+        slope = ops.exp(ops.log(safe) * ((1.0 - o) / o)) / o
         secant = ops.power(ops.cast(self.rectify, x.dtype), 1.0 / o) / self.rectify
         slope = ops.where(magnitude <= self.rectify, secant * ops.ones_like(x), slope)
         return ops.where(magnitude <= self.threshold, slope, ops.zeros_like(x))
