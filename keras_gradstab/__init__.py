@@ -13,6 +13,7 @@ from keras_gradstab import initializers
 from keras_gradstab import layers
 from keras_gradstab import models
 from keras_gradstab import ops
+from keras_gradstab import quantizers
 from keras_gradstab import regularizers
 from keras_gradstab import zoo
 from keras_gradstab.version import __version__
@@ -28,6 +29,7 @@ __all__ = [
     "layers",
     "models",
     "ops",
+    "quantizers",
     "regularizers",
     "zoo",
 ]

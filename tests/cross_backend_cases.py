@@ -35,3 +35,17 @@ case("orthogonal_conv_1d", "keras_gradstab.layers:OrthogonalConv1D",
      {"filters": 5, "kernel_size": 3, "strides": 2}, (2, 8, 3))
 case("orthogonal_conv_2d", "keras_gradstab.layers:OrthogonalConv2D",
      {"filters": 6, "kernel_size": 3, "strides": 2}, (2, 8, 8, 3))
+# Binarized layers (keras_gradstab.layers.quantized); ReSTE's `o` is a saved weight.
+case("quant_dense", "keras_gradstab.layers:QuantDense",
+     {"units": 4, "input_quantizer": "ste_sign", "kernel_quantizer": "reste",
+      "kernel_scale": "per_channel"}, (2, 5))
+case("quant_conv1d", "keras_gradstab.layers:QuantConv1D",
+     {"filters": 3, "kernel_size": 3, "padding": "same", "pad_values": 1.0,
+      "input_quantizer": "ste_sign", "kernel_quantizer": "ste_sign"}, (2, 6, 2))
+case("quant_conv2d", "keras_gradstab.layers:QuantConv2D",
+     {"filters": 3, "kernel_size": 3, "padding": "same", "pad_values": 1.0,
+      "input_quantizer": "reste", "kernel_quantizer": "reste", "kernel_scale": "per_layer"},
+     (2, 5, 5, 2))
+case("quant_depthwise_conv2d", "keras_gradstab.layers:QuantDepthwiseConv2D",
+     {"kernel_size": 3, "depth_multiplier": 2, "input_quantizer": "ste_sign",
+      "depthwise_quantizer": "ste_sign", "kernel_scale": "per_channel"}, (2, 5, 5, 2))

@@ -8,10 +8,16 @@ handed to `keras.constraints.get`.
 import keras
 
 from keras_gradstab.constraints.orthogonal_conv import OrthogonalConv
+from keras_gradstab.constraints.weight_clip import WeightClip
 
-__all__ = ["OrthogonalConv", "deserialize", "get", "serialize"]
+__all__ = ["OrthogonalConv", "WeightClip", "deserialize", "get", "serialize"]
 
-ALL_OBJECTS_DICT = {"OrthogonalConv": OrthogonalConv, "orthogonal_conv": OrthogonalConv}
+ALL_OBJECTS_DICT = {
+    "OrthogonalConv": OrthogonalConv,
+    "orthogonal_conv": OrthogonalConv,
+    "WeightClip": WeightClip,
+    "weight_clip": WeightClip,
+}
 
 
 def serialize(constraint):

@@ -1,5 +1,4 @@
-"""Diagnostics of gradient health: per-layer reports, a training monitor,
-Jacobian spectra, and a check of the self-normalizing recipe."""
+"""Diagnostics of gradient health: per-layer reports, a training monitor,; Diagnostics of gradient health."""
 
 from keras_gradstab.diagnostics.gradients import (
     GradientReport,
@@ -7,14 +6,30 @@ from keras_gradstab.diagnostics.gradients import (
     jacobian_singular_values,
     layer_statistics,
 )
-from keras_gradstab.diagnostics.monitor import GradientMonitor
-from keras_gradstab.diagnostics.self_normalizing import check_self_normalizing
+from keras_gradstab.diagnostics.monitor import (
+    GradientMonitor,
+)
+from keras_gradstab.diagnostics.quantization_summary import (
+    quantization_summary,
+)
+from keras_gradstab.diagnostics.reste_indicators import (
+    ReSTEIndicators,
+    estimating_error,
+    gradient_stability,
+)
+from keras_gradstab.diagnostics.self_normalizing import (
+    check_self_normalizing,
+)
 
 __all__ = [
     "GradientMonitor",
     "GradientReport",
+    "ReSTEIndicators",
     "check_self_normalizing",
+    "estimating_error",
     "gradient_report",
+    "gradient_stability",
     "jacobian_singular_values",
     "layer_statistics",
+    "quantization_summary",
 ]

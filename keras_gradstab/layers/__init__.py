@@ -1,4 +1,4 @@
-"""Layers: alpha dropout for any SELU fixed point, channel normalization; Layers: orthogonal convolutions and the circular padding they need."""
+"""Layers: alpha dropout for any SELU fixed point, channel normalization; Layers: orthogonal convolutions and the circular padding they need; Keras layers."""
 
 from keras_gradstab.layers.channel_norm import (
     ChannelNormalization,
@@ -10,6 +10,12 @@ from keras_gradstab.layers.circular_padding import (
 from keras_gradstab.layers.orthogonal_conv import (
     OrthogonalConv1D,
     OrthogonalConv2D,
+)
+from keras_gradstab.layers.quantized import (
+    QuantConv1D,
+    QuantConv2D,
+    QuantDense,
+    QuantDepthwiseConv2D,
 )
 from keras_gradstab.layers.self_normalizing import (
     AlphaDropout,
@@ -25,5 +31,9 @@ __all__ = [
     "FeatureAlphaDropout",
     "OrthogonalConv1D",
     "OrthogonalConv2D",
+    "QuantConv1D",
+    "QuantConv2D",
+    "QuantDense",
+    "QuantDepthwiseConv2D",
     "alpha_dropout_affine",
 ]

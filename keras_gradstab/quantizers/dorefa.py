@@ -1,0 +1,72 @@
+"""The k-bit DoReFa quantizer (Zhou et al., 2016) with its straight-through gradient."""
+
+import keras
+from keras import ops
+
+from keras_gradstab.quantizers.base import Quantizer, straight_through
+
+
+@keras.saving.register_keras_serializable(package="keras_gradstab")
+class DoReFa(Quantizer):
+    """k-bit uniform quantization of DoReFa-Net, as Larq's `DoReFa`.
+
+    `mode="activations"`: `q(x) = round(clip(x, 0, 1) (2^k - 1)) / (2^k - 1)`, with
+    gradient 1 on `0 <= x <= 1` and 0 elsewhere (the derivative of the clip; the
+    rounding is passed straight through).
+
+    `mode="weights"`: `w = tanh(x) / (2 max|tanh(x)|) + 1/2` maps the weights into
+    [0, 1], which is quantized as above and mapped back to [-1, 1] by `2 q - 1`;
+    the gradient flows through the tanh normalization (including the max) and
+    straight through the rounding.
+
+    Args:
+        k_bit: the number of bits of the output, an integer >= 1.
+        mode: `"activations"` or `"weights"`.
+
+    Call arguments:
+        inputs: a floating tensor.
+
+    Returns:
+        The quantized tensor, in the dtype of `inputs`.
+
+    Example:
+
+    >>> import keras
+    >>> import numpy as np
+    >>> from keras_gradstab.quantizers import DoReFa
+    >>> keras.ops.convert_to_numpy(DoReFa(k_bit=2)(np.array([-0.5, 0.2, 0.5, 2.0], "float32"))).tolist()
+    [0.0, 0.3333333432674408, 0.6666666865348816, 1.0]
+    """
+
+    def __init__(self, k_bit=2, mode="activations", **kwargs):
+        if isinstance(k_bit, bool) or not isinstance(k_bit, int) or k_bit < 1:
+            raise ValueError(f"`k_bit` must be an integer >= 1; received {k_bit!r}.")
+        if mode not in ("activations", "weights"):
+            raise ValueError(
+                f"`mode` must be 'activations' or 'weights'; received {mode!r}."
+            )
+        self.k_bit = k_bit
+        self.mode = mode
+        super().__init__(**kwargs)
+
+    @property
+    def precision(self):
+        return self.k_bit
+
+    def _round(self, x):
+        levels = 2.0**self.k_bit - 1.0
+        return ops.round(x * levels) / levels
+
+    def call(self, inputs):
+        if self.mode == "activations":
+            inside = ops.logical_and(inputs >= 0, inputs <= 1)
+            quantized = self._round(ops.clip(inputs, 0.0, 1.0))
+            return straight_through(inputs, quantized, ops.cast(inside, inputs.dtype))
+        squashed = ops.tanh(inputs)
+        # The floor keeps all-zero weights finite (Larq would divide by zero).
+        peak = ops.maximum(ops.max(ops.abs(squashed)), keras.config.epsilon())
+        unit = squashed / (2.0 * peak) + 0.5
+        return 2.0 * straight_through(unit, self._round(unit)) - 1.0
+
+    def get_config(self):
+        return {**super().get_config(), "k_bit": self.k_bit, "mode": self.mode}

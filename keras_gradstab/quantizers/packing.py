@@ -1,0 +1,143 @@
+"""Export of binarized models: 1-bit packed kernels plus scales, and loading them back."""
+
+import keras
+import numpy as np
+
+from keras_gradstab.quantizers.reste import ReSTE
+from keras_gradstab.quantizers.sign import ApproxSign, SteSign, SwishSign
+
+# Quantizers whose output is sign(w) (sign(0) = +1): one bit per weight suffices.
+SIGN_QUANTIZERS = (ReSTE, SteSign, ApproxSign, SwishSign)
+
+
+def _binarized_layers(model):
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        quantizer = getattr(layer, "kernel_quantizer", None)
+        if isinstance(quantizer, SIGN_QUANTIZERS) and hasattr(layer, "quantized_kernel"):
+            yield layer
+
+
+def _prefix(index, layer):
+    # Keyed by position, as Keras keys saved weights: layer names change per session.
+    return f"binary/{index}_{type(layer).__name__}"
+
+
+def _numpy(x):
+    return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+def pack_binary_weights(model, path=None):
+    """Packs the sign-binarized kernels of `model` into bits, keeping everything else.
+
+    A layer of `keras_gradstab.layers` whose kernel quantizer outputs sign(w)
+    (`ReSTE`, `SteSign`, `ApproxSign`, `SwishSign`) is stored as its kernel's
+    sign bits (`numpy.packbits`, 1 = +1, sign(0) = +1), the kernel shape and, if
+    the layer has a `kernel_scale`, its float32 mean(|W|) values; 1 bit per
+    weight instead of 32. Every other variable (full-precision layers, biases,
+    batch-norm statistics, ReSTE's `o`) is stored as is. Entries are keyed by
+    position (as Keras keys saved weights), so they load into any model of the same
+    architecture.
+
+    Args:
+        model: a built Keras model.
+        path: optional file name; the arrays are written there with
+            `numpy.savez_compressed` (add `.npz`).
+
+    Returns:
+        A dict of NumPy arrays: `"binary/<i>_<layer class>/bits"`, `".../shape"`,
+        `".../scale"` (when the layer scales) for the i-th binarized layer, and
+        `"float/<j>"` for the j-th other variable of `model.variables`.
+
+    Example:
+
+    >>> import keras
+    >>> import numpy as np
+    >>> from keras_gradstab.layers import QuantDense
+    >>> from keras_gradstab.quantizers import load_packed_weights, pack_binary_weights
+    >>> def build():
+    ...     return keras.Sequential([keras.Input((64,)),
+    ...                              QuantDense(32, kernel_quantizer="ste_sign")])
+    >>> model, copy = build(), build()
+    >>> packed = pack_binary_weights(model)
+    >>> packed["binary/0_QuantDense/bits"].nbytes  # 64 * 32 / 8
+    256
+    >>> load_packed_weights(copy, packed)
+    >>> x = np.ones((2, 64), "float32")
+    >>> bool(np.array_equal(model.predict(x, verbose=0), copy.predict(x, verbose=0)))
+    True
+    """
+    packed = {}
+    binarized_kernels = set()
+    for index, layer in enumerate(_binarized_layers(model)):
+        kernel = layer._latent_kernel()
+        binarized_kernels.add(id(kernel))
+        values = _numpy(kernel)
+        prefix = _prefix(index, layer)
+        packed[f"{prefix}/bits"] = np.packbits((values >= 0).reshape(-1))
+        packed[f"{prefix}/shape"] = np.asarray(values.shape, "int64")
+        if layer.kernel_scale is not None:
+            packed[f"{prefix}/scale"] = _numpy(layer.kernel_scale_value()).astype("float32")
+    for index, variable in enumerate(model.variables):
+        if id(variable) not in binarized_kernels:
+            packed[f"float/{index}"] = _numpy(variable)
+    if path is not None:
+        np.savez_compressed(path, **packed)
+    return packed
+
+
+def _latent_magnitude(layer, signs, scale):
+    """Latent magnitudes whose recomputed mean(|W|) equals `scale` bit for bit.
+
+    mean(|W|) of equal values can differ from them by an ulp after summation, so
+    the stored value is nudged until the layer's own computation returns it.
+    """
+    target = scale.astype("float32")
+    stored = target.copy()
+    for attempt in range(64):
+        got = _numpy(layer.kernel_scale_value(signs * stored)).astype("float32")
+        if np.array_equal(got, target):
+            break
+        if attempt < 8:
+            # Correct by the error first (rounding can be several ulps) ...
+            stored = np.where(got == target, stored, stored + (target - got)).astype("float32")
+        else:
+            # ... then step one ulp at a time.
+            toward = np.where(got < target, np.inf, -np.inf).astype("float32")
+            stored = np.where(got == target, stored, np.nextafter(stored, toward))
+    return np.broadcast_to(stored, signs.shape).astype("float32")
+
+
+def load_packed_weights(model, packed):
+    """Loads what `pack_binary_weights` wrote into an equal (same-architecture) model.
+
+    Each binarized kernel becomes `sign * scale` (`sign` without a scale), which
+    the layer quantizes back to the same effective kernel; every other variable
+    is assigned its stored value.
+
+    Args:
+        model: a built model with the architecture of the packed one.
+        packed: the dict returned by `pack_binary_weights`, or the `.npz` path.
+    """
+    if isinstance(packed, str):
+        with np.load(packed) as data:
+            packed = {key: data[key] for key in data.files}
+    for index, layer in enumerate(_binarized_layers(model)):
+        prefix = _prefix(index, layer)
+        expected = tuple(layer._latent_kernel().shape)
+        shape = tuple(int(n) for n in packed.get(f"{prefix}/shape", ()))
+        if shape != expected:
+            raise ValueError(
+                f"`packed` holds no binarized kernel of shape {expected} for layer "
+                f"{layer.path!r} (binarized layer {index}): it was packed from a "
+                "different architecture."
+            )
+        count = int(np.prod(shape))
+        bits = np.unpackbits(packed[f"{prefix}/bits"])[:count]
+        signs = np.where(bits == 1, 1.0, -1.0).astype("float32").reshape(shape)
+        scale = packed.get(f"{prefix}/scale")
+        kernel = signs if scale is None else signs * _latent_magnitude(layer, signs, scale)
+        layer._latent_kernel().assign(kernel)
+    for index, variable in enumerate(model.variables):
+        key = f"float/{index}"
+        if key in packed:
+            variable.assign(packed[key])

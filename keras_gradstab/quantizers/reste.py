@@ -1,0 +1,112 @@
+"""ReSTE, the rectified straight-through estimator (Wu et al., ICCV 2023)."""
+
+import keras
+from keras import ops
+
+from keras_gradstab.quantizers.base import Quantizer, sign, straight_through
+
+
+@keras.saving.register_keras_serializable(package="keras_gradstab")
+class ReSTE(Quantizer):
+    """Sign with the rectified straight-through estimator (ReSTE).
+
+    Forward: `sign(x)` (sign(0) = +1). Backward: the derivative of the
+    "equivalent forward" `f(x) = sign(x) |x|^(1/o)`, `o >= 1`, rectified near 0
+    and cut beyond a threshold (Wu, Shen, Lin, Bai & Fu, "Estimator meets
+    equilibrium perspective: a rectified straight through estimator for binary
+    neural networks training", ICCV 2023):
+
+    - `rectify < |x| <= threshold`: `(1/o) |x|^((1 - o)/o)`;
+    - `|x| <= rectify`: `rectify^(1/o) / rectify`, the secant slope of `f` over
+      `[0, rectify]` (the true derivative is infinite at 0);
+    - `|x| > threshold`: 0.
+
+    `o = 1` gives the clipped straight-through estimator with
+    `clip_value=threshold`; a larger `o` lowers the estimating error (f is closer to
+    sign) at the cost of gradient stability (larger, more varied gradients near 0).
+    The paper raises `o` from 1 to 3 over training on a cosine schedule:
+    `o` is a non-trainable variable so that
+    `keras_gradstab.callbacks.ReSTESchedule` can change it without retracing the
+    compiled train step.
+
+    Args:
+        o: the initial value of the power `o` (>= 1).
+        threshold: the magnitude beyond which the gradient is zero (`t`, 1.5 in
+            the paper).
+        rectify: the half-width of the rectified zone around 0 (`m`, 0.1 in the
+            paper), in `(0, threshold)`.
+
+    Call arguments:
+        inputs: a floating tensor.
+
+    Returns:
+        +-1 in the dtype of `inputs`.
+
+    Example:
+
+    >>> import keras
+    >>> import numpy as np
+    >>> from keras_gradstab.quantizers import ReSTE
+    >>> quantizer = ReSTE(o=3.0)
+    >>> keras.ops.convert_to_numpy(quantizer(np.array([-0.5, 0.0, 2.0], "float32"))).tolist()
+    [-1.0, 1.0, 1.0]
+    >>> _ = quantizer.o.assign(2.0)  # what ReSTESchedule does between steps
+    >>> float(keras.ops.convert_to_numpy(quantizer.o))
+    2.0
+    """
+
+    precision = 1
+
+    def __init__(self, o=3.0, threshold=1.5, rectify=0.1, **kwargs):
+        if not (isinstance(o, (int, float)) and o >= 1):
+            raise ValueError(f"`o` must be a number >= 1; received {o!r}.")
+        if not (isinstance(threshold, (int, float)) and threshold > 0):
+            raise ValueError(f"`threshold` must be a positive number; received {threshold!r}.")
+        if not (isinstance(rectify, (int, float)) and 0 < rectify < threshold):
+            raise ValueError(
+                f"`rectify` must be a number in (0, threshold={threshold}); received "
+                f"{rectify!r}."
+            )
+        self.threshold = float(threshold)
+        self.rectify = float(rectify)
+        self.initial_o = float(o)
+        super().__init__(**kwargs)
+        self.o = self.add_weight(
+            name="o",
+            shape=(),
+            dtype="float32",
+            initializer=keras.initializers.Constant(self.initial_o),
+            trainable=False,
+        )
+
+    def _power(self, x):
+        return ops.cast(self.o, x.dtype)
+
+    def derivative(self, x):
+        """The surrogate derivative g'(x) at the current `o`, in the dtype of `x`."""
+        o = self._power(x)
+        magnitude = ops.abs(x)
+        # Evaluate the power on max(|x|, rectify) so |x| = 0 never reaches it.
+        safe = ops.maximum(magnitude, self.rectify)
+        # exp(p log s), not power(s, p): XLA's pow with a tensor exponent costs ~15x
+        # more on CPU (measured: 16 ms against 1 ms for 524k elements).
+        slope = ops.exp(ops.log(safe) * ((1.0 - o) / o)) / o
+        secant = ops.power(ops.cast(self.rectify, x.dtype), 1.0 / o) / self.rectify
+        slope = ops.where(magnitude <= self.rectify, secant * ops.ones_like(x), slope)
+        return ops.where(magnitude <= self.threshold, slope, ops.zeros_like(x))
+
+    def equivalent_forward(self, x):
+        """f(x) = sign(x) |x|^(1/o) at the current `o` (no clipping)."""
+        o = self._power(x)
+        return sign(x) * ops.power(ops.abs(x), 1.0 / o)
+
+    def call(self, inputs):
+        return straight_through(inputs, sign(inputs), self.derivative(inputs))
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "o": self.initial_o,
+            "threshold": self.threshold,
+            "rectify": self.rectify,
+        }
