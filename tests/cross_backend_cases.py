@@ -20,3 +20,12 @@ def case(name, layer, kwargs, input_shape, atol=1e-5):
 case("scan_simple_rnn", "layers_for_tests:ScanSimpleRNN", {"units": 5}, (2, 7, 3))
 case("scan_simple_rnn_reverse", "layers_for_tests:ScanSimpleRNN",
      {"units": 4, "go_backwards": True, "return_sequences": True}, (2, 6, 3))
+
+# pLSTM (keras_gradstab/layers/plstm.py).
+case("plstm_1d_pd", "keras_gradstab.layers:PLSTM1D", {"num_heads": 2, "mode": "PD"}, (2, 5, 4))
+case("plstm_2d_pd", "keras_gradstab.layers:PLSTM2D",
+     {"num_heads": 2, "mode": "PD", "chunk_size": 2}, (2, 3, 4, 4))
+case("plstm_2d_d_recurrent", "keras_gradstab.layers:PLSTM2D",
+     {"num_heads": 1, "mode": "D", "form": "recurrent", "num_orientations": 2}, (1, 3, 3, 4))
+case("plstm_block_2d", "keras_gradstab.layers:PLSTMBlock",
+     {"num_heads": 2, "mode": "PD", "mlp_ratio": 2}, (1, 3, 3, 4))

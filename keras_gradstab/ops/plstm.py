@@ -10,6 +10,7 @@ that cross chunk borders.
 
 import math
 
+import keras
 import numpy as np
 from keras import ops
 
@@ -51,6 +52,16 @@ def _check_shape(name, x, shape):
 def _swap01(t):
     # ops.transpose, not ops.moveaxis: moveaxis fails on tf.Variable inputs.
     return ops.transpose(t, (1, 0) + tuple(range(2, len(t.shape))))
+
+
+def _scan(fn, init, xs):
+    """`scan`, with a single step run directly: TensorFlow's XLA gradient of a
+    `tf.while_loop` with zero iterations fails ("Update dim size 1 greater
+    than dynamic slice dimension: 0"), which a one-step scan would run."""
+    if keras.tree.flatten(xs)[0].shape[0] == 1:
+        carry, y = fn(init, keras.tree.map_structure(lambda t: t[0], xs))
+        return carry, keras.tree.map_structure(lambda t: t[None], y)
+    return scan(fn, init, xs)
 
 
 def _cumprod_doubling(x, axis):
@@ -176,7 +187,7 @@ def _plstm_1d_recurrent(q, k, v, source, transition, mark, direct, initial_state
         )
         return state, read
 
-    state, reads = scan(step, initial_state, tuple(time_major))
+    state, reads = _scan(step, initial_state, tuple(time_major))
     return scale * (_swap01(reads) + direct_out), state
 
 
@@ -357,7 +368,7 @@ def _plstm_2d_recurrent(
         return right, read
 
     init = ops.zeros((batch, size_y, dk, dv), dtype=q.dtype)
-    _, reads = scan(column, init, xs)
+    _, reads = _scan(column, init, xs)
     return scale * (_swap01(reads) + direct_out)
 
 
@@ -485,7 +496,7 @@ def _plstm_2d_parallel(
         ops.zeros((batch, nx, cy, dk, dv), dtype=q.dtype),
         ops.zeros((batch, nx, cx, dk, dv), dtype=q.dtype),
     )
-    _, entering = scan(wave, init, (to_diagonals(through), to_diagonals(emitted)))
+    _, entering = _scan(wave, init, (to_diagonals(through), to_diagonals(emitted)))
     entering = ops.reshape(
         _swap01(entering), (batch, diagonals * nx, cy + cx, dk, dv)
     )
