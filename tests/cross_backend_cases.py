@@ -49,3 +49,11 @@ case("quant_conv2d", "keras_gradstab.layers:QuantConv2D",
 case("quant_depthwise_conv2d", "keras_gradstab.layers:QuantDepthwiseConv2D",
      {"kernel_size": 3, "depth_multiplier": 2, "input_quantizer": "ste_sign",
       "depthwise_quantizer": "ste_sign", "kernel_scale": "per_channel"}, (2, 5, 5, 2))
+# pLSTM (keras_gradstab/layers/plstm.py).
+case("plstm_1d_pd", "keras_gradstab.layers:PLSTM1D", {"num_heads": 2, "mode": "PD"}, (2, 5, 4))
+case("plstm_2d_pd", "keras_gradstab.layers:PLSTM2D",
+     {"num_heads": 2, "mode": "PD", "chunk_size": 2}, (2, 3, 4, 4))
+case("plstm_2d_d_recurrent", "keras_gradstab.layers:PLSTM2D",
+     {"num_heads": 1, "mode": "D", "form": "recurrent", "num_orientations": 2}, (1, 3, 3, 4))
+case("plstm_block_2d", "keras_gradstab.layers:PLSTMBlock",
+     {"num_heads": 2, "mode": "PD", "mlp_ratio": 2}, (1, 3, 3, 4))

@@ -1,4 +1,4 @@
-"""Layers: alpha dropout for any SELU fixed point, channel normalization; Layers: orthogonal convolutions and the circular padding they need; Keras layers."""
+"""Layers: alpha dropout for any SELU fixed point, channel normalization; Layers: orthogonal convolutions and the circular padding they need; Keras layers; Keras layers that keep gradients from vanishing or exploding."""
 
 from keras_gradstab.layers.channel_norm import (
     ChannelNormalization,
@@ -10,6 +10,11 @@ from keras_gradstab.layers.circular_padding import (
 from keras_gradstab.layers.orthogonal_conv import (
     OrthogonalConv1D,
     OrthogonalConv2D,
+)
+from keras_gradstab.layers.plstm import (
+    PLSTM1D,
+    PLSTM2D,
+    PLSTMBlock,
 )
 from keras_gradstab.layers.quantized import (
     QuantConv1D,
@@ -31,6 +36,9 @@ __all__ = [
     "FeatureAlphaDropout",
     "OrthogonalConv1D",
     "OrthogonalConv2D",
+    "PLSTM1D",
+    "PLSTM2D",
+    "PLSTMBlock",
     "QuantConv1D",
     "QuantConv2D",
     "QuantDense",
