@@ -4,11 +4,12 @@ Importing the package imports every area, so that `keras.saving.load_model`
 finds every registered class.
 """
 
-from keras_gradstab import initializers, ops
+from keras_gradstab import dynamics, initializers, ops
 from keras_gradstab.version import __version__
 
 __all__ = [
     "__version__",
+    "dynamics",
     "initializers",
     "ops",
 ]

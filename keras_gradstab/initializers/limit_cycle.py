@@ -118,7 +118,12 @@ def put_on_limit_cycle(layer, initializer=None):
     - GRU: reset and update recurrent weights 0, candidate recurrent block
       `2 W_lc`, all biases 0. With zero input both gates are 1/2, so
       `h <- 0.5 h + 0.5 tanh(h W_lc)` (for `reset_after=True` and `False` alike):
-      the same fixed points and cycle as the tanh RNN, traversed more slowly.
+      the same fixed points as the tanh RNN. Their stability differs: the fixed
+      point at 0 has eigenvalues `0.5 + 0.5 s exp(+-i t)`, inside the unit circle
+      while `s cos t < 1`, which holds for most angles of the reference range
+      (`t > 0.31`). So this recipe (the reference's) puts a GRU on a cycle only
+      for small angles, e.g. `LimitCycle(angle_offset=0.0, angle_range=0.25)`;
+      check with `keras_gradstab.dynamics.find_limit_cycles`.
 
     The input kernel is left as it is. Our NCGRU is not supported yet.
 
