@@ -4,12 +4,24 @@ Importing the package imports every area, so that `keras.saving.load_model`
 finds every registered class.
 """
 
-from keras_gradstab import dynamics, initializers, ops
+from keras_gradstab import (
+    activations,
+    dynamics,
+    initializers,
+    layers,
+    models,
+    ops,
+    regularizers,
+)
 from keras_gradstab.version import __version__
 
 __all__ = [
     "__version__",
+    "activations",
     "dynamics",
     "initializers",
+    "layers",
+    "models",
     "ops",
+    "regularizers",
 ]

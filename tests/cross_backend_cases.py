@@ -20,3 +20,9 @@ def case(name, layer, kwargs, input_shape, atol=1e-5):
 case("scan_simple_rnn", "layers_for_tests:ScanSimpleRNN", {"units": 5}, (2, 7, 3))
 case("scan_simple_rnn_reverse", "layers_for_tests:ScanSimpleRNN",
      {"units": 4, "go_backwards": True, "return_sequences": True}, (2, 6, 3))
+
+# Orthogonal-Jacobian networks (issue 8).
+case("orthogonal_dense", "keras_gradstab.layers:OrthogonalDense",
+     {"units": 6, "activation": "abs"}, (2, 6))
+case("orthogonal_dense_rect", "keras_gradstab.layers:OrthogonalDense",
+     {"units": 3, "activation": "max_min"}, (2, 5))
