@@ -25,4 +25,4 @@ case("scan_simple_rnn_reverse", "layers_for_tests:ScanSimpleRNN",
 case("orthogonal_dense", "keras_gradstab.layers:OrthogonalDense",
      {"units": 6, "activation": "abs"}, (2, 6))
 case("orthogonal_dense_rect", "keras_gradstab.layers:OrthogonalDense",
-     {"units": 3, "activation": "max_min"}, (2, 5))
+     {"units": 4, "activation": "max_min"}, (2, 5))
