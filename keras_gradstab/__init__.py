@@ -9,6 +9,7 @@ from keras_gradstab import callbacks
 from keras_gradstab import constraints
 from keras_gradstab import datasets
 from keras_gradstab import diagnostics
+from keras_gradstab import dynamics
 from keras_gradstab import initializers
 from keras_gradstab import layers
 from keras_gradstab import models
@@ -25,6 +26,7 @@ __all__ = [
     "constraints",
     "datasets",
     "diagnostics",
+    "dynamics",
     "initializers",
     "layers",
     "models",

@@ -57,3 +57,18 @@ case("plstm_2d_d_recurrent", "keras_gradstab.layers:PLSTM2D",
      {"num_heads": 1, "mode": "D", "form": "recurrent", "num_orientations": 2}, (1, 3, 3, 4))
 case("plstm_block_2d", "keras_gradstab.layers:PLSTMBlock",
      {"num_heads": 2, "mode": "PD", "mlp_ratio": 2}, (1, 3, 3, 4))
+# Orthogonal-Jacobian networks (issue 8).
+case("orthogonal_dense", "keras_gradstab.layers:OrthogonalDense",
+     {"units": 6, "activation": "abs"}, (2, 6))
+case("orthogonal_dense_rect", "keras_gradstab.layers:OrthogonalDense",
+     {"units": 4, "activation": "max_min"}, (2, 5))
+
+# SBO-RNN (issue 8).
+case("sbornn_gd", "keras_gradstab.layers:SBORNN",
+     {"units": 5, "rank": 2, "update": "gd", "eta": 0.1, "bias_initializer": "ones"}, (2, 6, 3))
+case("sbornn_heavy_ball", "keras_gradstab.layers:SBORNN",
+     {"units": 5, "rank": 2, "update": "heavy_ball", "eta": 0.1, "return_sequences": True,
+      "bias_initializer": "ones"}, (2, 6, 3))
+case("sbornn_nesterov", "keras_gradstab.layers:SBORNN",
+     {"units": 5, "rank": 2, "update": "nesterov", "eta": 0.1, "bias_initializer": "ones"},
+     (2, 6, 3))

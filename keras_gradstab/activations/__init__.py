@@ -1,28 +1,47 @@
-"""Activations: `selu` with free parameters, `selu_parameters` for any fixed point.
+"""Activations: `selu` for any fixed point and the norm-preserving `abs`, `group_sort`, `max_min`.
 
-`get`, `serialize` and `deserialize` resolve this area's names first
-("selu" is ours, with the paper's (0, 1) parameters) and fall back to
-`keras.activations` for every other name.
+`get`, `serialize` and `deserialize` resolve this area's names first and fall
+back to `keras.activations` for every other name.
 """
 
 import keras
 
+from keras_gradstab.activations.norm_preserving import abs, group_sort, max_min
 from keras_gradstab.activations.selu import SELU, selu, selu_parameters
 
-__all__ = ["SELU", "deserialize", "get", "selu", "selu_parameters", "serialize"]
+__all__ = [
+    "SELU",
+    "abs",
+    "deserialize",
+    "get",
+    "group_sort",
+    "max_min",
+    "selu",
+    "selu_parameters",
+    "serialize",
+]
 
-_OBJECTS = {"selu": selu, "SELU": SELU}
+# Functions by name; `SELU` (a class with parameters) serializes as a config dict.
+_FUNCTIONS = {
+    "abs": abs,
+    "group_sort": group_sort,
+    "max_min": max_min,
+    "selu": selu,
+}
+_OBJECTS = {**_FUNCTIONS, "SELU": SELU}
 
 
 def serialize(activation):
-    """The config of `activation` (a name for functions, a dict for objects)."""
+    """The config of `activation`: a name for this area's functions, else as Keras does."""
+    for name, fn in _FUNCTIONS.items():
+        if activation is fn:
+            return name
     return keras.activations.serialize(activation)
 
 
 def deserialize(config, custom_objects=None):
     """The activation of `config`, looking up this area's names first."""
-    objects = dict(_OBJECTS)
-    objects.update(custom_objects or {})
+    objects = {**_OBJECTS, **(custom_objects or {})}
     if isinstance(config, str) and config in objects:
         return objects[config]
     return keras.saving.deserialize_keras_object(
@@ -36,8 +55,8 @@ def get(identifier):
     """An activation from a name, a config dict or a callable.
 
     Args:
-        identifier: `None` (linear), a string ("selu" is this area's, other
-            names are Keras's), a config dict, or a callable.
+        identifier: `None` (linear), a string (this area's names first, then
+            Keras's), a config dict, or a callable.
 
     Returns:
         A callable activation.
@@ -51,13 +70,10 @@ def get(identifier):
     if identifier is None:
         return keras.activations.linear
     if isinstance(identifier, str):
-        if identifier in _OBJECTS and identifier != "SELU":
-            return _OBJECTS[identifier]
+        if identifier in _FUNCTIONS:
+            return _FUNCTIONS[identifier]
         return keras.activations.get(identifier)
-    if isinstance(identifier, dict):
-        obj = deserialize(identifier)
-    else:
-        obj = identifier
+    obj = deserialize(identifier) if isinstance(identifier, dict) else identifier
     if callable(obj):
         return obj
     raise ValueError(

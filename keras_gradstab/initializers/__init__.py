@@ -1,4 +1,4 @@
-"""Initializers: critical initialization for any activation, delta-orthogonal kernels.
+"""Initializers: critical initialization for any activation, delta-orthogonal kernels, limit cycles.
 
 `get`, `serialize` and `deserialize` resolve this area's class names first and
 fall back to `keras.initializers`.
@@ -8,18 +8,21 @@ import keras
 
 from keras_gradstab.initializers.critical import Critical, critical_parameters
 from keras_gradstab.initializers.delta_orthogonal import DeltaOrthogonal
+from keras_gradstab.initializers.limit_cycle import LimitCycle, put_on_limit_cycle
 
 __all__ = [
     "Critical",
     "DeltaOrthogonal",
+    "LimitCycle",
     "critical_parameters",
     "deserialize",
     "get",
+    "put_on_limit_cycle",
     "serialize",
 ]
 
 _OBJECTS = {"Critical": Critical, "DeltaOrthogonal": DeltaOrthogonal,
-            "delta_orthogonal": DeltaOrthogonal}
+            "delta_orthogonal": DeltaOrthogonal, "LimitCycle": LimitCycle}
 
 
 def serialize(initializer):

@@ -1,4 +1,4 @@
-"""Layers: alpha dropout for any SELU fixed point, channel normalization; Layers: orthogonal convolutions and the circular padding they need; Keras layers; Keras layers that keep gradients from vanishing or exploding."""
+"""Layers: alpha dropout for any SELU fixed point, channel normalization; Layers: orthogonal convolutions and the circular padding they need; Keras layers; Keras layers that keep gradients from vanishing or exploding; Layers of the library."""
 
 from keras_gradstab.layers.channel_norm import (
     ChannelNormalization,
@@ -11,6 +11,11 @@ from keras_gradstab.layers.orthogonal_conv import (
     OrthogonalConv1D,
     OrthogonalConv2D,
 )
+from keras_gradstab.layers.orthogonal_dense import (
+    GroupSort,
+    MaxMin,
+    OrthogonalDense,
+)
 from keras_gradstab.layers.plstm import (
     PLSTM1D,
     PLSTM2D,
@@ -21,6 +26,10 @@ from keras_gradstab.layers.quantized import (
     QuantConv2D,
     QuantDense,
     QuantDepthwiseConv2D,
+)
+from keras_gradstab.layers.recurrent.sbornn import (
+    SBORNN,
+    SBORNNCell,
 )
 from keras_gradstab.layers.self_normalizing import (
     AlphaDropout,
@@ -34,8 +43,11 @@ __all__ = [
     "CircularPadding1D",
     "CircularPadding2D",
     "FeatureAlphaDropout",
+    "GroupSort",
+    "MaxMin",
     "OrthogonalConv1D",
     "OrthogonalConv2D",
+    "OrthogonalDense",
     "PLSTM1D",
     "PLSTM2D",
     "PLSTMBlock",
@@ -43,5 +55,7 @@ __all__ = [
     "QuantConv2D",
     "QuantDense",
     "QuantDepthwiseConv2D",
+    "SBORNN",
+    "SBORNNCell",
     "alpha_dropout_affine",
 ]

@@ -1,5 +1,13 @@
-"""Model builders: self-normalizing MLPs."""
+"""Model builders: self-normalizing MLPs; Model builders."""
 
-from keras_gradstab.models.snn import snn
+from keras_gradstab.models.orthogonal_jacobian import (
+    orthogonal_jacobian_mlp,
+)
+from keras_gradstab.models.snn import (
+    snn,
+)
 
-__all__ = ["snn"]
+__all__ = [
+    "orthogonal_jacobian_mlp",
+    "snn",
+]

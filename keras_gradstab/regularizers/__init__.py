@@ -7,11 +7,16 @@ handed to `keras.regularizers.get`.
 
 import keras
 
+from keras_gradstab.regularizers.jacobian_orthogonality import JacobianOrthogonality
 from keras_gradstab.regularizers.orthogonal_conv import OrthogonalConv
 
-__all__ = ["OrthogonalConv", "deserialize", "get", "serialize"]
+__all__ = ["JacobianOrthogonality", "OrthogonalConv", "deserialize", "get", "serialize"]
 
-ALL_OBJECTS_DICT = {"OrthogonalConv": OrthogonalConv, "orthogonal_conv": OrthogonalConv}
+ALL_OBJECTS_DICT = {
+    "OrthogonalConv": OrthogonalConv,
+    "orthogonal_conv": OrthogonalConv,
+    "JacobianOrthogonality": JacobianOrthogonality,
+}
 
 
 def serialize(regularizer):

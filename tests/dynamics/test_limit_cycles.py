@@ -1,0 +1,140 @@
+import keras
+import numpy as np
+import pytest
+from harness import value_and_grad
+
+import keras_gradstab as kg
+from keras_gradstab.dynamics import find_fixed_points, find_limit_cycles, phase_portrait
+
+
+def test_limit_cycle_init_gives_stable_cycle():
+    rnn = keras.layers.SimpleRNN(2)
+    rnn.build((None, 5, 3))
+    kg.initializers.put_on_limit_cycle(rnn, kg.initializers.LimitCycle(seed=0))
+    cycles = find_limit_cycles(rnn.cell, num_starts=4, transient=1000, num_steps=1000)
+    assert len(cycles) == 1
+    cycle = cycles[0]
+    assert cycle.stable and cycle.neutral == 1
+    # One multiplier on the unit circle (along the cycle), the other inside it.
+    moduli = np.abs(cycle.multipliers)
+    assert abs(moduli[0] - 1) < 0.05 and moduli[1] < 0.95
+    # The orbit is a closed curve around the (unstable) fixed point at 0.
+    (origin,) = find_fixed_points(rnn.cell)
+    assert origin.kind == "unstable" and origin.rotation
+    radius = np.linalg.norm(cycle.points, axis=1)
+    assert radius.min() > 0.05
+    assert 3 < cycle.period < 40
+
+
+def test_gru_recipe_keeps_origin_stable_when_s_cos_t_below_one():
+    # The reference's GRU recipe gives h <- 0.5 h + 0.5 tanh(h W_lc): the fixed point
+    # at 0 has eigenvalues 0.5 + 0.5 s exp(+-i t), inside the unit circle while
+    # s cos t < 1, so the GRU is not on a cycle there (the tanh RNN is).
+    gru = keras.layers.GRU(2)
+    gru.build((None, 5, 3))
+    w = kg.initializers.put_on_limit_cycle(gru, kg.initializers.LimitCycle(seed=0))
+    s, t = np.sqrt(np.linalg.det(w)), np.arctan2(w[0, 1], w[0, 0])
+    assert s * np.cos(t) < 1
+    (origin,) = find_fixed_points(gru.cell)
+    want = 0.5 + 0.5 * s * np.exp(1j * t)
+    np.testing.assert_allclose(np.sort(np.abs(origin.eigenvalues)), [abs(want)] * 2, atol=1e-5)
+    assert origin.kind == "stable" and origin.rotation
+    assert find_limit_cycles(gru.cell, num_starts=2, transient=500, num_steps=300,
+                             max_period=100) == []
+
+
+def test_exact_period_two_cycle_multipliers():
+    # h <- tanh(-2 h): period-2 orbit +-a with a = tanh(2 a); multiplier (2 (1 - a^2))^2.
+    cell = keras.layers.SimpleRNNCell(1, use_bias=False)
+    cell.build((None, 1))
+    cell.recurrent_kernel.assign(np.array([[-2.0]], "float32"))
+    (cycle,) = find_limit_cycles(cell, num_starts=3, transient=200, num_steps=100,
+                                 max_period=10)
+    a = 0.9575040240772687
+    assert cycle.exact and cycle.period == 2
+    np.testing.assert_allclose(np.sort(np.abs(cycle.points[:, 0])), [a, a], atol=1e-6)
+    np.testing.assert_allclose(np.abs(cycle.multipliers), [(2 * (1 - a * a)) ** 2], rtol=1e-5)
+    assert cycle.stable and cycle.neutral == 0
+
+
+def _jacobian_norms(w, h0, steps, probes=None):
+    """||V d h_k / d h_0||_F for h <- tanh(h W), k = 1..steps (NumPy float64).
+
+    V holds the tangent directions pushed forward (identity: the full Jacobian).
+    """
+    h = h0
+    product = np.eye(len(h0)) if probes is None else probes
+    norms = []
+    for _ in range(steps):
+        h = np.tanh(h @ w)
+        product = (product @ w) * (1 - h**2)[None, :]
+        norms.append(np.linalg.norm(product))
+    return np.array(norms), product
+
+
+def test_gradient_norm_through_1000_steps():
+    units, steps, left = 64, 1000, 0
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        h0 = 0.5 * rng.normal(size=units)
+        probes = rng.normal(size=(16, units))  # 16 random perturbations of h_0
+        w_lc = np.asarray(keras.ops.convert_to_numpy(
+            kg.initializers.LimitCycle(seed=seed)((units, units))), "float64")
+        norms, _ = _jacobian_norms(w_lc, h0, steps, probes)
+        ratio = norms / norms[0]
+        assert 1e-3 <= ratio.min() and ratio.max() <= 1e3, (seed, ratio.min(), ratio.max())
+        limit = np.sqrt(6.0 / (2 * units))  # Glorot uniform, drawn in NumPy
+        w_glorot = rng.uniform(-limit, limit, size=(units, units))
+        norms, _ = _jacobian_norms(w_glorot, h0, steps, probes)
+        ratio = norms / norms[0]
+        left += ratio.min() < 1e-3 or ratio.max() > 1e3
+    # Glorot's recurrent matrix sits at spectral radius ~1, the edge of chaos with
+    # zero input: half of these draws let the gradient vanish (10 of 20), the rest
+    # land on chaotic or cyclic orbits of their own and stay in range.
+    assert left >= 5, left
+
+
+def test_gradient_through_keras_rnn_matches_numpy():
+    units, steps = 16, 1000
+    rnn = keras.layers.SimpleRNN(units)
+    rnn.build((None, steps, 1))
+    w = kg.initializers.put_on_limit_cycle(rnn, kg.initializers.LimitCycle(seed=1)).astype("float64")
+    rng = np.random.default_rng(0)
+    h0 = (0.5 * rng.normal(size=(1, units))).astype("float32")
+    c = rng.normal(size=units).astype("float32")
+    x = np.zeros((1, steps, 1), "float32")
+
+    def loss(h):
+        return keras.ops.sum(rnn(x, initial_state=[h]) * keras.ops.convert_to_tensor(c))
+
+    _, (grad,) = value_and_grad(loss, h0)
+    _, product = _jacobian_norms(w, h0[0].astype("float64"), steps)
+    want = product @ c
+    assert np.linalg.norm(want) > 1e-2
+    np.testing.assert_allclose(grad[0], want, atol=2e-2 * np.linalg.norm(want))
+
+
+def test_phase_portrait_writes_png(tmp_path):
+    cell = keras.layers.GRUCell(2)
+    cell.build((None, 1))
+    kg.initializers.put_on_limit_cycle(cell)
+    path = phase_portrait(cell, str(tmp_path / "gru.png"), resolution=15,
+                          num_trajectories=3, trajectory_steps=50)
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    lstm = keras.layers.LSTMCell(2)
+    lstm.build((None, 1))
+    phase_portrait(lstm, str(tmp_path / "lstm.png"), dims=(0, 2), resolution=9,
+                   num_trajectories=2, trajectory_steps=10)
+    with pytest.raises(ValueError, match="dims"):
+        phase_portrait(cell, str(tmp_path / "x.png"), dims=(0, 0))
+
+
+def test_gru_on_cycle_with_small_angles():
+    gru = keras.layers.GRU(2)
+    gru.build((None, 5, 3))
+    kg.initializers.put_on_limit_cycle(
+        gru, kg.initializers.LimitCycle(angle_offset=0.15, angle_range=0.0, scale_offset=1.1,
+                                        scale_range=0.0))
+    (cycle,) = find_limit_cycles(gru.cell, num_starts=2, transient=1000, num_steps=1000)
+    assert cycle.stable and cycle.neutral == 1
