@@ -4,7 +4,12 @@ Importing the package imports every area, so that `keras.saving.load_model`
 finds every registered class.
 """
 
-from keras_gradstab import ops
+from keras_gradstab import activations, layers, ops
 from keras_gradstab.version import __version__
 
-__all__ = ["__version__", "ops"]
+__all__ = [
+    "__version__",
+    "activations",
+    "layers",
+    "ops",
+]

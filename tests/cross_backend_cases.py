@@ -20,3 +20,5 @@ def case(name, layer, kwargs, input_shape, atol=1e-5):
 case("scan_simple_rnn", "layers_for_tests:ScanSimpleRNN", {"units": 5}, (2, 7, 3))
 case("scan_simple_rnn_reverse", "layers_for_tests:ScanSimpleRNN",
      {"units": 4, "go_backwards": True, "return_sequences": True}, (2, 6, 3))
+case("scornn", "keras_gradstab.layers:ScoRNN",
+     {"units": 6, "n_neg": 2, "return_sequences": True}, (2, 5, 3))

@@ -1,0 +1,8 @@
+"""Recurrent layers with orthogonal or normalized recurrent matrices."""
+
+from keras_gradstab.layers.recurrent.scornn import ScoRNN, ScoRNNCell
+
+__all__ = [
+    "ScoRNN",
+    "ScoRNNCell",
+]
