@@ -22,3 +22,7 @@ case("scan_simple_rnn_reverse", "layers_for_tests:ScanSimpleRNN",
      {"units": 4, "go_backwards": True, "return_sequences": True}, (2, 6, 3))
 case("scornn", "keras_gradstab.layers:ScoRNN",
      {"units": 6, "n_neg": 2, "return_sequences": True}, (2, 5, 3))
+case("ncgru", "keras_gradstab.layers:NCGRU", {"units": 6, "return_sequences": True}, (2, 5, 3))
+case("ncgru_neumann_orthogonal_reset", "keras_gradstab.layers:NCGRU",
+     {"units": 4, "cayley_inverse": "neumann", "orthogonal_reset": True,
+      "reset_after": False}, (2, 5, 3))

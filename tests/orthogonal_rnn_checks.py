@@ -1,8 +1,10 @@
 """Checks shared by the tests of the orthogonal recurrent layers (ScoRNN, NCGRU, ENRNN)."""
 
+import contextlib
+
 import keras
 import numpy as np
-from harness import KERAS_OPS_KEEP_FLOAT64, numerical_grad, value_and_grad
+from harness import BACKEND, KERAS_OPS_KEEP_FLOAT64, numerical_grad, value_and_grad
 
 
 def np_cayley(x, d):
@@ -88,3 +90,20 @@ def train_adam(model, steps, batch, seed=0, learning_rate=1e-2):
     y = rng.normal(size=(steps * batch,) + tuple(model.outputs[0].shape[1:])).astype("float32")
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
     model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False)
+
+
+@contextlib.contextmanager
+def torch_single_thread():
+    """One torch thread for these tiny matrices: on a loaded 2-core machine torch's
+    two threads contend and a small training step runs ~40x slower."""
+    if BACKEND != "torch":
+        yield
+        return
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

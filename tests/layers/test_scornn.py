@@ -14,10 +14,17 @@ from orthogonal_rnn_checks import (
     numpy_weights,
     orthogonality_error,
     run_numpy,
+    torch_single_thread,
     train_adam,
 )
 
 from keras_gradstab.layers import ScoRNN, ScoRNNCell
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    with torch_single_thread():
+        yield
 
 
 def numpy_scornn(weights, x, n_neg):
