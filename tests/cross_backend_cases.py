@@ -26,3 +26,5 @@ case("ncgru", "keras_gradstab.layers:NCGRU", {"units": 6, "return_sequences": Tr
 case("ncgru_neumann_orthogonal_reset", "keras_gradstab.layers:NCGRU",
      {"units": 4, "cayley_inverse": "neumann", "orthogonal_reset": True,
       "reset_after": False}, (2, 5, 3))
+case("enrnn", "keras_gradstab.layers:ENRNN",
+     {"orthogonal_units": 4, "normalized_units": 3, "return_sequences": True}, (2, 5, 3))

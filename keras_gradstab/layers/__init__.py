@@ -1,8 +1,17 @@
 """Keras layers of keras_gradstab."""
 
-from keras_gradstab.layers.recurrent import NCGRU, NCGRUCell, ScoRNN, ScoRNNCell
+from keras_gradstab.layers.recurrent import (
+    ENRNN,
+    NCGRU,
+    ENRNNCell,
+    NCGRUCell,
+    ScoRNN,
+    ScoRNNCell,
+)
 
 __all__ = [
+    "ENRNN",
+    "ENRNNCell",
     "NCGRU",
     "NCGRUCell",
     "ScoRNN",

@@ -1,9 +1,12 @@
 """Recurrent layers with orthogonal or normalized recurrent matrices."""
 
+from keras_gradstab.layers.recurrent.enrnn import ENRNN, ENRNNCell
 from keras_gradstab.layers.recurrent.ncgru import NCGRU, NCGRUCell
 from keras_gradstab.layers.recurrent.scornn import ScoRNN, ScoRNNCell
 
 __all__ = [
+    "ENRNN",
+    "ENRNNCell",
     "NCGRU",
     "NCGRUCell",
     "ScoRNN",
