@@ -7,6 +7,7 @@ from keras_gradstab.layers.recurrent import (
     NCGRUCell,
     ScoRNN,
     ScoRNNCell,
+    skew_learning_rate_optimizer,
 )
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "NCGRUCell",
     "ScoRNN",
     "ScoRNNCell",
+    "skew_learning_rate_optimizer",
 ]

@@ -3,6 +3,9 @@
 from keras_gradstab.layers.recurrent.enrnn import ENRNN, ENRNNCell
 from keras_gradstab.layers.recurrent.ncgru import NCGRU, NCGRUCell
 from keras_gradstab.layers.recurrent.scornn import ScoRNN, ScoRNNCell
+from keras_gradstab.layers.recurrent.skew_learning_rate import (
+    skew_learning_rate_optimizer,
+)
 
 __all__ = [
     "ENRNN",
@@ -11,4 +14,5 @@ __all__ = [
     "NCGRUCell",
     "ScoRNN",
     "ScoRNNCell",
+    "skew_learning_rate_optimizer",
 ]
