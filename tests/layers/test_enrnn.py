@@ -105,7 +105,7 @@ def test_matrices_after_adam_training():
     model = keras.Sequential([keras.Input((4, 3)), ENRNN(12, 6), keras.layers.Dense(2)])
     cell = model.layers[0].cell
     cell.normalized_kernel.assign(np.random.default_rng(0).normal(size=(6, 6)).astype("float32"))
-    train_adam(model, steps=150, batch=4)
+    train_adam(model, steps=100, batch=4)
     matrices = model.layers[0].recurrent_matrices()
     assert set(matrices) == {"orthogonal", "normalized", "coupling"}
     assert orthogonality_error(matrices["orthogonal"]) < 1e-5

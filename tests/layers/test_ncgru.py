@@ -106,50 +106,49 @@ def test_check_layer(tmp_path):
                 (2, 5, 3), expected_output_shape=(2, 6), tmp_path=tmp_path)
 
 
-def test_check_layer_neumann(tmp_path):
-    check_layer(NCGRU, {"units": 4, "cayley_inverse": "neumann", "orthogonal_reset": True,
-                        "return_sequences": True, "refresh_every": 2},
-                (2, 5, 3), expected_output_shape=(2, 5, 4), tmp_path=tmp_path,
-                run_mixed_precision=False)
-
-
-def test_neumann_cache_tracks_the_exact_inverse():
-    """The cached inverse, advanced by the actual change of A, stays (I + A)^-1."""
-    model = keras.Sequential([keras.Input((4, 3)),
-                              NCGRU(8, cayley_inverse="neumann", refresh_every=1000),
-                              keras.layers.Dense(2)])
-    train_adam(model, steps=30, batch=4)
-    cell = model.layers[0].cell
-    assert int(keras.ops.convert_to_numpy(cell.cache_steps)) == 30
-    cached = keras.ops.convert_to_numpy(cell._caches["recurrent"][1]).astype("float64")
-    skew = keras.ops.convert_to_numpy(cell._caches["recurrent"][0]).astype("float64")
-    np.testing.assert_allclose(cached, np.linalg.inv(np.eye(8) + skew), atol=1e-5)
-
-
-@pytest.mark.parametrize("mode, tol", [("solve", 1e-5), ("neumann", 1e-4)])
-def test_orthogonal_after_500_adam_steps(mode, tol):
-    # The issue's criterion at a small size (units 16, T=4, batch 4) to keep test time down.
-    model = keras.Sequential([
-        keras.Input((4, 3)),
-        NCGRU(16, orthogonal_reset=True, cayley_inverse=mode, refresh_every=50),
-        keras.layers.Dense(2),
-    ])
+def test_orthogonal_after_500_adam_steps():
+    """The issue's criterion at a small size to keep test time down (units 16, T=4,
+    batch 4): 500 Adam steps at lr 1e-2 on random data, max|W^T W - I| < 1e-5 with
+    "solve" and < 1e-4 with "neumann" (refresh_every=50). Both layers train in one
+    model, both with the orthogonal reset matrix."""
+    solve = NCGRU(16, orthogonal_reset=True, return_sequences=True)
+    neumann = NCGRU(16, orthogonal_reset=True, cayley_inverse="neumann", refresh_every=50)
+    model = keras.Sequential([keras.Input((4, 3)), solve, neumann, keras.layers.Dense(2)])
     train_adam(model, steps=500, batch=4)
-    for name, w in model.layers[0].recurrent_matrices().items():
-        assert orthogonality_error(w) < tol, name
+    assert int(keras.ops.convert_to_numpy(neumann.cell.cache_steps)) == 500
+    # The cached inverse, advanced by the actual change of A, is still (I + A)^-1.
+    cached_skew, cached_inverse = (
+        keras.ops.convert_to_numpy(v).astype("float64") for v in neumann.cell._caches["recurrent"]
+    )
+    np.testing.assert_allclose(cached_inverse, np.linalg.inv(np.eye(16) + cached_skew), atol=1e-5)
+    for layer, tol in ((solve, 1e-5), (neumann, 1e-4)):
+        for name, w in layer.recurrent_matrices().items():
+            assert orthogonality_error(w) < tol, (layer.cell.cayley_inverse, name)
 
 
 def test_sequential_trains_saves_and_reloads(tmp_path):
+    """The issue's Sequential([Input, NCGRU, Dense(10)]), here after a "neumann" NCGRU
+    whose cached inverse (non-trainable state) must survive saving too."""
     x = np.random.default_rng(4).normal(size=(8, 6, 3)).astype("float32")
-    model = keras.Sequential([keras.Input((6, 3)), NCGRU(16), keras.layers.Dense(10)])
+    model = keras.Sequential([
+        keras.Input((6, 3)),
+        NCGRU(8, cayley_inverse="neumann", refresh_every=2, return_sequences=True),
+        NCGRU(16),
+        keras.layers.Dense(10),
+    ])
     model.compile(optimizer="adam", loss="mse")
     first = model.evaluate(x, np.zeros((8, 10)), verbose=0)
-    model.fit(x, np.zeros((8, 10)), epochs=5, verbose=0)
+    model.fit(x, np.zeros((8, 10)), epochs=3, verbose=0)
     assert model.evaluate(x, np.zeros((8, 10)), verbose=0) < first
+    assert int(keras.ops.convert_to_numpy(model.layers[0].cell.cache_steps)) == 3
     path = str(tmp_path / "ncgru.keras")
     model.save(path)
     loaded = keras.saving.load_model(path)
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=0)
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(loaded.layers[0].cell._caches["recurrent"][1]),
+        keras.ops.convert_to_numpy(model.layers[0].cell._caches["recurrent"][1]),
+    )
 
 
 def test_bidirectional_and_stateful():
