@@ -29,9 +29,9 @@ def modrelu(x, bias=0.0):
     >>> import keras
     >>> import numpy as np
     >>> from keras_gradstab.activations import modrelu
-    >>> x = np.array([-2.0, -0.5, 0.0, 0.5, 2.0], "float32")
+    >>> x = np.array([-2.0, 0.0, 0.5, 2.0], "float32")
     >>> [float(v) for v in keras.ops.convert_to_numpy(modrelu(x, bias=-1.0))]
-    [-1.0, 0.0, 0.0, 0.0, 1.0]
+    [-1.0, 0.0, 0.0, 1.0]
     """
     x = ops.convert_to_tensor(x)
     bias = ops.cast(bias, x.dtype)
