@@ -77,6 +77,8 @@ def bench(backends, names, quick):
 def format_rows(rows):
     header = ["benchmark", "backend", "case", "shape", "seconds", "vs keras.layers.RNN",
               "vs keras.ops.scan"]
+    # Ratio columns that some benchmarks add beyond the common ones.
+    header += [k for k in dict.fromkeys(k for row in rows for k in row) if k not in header]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         cells = []

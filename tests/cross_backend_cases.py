@@ -72,3 +72,11 @@ case("sbornn_heavy_ball", "keras_gradstab.layers:SBORNN",
 case("sbornn_nesterov", "keras_gradstab.layers:SBORNN",
      {"units": 5, "rank": 2, "update": "nesterov", "eta": 0.1, "bias_initializer": "ones"},
      (2, 6, 3))
+case("scornn", "keras_gradstab.layers:ScoRNN",
+     {"units": 6, "n_neg": 2, "return_sequences": True}, (2, 5, 3))
+case("ncgru", "keras_gradstab.layers:NCGRU", {"units": 6, "return_sequences": True}, (2, 5, 3))
+case("ncgru_neumann_orthogonal_reset", "keras_gradstab.layers:NCGRU",
+     {"units": 4, "cayley_inverse": "neumann", "orthogonal_reset": True,
+      "reset_after": False}, (2, 5, 3))
+case("enrnn", "keras_gradstab.layers:ENRNN",
+     {"orthogonal_units": 4, "normalized_units": 3, "return_sequences": True}, (2, 5, 3))

@@ -1,4 +1,4 @@
-"""Activations: `selu` for any fixed point and the norm-preserving `abs`, `group_sort`, `max_min`.
+"""Activations: `selu` for any fixed point, `modrelu`, and the norm-preserving `abs`, `group_sort`, `max_min`.
 
 `get`, `serialize` and `deserialize` resolve this area's names first and fall
 back to `keras.activations` for every other name.
@@ -6,6 +6,7 @@ back to `keras.activations` for every other name.
 
 import keras
 
+from keras_gradstab.activations.modrelu import modrelu
 from keras_gradstab.activations.norm_preserving import abs, group_sort, max_min
 from keras_gradstab.activations.selu import SELU, selu, selu_parameters
 
@@ -16,6 +17,7 @@ __all__ = [
     "get",
     "group_sort",
     "max_min",
+    "modrelu",
     "selu",
     "selu_parameters",
     "serialize",
@@ -26,6 +28,7 @@ _FUNCTIONS = {
     "abs": abs,
     "group_sort": group_sort,
     "max_min": max_min,
+    "modrelu": modrelu,
     "selu": selu,
 }
 _OBJECTS = {**_FUNCTIONS, "SELU": SELU}

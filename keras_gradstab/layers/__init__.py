@@ -1,4 +1,4 @@
-"""Layers: alpha dropout for any SELU fixed point, channel normalization; Layers: orthogonal convolutions and the circular padding they need; Keras layers; Keras layers that keep gradients from vanishing or exploding; Layers of the library."""
+"""Layers: alpha dropout for any SELU fixed point, channel normalization; Layers: orthogonal convolutions and the circular padding they need; Keras layers; Keras layers that keep gradients from vanishing or exploding; Layers of the library; Keras layers of keras_gradstab."""
 
 from keras_gradstab.layers.channel_norm import (
     ChannelNormalization,
@@ -27,6 +27,15 @@ from keras_gradstab.layers.quantized import (
     QuantDense,
     QuantDepthwiseConv2D,
 )
+from keras_gradstab.layers.recurrent import (
+    ENRNN,
+    ENRNNCell,
+    NCGRU,
+    NCGRUCell,
+    ScoRNN,
+    ScoRNNCell,
+    skew_learning_rate_optimizer,
+)
 from keras_gradstab.layers.recurrent.sbornn import (
     SBORNN,
     SBORNNCell,
@@ -42,9 +51,13 @@ __all__ = [
     "ChannelNormalization",
     "CircularPadding1D",
     "CircularPadding2D",
+    "ENRNN",
+    "ENRNNCell",
     "FeatureAlphaDropout",
     "GroupSort",
     "MaxMin",
+    "NCGRU",
+    "NCGRUCell",
     "OrthogonalConv1D",
     "OrthogonalConv2D",
     "OrthogonalDense",
@@ -57,5 +70,8 @@ __all__ = [
     "QuantDepthwiseConv2D",
     "SBORNN",
     "SBORNNCell",
+    "ScoRNN",
+    "ScoRNNCell",
     "alpha_dropout_affine",
+    "skew_learning_rate_optimizer",
 ]

@@ -1,8 +1,33 @@
-"""Recurrent cells and layers, each on keras_gradstab.ops.scan."""
+"""Recurrent cells and layers, each on keras_gradstab.ops.scan; Recurrent layers with orthogonal or normalized recurrent matrices."""
 
-from keras_gradstab.layers.recurrent.sbornn import SBORNN, SBORNNCell
+from keras_gradstab.layers.recurrent.enrnn import (
+    ENRNN,
+    ENRNNCell,
+)
+from keras_gradstab.layers.recurrent.ncgru import (
+    NCGRU,
+    NCGRUCell,
+)
+from keras_gradstab.layers.recurrent.sbornn import (
+    SBORNN,
+    SBORNNCell,
+)
+from keras_gradstab.layers.recurrent.scornn import (
+    ScoRNN,
+    ScoRNNCell,
+)
+from keras_gradstab.layers.recurrent.skew_learning_rate import (
+    skew_learning_rate_optimizer,
+)
 
 __all__ = [
+    "ENRNN",
+    "ENRNNCell",
+    "NCGRU",
+    "NCGRUCell",
     "SBORNN",
     "SBORNNCell",
+    "ScoRNN",
+    "ScoRNNCell",
+    "skew_learning_rate_optimizer",
 ]

@@ -1,0 +1,389 @@
+"""NC-GRU: a GRU whose candidate's recurrent matrix is a scaled Cayley orthogonal matrix
+(Mucllari, Zadorozhnyy, Ye & Nguyen, 2022), with the optional Neumann-series update of
+the cached inverse (I + A)^-1."""
+
+import keras
+from keras import ops
+
+from keras_gradstab import ops as kg_ops
+from keras_gradstab.activations import modrelu
+from keras_gradstab.layers.recurrent._orthogonal import (
+    CayleySkewInitializer,
+    OrthogonalCellMixin,
+    OrthogonalRNN,
+    check_n_neg,
+    check_rate,
+    check_units,
+    diagonal_d,
+    layer_config,
+    scaled_cayley,
+    skew,
+)
+
+_CELL_KEYS = (
+    "units", "n_neg", "reset_after", "orthogonal_reset", "cayley_inverse", "neumann_terms",
+    "refresh_every", "kernel_initializer", "recurrent_initializer", "bias_initializer",
+    "kernel_regularizer", "recurrent_regularizer", "dropout", "recurrent_dropout", "seed",
+)
+_INVERSES = ("solve", "neumann")
+
+
+def _check_positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"`{name}` must be an integer >= 1; received {value!r}.")
+
+
+@keras.saving.register_keras_serializable(package="keras_gradstab")
+class NCGRUCell(OrthogonalCellMixin, keras.layers.Layer):
+    """Cell of NC-GRU: a GRU whose candidate uses an orthogonal recurrent matrix.
+
+    With row vectors and gates `[u, r] = sigmoid(x W_g + h U_g + b_g)`:
+
+    - `reset_after=True` (the PyTorch reference, Keras's default GRU form):
+      `cand = x W_c + r * (h U_c)`;
+    - `reset_after=False` (the TensorFlow reference): `cand = x W_c + (r * h) U_c`;
+
+    then `c = modReLU(cand, b)` and `h' = u * h + (1 - u) * c`. U_c = (I + A)^-1
+    (I - A) D is the scaled Cayley transform of the trainable skew-symmetric
+    A = X - X^T (`recurrent_skew`), D diagonal with `n_neg` entries -1. With
+    `orthogonal_reset=True` (the NC-GRU(U_c, U_r) variant) the reset gate's
+    recurrent matrix is a second Cayley matrix (`reset_skew`); the update gate is
+    never constrained.
+
+    `cayley_inverse="solve"` builds U_c by one linear solve per call.
+    `cayley_inverse="neumann"` keeps B = (I + A)^-1 as non-trainable state (like
+    BatchNormalization's moving statistics): each training call updates it with
+    the actual change dA of A since the previous training call,
+    (I + A + dA)^-1 ~ sum_j (-B dA)^j B (`neumann_terms` terms), and recomputes it
+    exactly every `refresh_every` training calls. Using the actual dA, not the
+    `-lr * grad` of plain SGD, keeps it correct under Adam or any optimizer. The
+    state advances only in `NCGRU` (once per training call); in
+    `keras.layers.RNN(cell)` the cell solves exactly.
+
+    The papers train the skew parameters with a smaller learning rate:
+    `keras_gradstab.layers.skew_learning_rate_optimizer` builds such an optimizer.
+
+    Args:
+        units: positive integer, size of the state.
+        n_neg: number of -1 entries of D, in `[0, units]`; `None` means
+            `units // 2`.
+        reset_after: where the reset gate acts (see above).
+        orthogonal_reset: make the reset gate's recurrent matrix orthogonal too.
+        cayley_inverse: `"solve"` or `"neumann"`.
+        neumann_terms: highest power of the Neumann series (`"neumann"` only).
+        refresh_every: training calls between exact refreshes of the cached
+            inverse (`"neumann"` only).
+        kernel_initializer: initializer of the input kernel `[W_g | W_c]`.
+        recurrent_initializer: initializer of the gates' recurrent kernel.
+        bias_initializer: initializer of the gate and modReLU biases.
+        kernel_regularizer: optional regularizer of the input kernel.
+        recurrent_regularizer: optional regularizer of the gates' recurrent kernel.
+        dropout: fraction of the inputs to drop (one mask per sequence).
+        recurrent_dropout: fraction of the state to drop before the recurrent
+            products (one mask per sequence).
+        seed: random seed.
+        **kwargs: base layer arguments.
+
+    Call arguments:
+        inputs: `[batch, input_dim]`, one step.
+        states: a list of one `[batch, units]` tensor.
+        training: whether dropout is active.
+
+    Example:
+
+    >>> import keras
+    >>> import numpy as np
+    >>> from keras_gradstab.layers import NCGRUCell
+    >>> keras.layers.RNN(NCGRUCell(8))(np.ones((2, 5, 3), "float32")).shape
+    (2, 8)
+    """
+
+    def __init__(
+        self,
+        units,
+        n_neg=None,
+        reset_after=True,
+        orthogonal_reset=False,
+        cayley_inverse="solve",
+        neumann_terms=6,
+        refresh_every=50,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        check_units("units", units)
+        if cayley_inverse not in _INVERSES:
+            raise ValueError(
+                f"`cayley_inverse` must be one of {_INVERSES}; received {cayley_inverse!r}."
+            )
+        _check_positive_int("neumann_terms", neumann_terms)
+        _check_positive_int("refresh_every", refresh_every)
+        for name, value in (("reset_after", reset_after), ("orthogonal_reset", orthogonal_reset)):
+            if not isinstance(value, bool):
+                raise ValueError(f"`{name}` must be a bool; received {value!r}.")
+        self.units = units
+        self.n_neg = n_neg
+        self._n_neg = check_n_neg(n_neg, units)
+        self.reset_after = reset_after
+        self.orthogonal_reset = orthogonal_reset
+        self.cayley_inverse = cayley_inverse
+        self.neumann_terms = neumann_terms
+        self.refresh_every = refresh_every
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = keras.regularizers.get(recurrent_regularizer)
+        self.dropout = check_rate("dropout", dropout)
+        self.recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed=seed)
+        self.state_size = units
+        self.output_size = units
+        self.reported_matrices = ("orthogonal", "orthogonal_reset") if orthogonal_reset else (
+            "orthogonal",
+        )
+
+    def build(self, input_shape):
+        n = self.units
+        self.kernel = self.add_weight(
+            name="kernel", shape=(input_shape[-1], 3 * n),
+            initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
+        )
+        gates = 1 if self.orthogonal_reset else 2
+        self.recurrent_kernel = self.add_weight(
+            name="recurrent_kernel", shape=(n, gates * n),
+            initializer=self.recurrent_initializer, regularizer=self.recurrent_regularizer,
+        )
+        # Skew parameters stay float32 under mixed precision (the solve needs it).
+        self.recurrent_skew = self.add_weight(
+            name="recurrent_skew", shape=(n, n),
+            initializer=CayleySkewInitializer(self.seed), autocast=False,
+        )
+        if self.orthogonal_reset:
+            self.reset_skew = self.add_weight(
+                name="reset_skew", shape=(n, n),
+                initializer=CayleySkewInitializer(self.seed), autocast=False,
+            )
+        self.bias = self.add_weight(name="bias", shape=(2 * n,), initializer=self.bias_initializer)
+        self.modrelu_bias = self.add_weight(
+            name="modrelu_bias", shape=(n,), initializer=self.bias_initializer
+        )
+        self._caches = {}
+        if self.cayley_inverse == "neumann":
+            names = ("recurrent", "reset") if self.orthogonal_reset else ("recurrent",)
+            for name in names:
+                self._caches[name] = (
+                    self.add_weight(name=f"{name}_cached_skew", shape=(n, n),
+                                    initializer="zeros", trainable=False, autocast=False),
+                    self.add_weight(name=f"{name}_cached_inverse", shape=(n, n),
+                                    initializer="identity", trainable=False, autocast=False),
+                )
+            self.cache_steps = self.add_weight(
+                name="cache_steps", shape=(), initializer="zeros", dtype="int32",
+                trainable=False, autocast=False,
+            )
+        self._d = diagonal_d(n, self._n_neg)
+
+    def _orthogonal(self, name, x, training, update_state):
+        if self.cayley_inverse == "solve":
+            return scaled_cayley(x, self._d)
+        cached_skew, cached_inverse = self._caches[name]
+        a = skew(x)
+        eye = ops.eye(self.units, dtype=a.dtype)
+        # Copies: the variables are assigned below, after the graph has used them.
+        old_a = ops.copy(ops.convert_to_tensor(cached_skew))
+        old_inverse = ops.copy(ops.convert_to_tensor(cached_inverse))
+
+        def exact():
+            return ops.solve(eye + a, eye)
+
+        def series():
+            # (I + A_old + dA)^-1 = (I + B dA)^-1 B, B = (I + A_old)^-1.
+            return ops.matmul(
+                kg_ops.neumann_inverse(ops.matmul(old_inverse, a - old_a), self.neumann_terms),
+                old_inverse,
+            )
+
+        refresh = ops.equal(ops.mod(ops.convert_to_tensor(self.cache_steps), self.refresh_every), 0)
+        inverse = ops.cond(refresh, exact, series)
+        if update_state:
+            cached_skew.assign(ops.stop_gradient(a))
+            cached_inverse.assign(ops.stop_gradient(inverse))
+        return ops.matmul(inverse, eye - a) * ops.convert_to_tensor(self._d, a.dtype)
+
+    def recurrent_constants(self, training=False, update_state=False):
+        orthogonal = self._orthogonal("recurrent", self.recurrent_skew, training, update_state)
+        constants = {"orthogonal": orthogonal}
+        gates = self._as_compute(self.recurrent_kernel)
+        if self.orthogonal_reset:
+            constants["orthogonal_reset"] = self._orthogonal(
+                "reset", self.reset_skew, training, update_state
+            )
+            gates = ops.concatenate(
+                [gates, self._as_compute(constants["orthogonal_reset"])], axis=-1
+            )
+        if update_state and self.cayley_inverse == "neumann":
+            self.cache_steps.assign(self.cache_steps + 1)
+        # One matmul per step: the gates' and (reset_after) the candidate's products.
+        if self.reset_after:
+            constants["recurrent"] = ops.concatenate([gates, self._as_compute(orthogonal)], -1)
+        else:
+            constants["recurrent"] = gates
+            constants["candidate"] = self._as_compute(orthogonal)
+        constants["modrelu_bias"] = ops.convert_to_tensor(self.modrelu_bias)
+        return constants
+
+    def project_inputs(self, inputs):
+        bias = ops.concatenate([self.bias, ops.zeros((self.units,), self.bias.dtype)])
+        return ops.matmul(inputs, self.kernel) + ops.cast(bias, self.compute_dtype)
+
+    def step(self, projected, h, constants, recurrent_mask=None):
+        n = self.units
+        hd = h if recurrent_mask is None else h * recurrent_mask
+        recurrent = ops.matmul(hd, constants["recurrent"])
+        u = ops.sigmoid(projected[:, :n] + recurrent[:, :n])
+        r = ops.sigmoid(projected[:, n : 2 * n] + recurrent[:, n : 2 * n])
+        if self.reset_after:
+            candidate = projected[:, 2 * n :] + r * recurrent[:, 2 * n :]
+        else:
+            candidate = projected[:, 2 * n :] + ops.matmul(r * hd, constants["candidate"])
+        c = modrelu(candidate, constants["modrelu_bias"])
+        return u * h + (1.0 - u) * c
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "n_neg": self.n_neg,
+            "reset_after": self.reset_after,
+            "orthogonal_reset": self.orthogonal_reset,
+            "cayley_inverse": self.cayley_inverse,
+            "neumann_terms": self.neumann_terms,
+            "refresh_every": self.refresh_every,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": keras.initializers.serialize(self.recurrent_initializer),
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": keras.regularizers.serialize(self.recurrent_regularizer),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
+        }
+
+
+@keras.saving.register_keras_serializable(package="keras_gradstab")
+class NCGRU(OrthogonalRNN):
+    """NC-GRU layer: a GRU whose candidate's recurrent matrix is orthogonal.
+
+    `model.add(NCGRU(64))` where a `keras.layers.GRU(64)` would go. The orthogonal
+    matrices are built from their skew parameters once per sequence by the scaled
+    Cayley transform, and the time loop runs on `keras_gradstab.ops.scan` with the
+    input projections of every step in one matmul. See `NCGRUCell` for the
+    equations, `reset_after`, `orthogonal_reset` and the `"neumann"` inverse.
+    Masking, `return_sequences`, `return_state`, `go_backwards`, `stateful`,
+    dropout and `keras.layers.Bidirectional` behave as in `keras.layers.GRU`.
+
+    The papers train the skew parameters with their own, smaller learning rate:
+    compile with `keras_gradstab.layers.skew_learning_rate_optimizer(...)`.
+
+    Args:
+        units: positive integer, size of the state.
+        n_neg: number of -1 entries of D; `None` means `units // 2`.
+        reset_after: `True`: `cand = x W_c + r * (h U_c)`; `False`:
+            `cand = x W_c + (r * h) U_c`.
+        orthogonal_reset: the reset gate's recurrent matrix is orthogonal too.
+        cayley_inverse: `"solve"` (exact, default) or `"neumann"`.
+        neumann_terms: terms of the Neumann series (`"neumann"` only).
+        refresh_every: training calls between exact refreshes (`"neumann"` only).
+        kernel_initializer: initializer of the input kernel.
+        recurrent_initializer: initializer of the gates' recurrent kernel.
+        bias_initializer: initializer of the biases.
+        kernel_regularizer: optional regularizer of the input kernel.
+        recurrent_regularizer: optional regularizer of the gates' recurrent kernel.
+        dropout: fraction of the inputs to drop.
+        recurrent_dropout: fraction of the state to drop before the recurrent
+            products.
+        seed: random seed.
+        return_sequences: return every step's output, not only the last.
+        return_state: also return the last state.
+        go_backwards: process the sequence in reverse.
+        stateful: carry the last state of batch i into batch i.
+        zero_output_for_mask: output zeros at masked steps.
+        **kwargs: base layer arguments.
+
+    Call arguments:
+        sequences: `[batch, timesteps, input_dim]`.
+        initial_state: optional list of one `[batch, units]` tensor.
+        mask: optional boolean `[batch, timesteps]`.
+        training: whether dropout is active and the Neumann cache advances.
+
+    Example:
+
+    >>> import keras
+    >>> import numpy as np
+    >>> from keras_gradstab.layers import NCGRU
+    >>> model = keras.Sequential([keras.Input((5, 3)), NCGRU(8), keras.layers.Dense(2)])
+    >>> model(np.ones((4, 5, 3), "float32")).shape
+    (4, 2)
+    """
+
+    def __init__(
+        self,
+        units,
+        n_neg=None,
+        reset_after=True,
+        orthogonal_reset=False,
+        cayley_inverse="solve",
+        neumann_terms=6,
+        refresh_every=50,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        zero_output_for_mask=False,
+        **kwargs,
+    ):
+        cell = NCGRUCell(
+            units, n_neg=n_neg, reset_after=reset_after, orthogonal_reset=orthogonal_reset,
+            cayley_inverse=cayley_inverse, neumann_terms=neumann_terms,
+            refresh_every=refresh_every, kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
+            dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
+            dtype=kwargs.get("dtype"), trainable=kwargs.get("trainable", True),
+            name="ncgru_cell",
+        )
+        super().__init__(
+            cell, return_sequences=return_sequences, return_state=return_state,
+            go_backwards=go_backwards, stateful=stateful, unroll=unroll,
+            zero_output_for_mask=zero_output_for_mask, **kwargs,
+        )
+        self.input_spec = keras.layers.InputSpec(ndim=3)
+
+    @property
+    def units(self):
+        return self.cell.units
+
+    def get_config(self):
+        return layer_config(self, _CELL_KEYS)
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

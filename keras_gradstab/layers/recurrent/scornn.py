@@ -1,0 +1,236 @@
+"""scoRNN: a simple RNN whose recurrent matrix is a scaled Cayley orthogonal matrix
+(Helfrich, Willmott & Ye, "Orthogonal recurrent neural networks with scaled Cayley
+transform", ICML 2018)."""
+
+import keras
+from keras import ops
+
+from keras_gradstab.activations import modrelu
+from keras_gradstab.layers.recurrent._orthogonal import (
+    CayleySkewInitializer,
+    OrthogonalCellMixin,
+    OrthogonalRNN,
+    check_n_neg,
+    check_rate,
+    check_units,
+    diagonal_d,
+    layer_config,
+    scaled_cayley,
+)
+
+_CELL_KEYS = (
+    "units", "n_neg", "kernel_initializer", "bias_initializer", "kernel_regularizer",
+    "dropout", "recurrent_dropout", "seed",
+)
+
+
+@keras.saving.register_keras_serializable(package="keras_gradstab")
+class ScoRNNCell(OrthogonalCellMixin, keras.layers.Layer):
+    """Cell of scoRNN: `h' = modReLU(x U + h W, b)`, W orthogonal.
+
+    W = (I + A)^-1 (I - A) D is the scaled Cayley transform of the skew-symmetric
+    A = X - X^T, X trainable (`recurrent_skew`), and D diagonal with `n_neg`
+    entries -1 (Helfrich, Willmott & Ye, ICML 2018). Plain autodiff through W
+    gives the paper's Cayley update, with any optimizer, and W stays orthogonal to
+    float precision. States are row vectors: the cell computes `h @ W`, the
+    transpose of the paper's `W h`. Used in `keras.layers.RNN(cell)` the cell
+    rebuilds W at every step; `ScoRNN` builds it once per sequence.
+
+    The papers train the skew parameter with a smaller learning rate:
+    `keras_gradstab.layers.skew_learning_rate_optimizer` builds such an optimizer.
+
+    Args:
+        units: positive integer, size of the state.
+        n_neg: number of -1 entries of D, in `[0, units]`; `None` means
+            `units // 2`.
+        kernel_initializer: initializer of the input kernel U (default
+            U(-0.01, 0.01), as in the paper).
+        bias_initializer: initializer of the modReLU bias b.
+        kernel_regularizer: optional regularizer of U.
+        dropout: fraction of the inputs to drop (one mask per sequence).
+        recurrent_dropout: fraction of the state to drop before the recurrent
+            product (one mask per sequence).
+        seed: random seed of the initializers and dropout masks.
+        **kwargs: base layer arguments (`name`, `dtype`, ...).
+
+    Call arguments:
+        inputs: `[batch, input_dim]`, one step.
+        states: a list of one `[batch, units]` tensor.
+        training: whether dropout is active.
+
+    Example:
+
+    >>> import keras
+    >>> import numpy as np
+    >>> from keras_gradstab.layers import ScoRNNCell
+    >>> layer = keras.layers.RNN(ScoRNNCell(8))
+    >>> layer(np.ones((2, 5, 3), "float32")).shape
+    (2, 8)
+    """
+
+    reported_matrices = ("orthogonal",)
+
+    def __init__(
+        self,
+        units,
+        n_neg=None,
+        kernel_initializer=None,
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        check_units("units", units)
+        self.units = units
+        self.n_neg = n_neg
+        self._n_neg = check_n_neg(n_neg, units)
+        if kernel_initializer is None:
+            kernel_initializer = keras.initializers.RandomUniform(-0.01, 0.01, seed=seed)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.dropout = check_rate("dropout", dropout)
+        self.recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed=seed)
+        self.state_size = units
+        self.output_size = units
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(
+            name="kernel", shape=(input_shape[-1], self.units),
+            initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
+        )
+        # The skew parameter stays float32 under mixed precision: the Cayley
+        # solve needs it, and W is cast to the compute dtype afterwards.
+        self.recurrent_skew = self.add_weight(
+            name="recurrent_skew", shape=(self.units, self.units),
+            initializer=CayleySkewInitializer(self.seed), autocast=False,
+        )
+        self.modrelu_bias = self.add_weight(
+            name="modrelu_bias", shape=(self.units,), initializer=self.bias_initializer
+        )
+        self._d = diagonal_d(self.units, self._n_neg)
+
+    def recurrent_constants(self, training=False, update_state=False):
+        return {
+            "orthogonal": scaled_cayley(self.recurrent_skew, self._d),
+            "modrelu_bias": ops.convert_to_tensor(self.modrelu_bias),
+        }
+
+    def project_inputs(self, inputs):
+        return ops.matmul(inputs, self.kernel)
+
+    def step(self, projected, h, constants, recurrent_mask=None):
+        if recurrent_mask is not None:
+            h = h * recurrent_mask
+        w = self._as_compute(constants["orthogonal"])
+        return modrelu(projected + ops.matmul(h, w), constants["modrelu_bias"])
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "n_neg": self.n_neg,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
+        }
+
+
+@keras.saving.register_keras_serializable(package="keras_gradstab")
+class ScoRNN(OrthogonalRNN):
+    """scoRNN layer: an RNN with a scaled Cayley orthogonal recurrent matrix.
+
+    `h_t = modReLU(x_t U + h_{t-1} W, b)` with W = (I + A)^-1 (I - A) D built once
+    per sequence from the trainable skew parameter (see `ScoRNNCell`). The time
+    loop runs on `keras_gradstab.ops.scan` with the input projections of all
+    steps in one matmul. Everything of `keras.layers.RNN` works: masking,
+    `return_sequences`, `return_state`, `go_backwards`, `stateful`,
+    `keras.layers.Bidirectional`.
+
+    The papers train the skew parameter with its own, smaller learning rate (e.g.
+    RMSprop 1e-4 against 1e-3): pass
+    `keras_gradstab.layers.skew_learning_rate_optimizer(...)` to `compile`.
+
+    Args:
+        units: positive integer, size of the state.
+        n_neg: number of -1 entries of D; `None` means `units // 2`.
+        kernel_initializer: initializer of U (default U(-0.01, 0.01)).
+        bias_initializer: initializer of the modReLU bias.
+        kernel_regularizer: optional regularizer of U.
+        dropout: fraction of the inputs to drop.
+        recurrent_dropout: fraction of the state to drop before `h @ W`.
+        seed: random seed.
+        return_sequences: return every step's output, not only the last.
+        return_state: also return the last state.
+        go_backwards: process the sequence in reverse.
+        stateful: carry the last state of batch i into batch i.
+        zero_output_for_mask: output zeros (not the previous output) at masked
+            steps.
+        **kwargs: base layer arguments.
+
+    Call arguments:
+        sequences: `[batch, timesteps, input_dim]`.
+        initial_state: optional list of one `[batch, units]` tensor.
+        mask: optional boolean `[batch, timesteps]`.
+        training: whether dropout is active.
+
+    Example:
+
+    >>> import keras
+    >>> import numpy as np
+    >>> from keras_gradstab.layers import ScoRNN
+    >>> model = keras.Sequential([keras.Input((5, 3)), ScoRNN(8), keras.layers.Dense(2)])
+    >>> model(np.ones((4, 5, 3), "float32")).shape
+    (4, 2)
+    """
+
+    def __init__(
+        self,
+        units,
+        n_neg=None,
+        kernel_initializer=None,
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        zero_output_for_mask=False,
+        **kwargs,
+    ):
+        cell = ScoRNNCell(
+            units, n_neg=n_neg, kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
+            dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
+            dtype=kwargs.get("dtype"), trainable=kwargs.get("trainable", True),
+            name="scornn_cell",
+        )
+        super().__init__(
+            cell, return_sequences=return_sequences, return_state=return_state,
+            go_backwards=go_backwards, stateful=stateful, unroll=unroll,
+            zero_output_for_mask=zero_output_for_mask, **kwargs,
+        )
+        self.input_spec = keras.layers.InputSpec(ndim=3)
+
+    @property
+    def units(self):
+        return self.cell.units
+
+    def get_config(self):
+        return layer_config(self, _CELL_KEYS)
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
