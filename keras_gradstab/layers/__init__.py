@@ -29,8 +29,8 @@ from keras_gradstab.layers.quantized import (
 )
 from keras_gradstab.layers.recurrent import (
     ENRNN,
-    ENRNNCell,
     NCGRU,
+    ENRNNCell,
     NCGRUCell,
     ScoRNN,
     ScoRNNCell,
