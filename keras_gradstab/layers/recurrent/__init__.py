@@ -1,4 +1,4 @@
-"""Recurrent cells and layers, each on keras_gradstab.ops.scan; Recurrent layers with orthogonal or normalized recurrent matrices."""
+"""Recurrent cells and layers on keras_gradstab.ops.scan: orthogonal (scoRNN, NC-GRU), normalized (ENRNN) and optimizer-based (SBO-RNN)."""
 
 from keras_gradstab.layers.recurrent.enrnn import (
     ENRNN,
