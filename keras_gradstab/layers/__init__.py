@@ -1,4 +1,4 @@
-"""Layers: alpha dropout for any SELU fixed point, channel normalization; Layers: orthogonal convolutions and the circular padding they need; Keras layers; Keras layers that keep gradients from vanishing or exploding; Layers of the library; Keras layers of keras_gradstab."""
+"""Layers: self-normalizing dropout, channel normalization, orthogonal convolutions and circular padding, quantized layers, orthogonal dense, pLSTM, and the recurrent layers."""
 
 from keras_gradstab.layers.channel_norm import (
     ChannelNormalization,
