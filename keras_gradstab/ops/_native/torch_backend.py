@@ -1,27 +1,27 @@
-"""PyTorch: a scan whose backward pass does not pay autograd's cost per weight.
+"""PyTorch: a lean Python loop, run on one intra-op thread, under plain autograd.
 
-Measured on a 2-core CPU (benchmarks/RESULTS.md), a recurrence under plain
-autograd spends most of its time in the backward pass, on the bookkeeping of one
-graph node per operation per step. `_Scan` splits the backward pass in two:
+What costs time in a torch recurrence of small tensors is the per-operation
+overhead (Python dispatch in the forward pass, autograd's bookkeeping of one node
+per operation in the backward pass), not arithmetic. Measured here
+(benchmarks/RESULTS.md), the leanest correct form is the plainest: the step
+called once per time step with nothing around it (no per-step pytree work when
+the carry and the inputs are single tensors), the outputs stacked once, and
+autograd differentiating that loop itself. An earlier design here (per-step
+carry-only backward plus one batched `vmap` pass for weight gradients) cost more
+than it saved once the single-thread setting below was applied to both.
 
-1. The carry's cotangents run backwards step by step, each through its own small
-   autograd graph built during the forward pass, asking only for the gradient of
-   the step's input carry (so the weight-gradient products are skipped).
-2. With every step's input carry and output cotangent known, `fn` is called once
-   on all steps together (`torch.func.vmap` over time) and one backward call
-   through that batched graph gives the gradients of `xs` and of every tensor `fn`
-   closes over: a few large matrix products instead of T small ones.
+Threads: the per-step operations run on one intra-op thread
+(`KERAS_GRADSTAB_TORCH_STEP_THREADS`, default 1). Their tensors are too small to
+gain from more, and on a loaded machine two OpenMP threads that wait on each
+other at every small operation made a 256-step scan 17x slower (14.3 s against
+0.83 s, measured here). The backward pass of the loop gets the same setting: a
+pre-hook on the scan's output nodes lowers the thread count when autograd
+reaches them, and the count is restored when autograd leaves the loop (at the
+node that splits `xs` into steps) or, at the latest, when the backward call ends.
 
-The per-step parts (the forward loop and step 1) run on one intra-op thread
-(`KERAS_GRADSTAB_TORCH_STEP_THREADS`, default 1): their tensors are too small to
-gain from more, and on a loaded machine two OpenMP threads waiting on each other
-at every small op made a 256-step scan 17x slower (14.3 s against 0.83 s,
-measured here). Step 2's large products keep the caller's thread count.
-
-Like `torch.utils.checkpoint(use_reentrant=True)`, step 2 accumulates the
-gradients of closed-over tensors into their `.grad` (what `loss.backward()` and
-Keras's torch trainer read) rather than returning them through
-`torch.autograd.grad`.
+Because autograd differentiates the loop directly, gradients reach everything:
+`init`, `xs` and every tensor `fn` closes over, through `backward()` and
+`torch.autograd.grad` alike, and higher-order gradients work.
 """
 
 import contextlib
@@ -32,7 +32,7 @@ from torch.utils import _pytree as pytree
 
 from keras_gradstab.ops._native import generic
 
-NAME = "torch._Scan"
+NAME = "torch.loop"
 STEP_THREADS = int(os.environ.get("KERAS_GRADSTAB_TORCH_STEP_THREADS", "1"))
 
 
@@ -88,168 +88,76 @@ def _unflatten_y(leaves, spec):
     return None if spec is None else pytree.tree_unflatten(leaves, spec)
 
 
-def _differentiable(x):
-    return x.is_floating_point() or x.is_complex()
+class _BackwardThreads:
+    """Runs the backward pass of one scan on `STEP_THREADS` intra-op threads."""
+
+    def __init__(self):
+        self.previous = None
+
+    def enter(self, *_):
+        if self.previous is None and STEP_THREADS > 0:
+            self.previous = torch.get_num_threads()
+            if self.previous != STEP_THREADS:
+                torch.set_num_threads(STEP_THREADS)
+            torch.autograd.Variable._execution_engine.queue_callback(self.leave)
+
+    def leave(self, *_):
+        if self.previous is not None:
+            torch.set_num_threads(self.previous)
+            self.previous = None
+
+    def attach(self, outputs, exits):
+        nodes = {o.grad_fn for o in outputs if o.grad_fn is not None}
+        for node in nodes:
+            node.register_prehook(self.enter)
+        for node in {x.grad_fn for x in exits if x.grad_fn is not None} - nodes:
+            node.register_prehook(self.leave)
 
 
-def _no_grad_scan(fn, init, xs, reverse):
-    with _step_threads():
-        return _no_grad_loop(fn, init, xs, reverse)
-
-
-def _no_grad_loop(fn, init, xs, reverse):
+def _loop(fn, init, xs, reverse):
     init_leaves, init_spec = pytree.tree_flatten(init)
     x_leaves, x_spec = pytree.tree_flatten(xs)
     slices = [x.unbind(0) for x in x_leaves]
     length = len(slices[0])
+    # Single tensors (the common case) skip the per-step pytree work.
+    single_x = x_spec.num_leaves == 1 and pytree.tree_is_leaf(xs)
     steps = range(length - 1, -1, -1) if reverse else range(length)
     carry = init
     ys = [None] * length
     y_spec = None
     for t in steps:
-        carry, y = fn(carry, pytree.tree_unflatten([s[t] for s in slices], x_spec))
+        carry, y = fn(carry, slices[0][t] if single_x else
+                      pytree.tree_unflatten([s[t] for s in slices], x_spec))
         if t == steps[0]:
             _check_carry(init_leaves, init_spec, carry)
-        ys[t], y_spec = _flatten_y(y)
+            y_single = isinstance(y, torch.Tensor)
+            if not y_single:
+                _, y_spec = _flatten_y(y)
+        ys[t] = y if y_single else _flatten_y(y)[0]
+    if y_single:
+        return carry, torch.stack(ys), [s[0] for s in slices if s]
     stacked = [torch.stack([ys[t][i] for t in range(length)]) for i in range(len(ys[0]))]
-    return carry, _unflatten_y(stacked, y_spec)
-
-
-class _Scan(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, fn, reverse, meta, n_init, anchor, *flat):
-        init_spec, x_spec = meta["init_spec"], meta["x_spec"]
-        init_leaves, x_leaves = list(flat[:n_init]), flat[n_init:]
-        slices = [x.unbind(0) for x in x_leaves]  # outside the graph: no x gradients here
-        length = len(slices[0])
-        order = list(range(length - 1, -1, -1) if reverse else range(length))
-        carry_in = [None] * length  # the carry each step received, as values
-        carry_cot = [[None] * n_init for _ in range(length)]  # filled by hooks in backward
-        y_steps = [None] * length
-        y_spec = None
-
-        def hook(t, i):
-            def store(grad):
-                carry_cot[t][i] = grad
-
-            return store
-
-        with torch.enable_grad(), _step_threads():
-            start = [c.detach().requires_grad_() if _differentiable(c) else c for c in init_leaves]
-            carry = start
-            previous = None
-            for t in order:
-                if previous is not None:
-                    # An identity view between steps: its gradient is exactly what the
-                    # later steps send back to `previous`'s carry output, without the
-                    # part that reaches it through `previous`'s own y.
-                    carry = [c.view_as(c) if c.requires_grad else c for c in carry]
-                    for i, c in enumerate(carry):
-                        if c.requires_grad:
-                            c.register_hook(hook(previous, i))
-                carry_in[t] = [c.detach() for c in carry]
-                new_carry, y = fn(
-                    pytree.tree_unflatten(carry, init_spec),
-                    pytree.tree_unflatten([s[t] for s in slices], x_spec),
-                )
-                if previous is None:
-                    carry = _check_carry(init_leaves, init_spec, new_carry)
-                else:
-                    carry = pytree.tree_leaves(new_carry)
-                y_steps[t], y_spec = _flatten_y(y)
-                previous = t
-            ys = [torch.stack([y_steps[t][i] for t in range(length)]) for i in range(len(y_steps[0]))]
-        ctx.fn, ctx.reverse, ctx.last = fn, reverse, previous
-        ctx.init_spec, ctx.x_spec, ctx.n_init = init_spec, x_spec, n_init
-        ctx.graph = (start, carry, ys)
-        ctx.carry_in, ctx.carry_cot = carry_in, carry_cot
-        meta["y_spec"] = y_spec
-        ctx.save_for_backward(*x_leaves)
-        ctx.mark_non_differentiable(*[c for c in carry if not _differentiable(c)])
-        return (*[c.detach() for c in carry], *[y.detach() for y in ys])
-
-    @staticmethod
-    def backward(ctx, *grads):
-        n_init, length = ctx.n_init, len(ctx.carry_in)
-        start, carry, ys = ctx.graph
-        ctx.graph = None
-        carry_in, carry_cot = ctx.carry_in, ctx.carry_cot
-        y_cots = grads[n_init:]
-        carry_cot[ctx.last] = list(grads[:n_init])
-        # 1. Carry cotangents: one backward call through the chain of steps, asking
-        #    only for the initial carry, so no weight-gradient product runs; the
-        #    hooks record what reaches each step's carry.
-        pairs = [(o, g) for o, g in zip(carry + ys, list(grads)) if o.requires_grad]
-        wanted = [c for c in start if c.requires_grad]
-        with _step_threads():
-            found = iter(
-                torch.autograd.grad([o for o, _ in pairs], wanted, [g for _, g in pairs],
-                                    allow_unused=True)
-                if pairs and wanted
-                else [None] * len(wanted)
-            )
-        init_grads = []
-        for c in start:
-            g = next(found) if c.requires_grad else None
-            init_grads.append(torch.zeros_like(c) if g is None and _differentiable(c) else g)
-        # 2. Gradients of xs and of closed-over tensors from one batched call.
-        x_leaves = [
-            x.detach().requires_grad_() if _differentiable(x) else x for x in ctx.saved_tensors
-        ]
-        carries = [torch.stack([carry_in[t][i] for t in range(length)]) for i in range(n_init)]
-        carry_cots = [
-            None
-            if not _differentiable(carry_in[0][i])
-            else torch.stack(
-                [
-                    torch.zeros_like(carry_in[t][i]) if carry_cot[t][i] is None else carry_cot[t][i]
-                    for t in range(length)
-                ]
-            )
-            for i in range(n_init)
-        ]
-        fn, init_spec, x_spec = ctx.fn, ctx.init_spec, ctx.x_spec
-
-        def all_steps(carry_leaves, x_leaves):
-            new_carry, y = fn(
-                pytree.tree_unflatten(list(carry_leaves), init_spec),
-                pytree.tree_unflatten(list(x_leaves), x_spec),
-            )
-            return tuple(pytree.tree_leaves(new_carry) + _flatten_y(y)[0])
-
-        with torch.enable_grad():
-            outs = torch.func.vmap(all_steps)(tuple(carries), tuple(x_leaves))
-            pairs = [
-                (o, g)
-                for o, g in zip(outs, carry_cots + list(y_cots))
-                if g is not None and o.requires_grad
-            ]
-            if pairs:
-                torch.autograd.backward([o for o, _ in pairs], [g for _, g in pairs])
-        x_grads = [x.grad if x.requires_grad else None for x in x_leaves]
-        return (None, None, None, None, None, *init_grads, *x_grads)
+    return carry, _unflatten_y(stacked, y_spec), [s[0] for s in slices if s]
 
 
 def scan(fn, init, xs, reverse=False):
-    if not torch.is_grad_enabled():
-        return _no_grad_scan(fn, init, xs, reverse)
-    init_leaves, init_spec = pytree.tree_flatten(init)
-    x_leaves, x_spec = pytree.tree_flatten(xs)
-    # The anchor makes the loop part of the autograd graph even when neither
-    # `init` nor `xs` needs a gradient but the weights `fn` closes over do.
-    anchor = torch.zeros((), requires_grad=True)
-    meta = {"init_spec": init_spec, "x_spec": x_spec}
-    out = _Scan.apply(fn, reverse, meta, len(init_leaves), anchor, *init_leaves, *x_leaves)
-    carry = pytree.tree_unflatten(list(out[: len(init_leaves)]), init_spec)
-    return carry, _unflatten_y(list(out[len(init_leaves) :]), meta["y_spec"])
+    with _step_threads():
+        carry, ys, first_slices = _loop(fn, init, xs, reverse)
+    if torch.is_grad_enabled() and STEP_THREADS > 0:
+        outputs = [
+            t for t in pytree.tree_leaves(carry) + pytree.tree_leaves(ys)
+            if isinstance(t, torch.Tensor) and t.requires_grad
+        ]
+        if outputs:
+            _BackwardThreads().attach(outputs, first_slices)
+    return carry, ys
 
 
 def value_and_grad(fn, args):
     """`fn(*args)` (a scalar) and its gradients w.r.t. every tensor of `args`.
 
-    Gradients are read from `.grad` after `backward()`, not from
-    `torch.autograd.grad`: `scan` above delivers the gradients of the tensors
-    its step closes over that way.
+    Gradients are read from `.grad` after `backward()` (what Keras's torch
+    trainer reads too).
     """
     leaves = [torch.as_tensor(a).detach().requires_grad_() for a in args]
     with torch.enable_grad():
