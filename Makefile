@@ -1,15 +1,16 @@
 # keras_gradstab: the two commands of the README, and a few more.
 #   make run    the main job: sets up .venv if needed, runs `python -m keras_gradstab`
-#   make test   the full suite once per backend (jax, tensorflow, torch) + ruff
+#   make test   ruff, the full suite once per backend (jax, tensorflow, torch), and
+#               the docs site built with `mkdocs build --strict`
 #   make bench  every benchmark at full size, one process per backend
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-EXTRAS ?= jax,tensorflow,torch,dev
+EXTRAS ?= jax,tensorflow,torch,dev,docs
 BACKENDS ?= jax tensorflow torch
 
-.PHONY: run test bench lint venv clean
+.PHONY: run test bench lint docs venv clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,15 +26,22 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 
 # Each backend in its own pytest process (run side by side, logs printed in
-# order); the target fails if ruff or any backend fails.
+# order), then the docs build; the target fails if ruff, any backend or the
+# docs build fails.
 test: $(STAMP)
 	@status=0; \
 	$(PY) -m ruff check . || status=1; \
 	bash tests/run_backends.sh $(PY) $(BACKENDS) || status=1; \
+	$(MAKE) --no-print-directory docs || status=1; \
 	exit $$status
+
+# The documentation site, strict: a broken reference or a missing page fails.
+# Notebooks are rendered, not executed.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build site *.egg-info

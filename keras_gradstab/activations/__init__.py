@@ -35,7 +35,23 @@ _OBJECTS = {**_FUNCTIONS, "SELU": SELU}
 
 
 def serialize(activation):
-    """The config of `activation`: a name for this area's functions, else as Keras does."""
+    """The config of `activation`: a name for this area's functions, else as Keras does.
+
+    Args:
+        activation: an activation function (this area's or Keras's) or a
+            `SELU` instance.
+
+    Returns:
+        A name (this area's functions and Keras's) or a config dict (`SELU`).
+
+    Example:
+
+    >>> from keras_gradstab import activations
+    >>> activations.serialize(activations.modrelu)
+    'modrelu'
+    >>> activations.serialize(activations.SELU(fixed_point=(-0.1, 2.0)))["registered_name"]
+    'keras_gradstab>SELU'
+    """
     for name, fn in _FUNCTIONS.items():
         if activation is fn:
             return name
@@ -43,7 +59,25 @@ def serialize(activation):
 
 
 def deserialize(config, custom_objects=None):
-    """The activation of `config`, looking up this area's names first."""
+    """The activation of `config`, looking up this area's names first.
+
+    Args:
+        config: a name (this area's first, then Keras's) or a config dict from
+            `serialize`.
+        custom_objects: optional `{name: object}` of more activations.
+
+    Returns:
+        The activation (a function, or a new `SELU` instance for its dict).
+
+    Example:
+
+    >>> from keras_gradstab import activations
+    >>> activations.deserialize("group_sort") is activations.group_sort
+    True
+    >>> selu = activations.deserialize(activations.serialize(activations.SELU(fixed_point=(-0.1, 2.0))))
+    >>> round(selu.alpha, 6), round(selu.scale, 6)
+    (1.976902, 1.073851)
+    """
     objects = {**_OBJECTS, **(custom_objects or {})}
     if isinstance(config, str) and config in objects:
         return objects[config]

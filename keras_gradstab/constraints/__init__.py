@@ -7,6 +7,7 @@ handed to `keras.constraints.get`.
 
 import keras
 
+from keras_gradstab import _registry
 from keras_gradstab.constraints.orthogonal_conv import OrthogonalConv
 from keras_gradstab.constraints.weight_clip import WeightClip
 
@@ -21,19 +22,59 @@ ALL_OBJECTS_DICT = {
 
 
 def serialize(constraint):
-    """The Keras config dict of `constraint`."""
-    return keras.saving.serialize_keras_object(constraint)
+    """The Keras config dict of `constraint` (`None` stays `None`).
+
+    Args:
+        constraint: a constraint instance (this library's or Keras's), or `None`.
+
+    Returns:
+        A JSON-able dict that `deserialize` turns back into an equal constraint.
+
+    Example:
+
+    >>> from keras_gradstab import constraints
+    >>> config = constraints.serialize(constraints.WeightClip(0.5))
+    >>> config["registered_name"]
+    'keras_gradstab>WeightClip'
+    >>> config["config"]["clip_value"]
+    0.5
+    """
+    return _registry.serialize(constraint)
 
 
 def deserialize(config, custom_objects=None):
-    """A constraint from its config dict (or registered name)."""
-    return keras.saving.deserialize_keras_object(
-        config, module_objects=ALL_OBJECTS_DICT, custom_objects=custom_objects
-    )
+    """A constraint from its config dict (from `serialize`) or a registered name.
+
+    Args:
+        config: a dict from `serialize`, or a class name of this area.
+        custom_objects: optional `{name: class}` of more classes to look up.
+
+    Returns:
+        A new constraint instance.
+
+    Example:
+
+    >>> from keras_gradstab import constraints
+    >>> clip = constraints.deserialize(constraints.serialize(constraints.WeightClip(0.5)))
+    >>> type(clip).__name__, clip.clip_value
+    ('WeightClip', 0.5)
+    """
+    return _registry.deserialize(config, ALL_OBJECTS_DICT, custom_objects)
 
 
 def get(identifier):
     """A constraint from an instance, a config dict, a name or None.
+
+    Names of this area ("orthogonal_conv", "weight_clip" and the class names)
+    build the class with its default arguments; any other identifier is
+    handed to `keras.constraints.get`.
+
+    Args:
+        identifier: `None`, a name, a config dict from `serialize`, or an
+            instance.
+
+    Returns:
+        The constraint (a new instance for names and dicts), or `None`.
 
     Example:
 
@@ -41,14 +82,11 @@ def get(identifier):
     >>> type(constraints.get("orthogonal_conv")).__name__
     'OrthogonalConv'
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, str) and identifier in ALL_OBJECTS_DICT:
-        return ALL_OBJECTS_DICT[identifier]()
-    if isinstance(identifier, dict):
-        name = identifier.get("class_name")
-        if name in ALL_OBJECTS_DICT or str(name).startswith("keras_gradstab>"):
-            return deserialize(identifier)
-    if isinstance(identifier, keras.constraints.Constraint):
-        return identifier
-    return keras.constraints.get(identifier)
+    return _registry.get(
+        identifier,
+        names=ALL_OBJECTS_DICT,
+        objects=ALL_OBJECTS_DICT,
+        base_class=keras.constraints.Constraint,
+        keras_get=keras.constraints.get,
+        deserialize_fn=deserialize,
+    )

@@ -65,6 +65,24 @@ def gradient_stability(model, x, y, loss=None):
 
     Returns:
         The gradient stability, a Python float (0.0 without such layers).
+
+    Example:
+
+    With both latent weights at 0.5 the forward kernel is sign(w) = [1, 1], so
+    the prediction for x = [1, 3] is 4 and dL/dw_i = 2 * 4 * x_i * g'(0.5), where
+    ReSTE's g'(0.5) = (1/3) * 0.5 ** (-2/3) at o = 3: the variance of
+    |dL/dw| = [4.233, 12.699] is 4.233 ** 2.
+
+    >>> import keras
+    >>> import numpy as np
+    >>> from keras_gradstab.diagnostics import gradient_stability
+    >>> from keras_gradstab.layers import QuantDense
+    >>> model = keras.Sequential([keras.Input((2,)), QuantDense(
+    ...     1, kernel_quantizer="reste", use_bias=False,
+    ...     kernel_initializer=keras.initializers.Constant(0.5))])
+    >>> x, y = np.array([[1.0, 3.0]], "float32"), np.zeros((1, 1), "float32")
+    >>> round(gradient_stability(model, x, y, loss="mse"), 2)
+    17.92
     """
     layers = _reste_layers(model)
     if not layers:

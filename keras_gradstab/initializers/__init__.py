@@ -6,6 +6,7 @@ fall back to `keras.initializers`.
 
 import keras
 
+from keras_gradstab import _registry
 from keras_gradstab.initializers.critical import Critical, critical_parameters
 from keras_gradstab.initializers.delta_orthogonal import DeltaOrthogonal
 from keras_gradstab.initializers.limit_cycle import LimitCycle, put_on_limit_cycle
@@ -23,15 +24,52 @@ __all__ = [
 
 _OBJECTS = {"Critical": Critical, "DeltaOrthogonal": DeltaOrthogonal,
             "delta_orthogonal": DeltaOrthogonal, "LimitCycle": LimitCycle}
+# Names that `get` builds with default arguments.
+_NAMES = {"delta_orthogonal": DeltaOrthogonal, "DeltaOrthogonal": DeltaOrthogonal}
 
 
 def serialize(initializer):
-    """The config dict of `initializer`."""
-    return keras.initializers.serialize(initializer)
+    """The Keras config dict of `initializer` (`None` stays `None`).
+
+    Args:
+        initializer: an initializer instance (this library's or Keras's), or
+            `None`.
+
+    Returns:
+        A JSON-able dict that `deserialize` turns back into an equal initializer.
+
+    Example:
+
+    >>> from keras_gradstab import initializers
+    >>> config = initializers.serialize(initializers.DeltaOrthogonal(gain=2.0))
+    >>> config["registered_name"]
+    'keras_gradstab>DeltaOrthogonal'
+    >>> config["config"]["gain"]
+    2.0
+    """
+    return _registry.serialize(initializer)
 
 
 def deserialize(config, custom_objects=None):
-    """The initializer of `config`, looking up this area's names first."""
+    """An initializer from its config dict or name, this area's names first.
+
+    Keras's own initializer names and dicts ("glorot_uniform", ...) work too.
+
+    Args:
+        config: a dict from `serialize`, or an initializer name.
+        custom_objects: optional `{name: class}` of more classes to look up.
+
+    Returns:
+        A new initializer instance.
+
+    Example:
+
+    >>> from keras_gradstab import initializers
+    >>> config = initializers.serialize(initializers.DeltaOrthogonal(gain=2.0))
+    >>> init = initializers.deserialize(config)
+    >>> type(init).__name__, init.gain
+    ('DeltaOrthogonal', 2.0)
+    """
     return keras.initializers.deserialize(config, custom_objects={**_OBJECTS,
                                                                   **(custom_objects or {})})
 
@@ -53,8 +91,11 @@ def get(identifier):
     >>> type(initializers.get("delta_orthogonal")).__name__
     'DeltaOrthogonal'
     """
-    if isinstance(identifier, str) and identifier in ("delta_orthogonal", "DeltaOrthogonal"):
-        return DeltaOrthogonal()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    return keras.initializers.get(identifier)
+    return _registry.get(
+        identifier,
+        names=_NAMES,
+        objects=_OBJECTS,
+        base_class=keras.initializers.Initializer,
+        keras_get=keras.initializers.get,
+        deserialize_fn=deserialize,
+    )

@@ -37,10 +37,11 @@ class ChannelNormalization(keras.layers.Layer):
 
     Example:
 
+    >>> import keras
     >>> import numpy as np
     >>> from keras_gradstab.layers import ChannelNormalization
     >>> x = np.random.default_rng(0).normal(3.0, 5.0, size=(2, 8, 8, 4)).astype("float32")
-    >>> y = np.asarray(ChannelNormalization()(x))
+    >>> y = keras.ops.convert_to_numpy(ChannelNormalization()(x))
     >>> bool(np.allclose(y.mean(axis=(1, 2)), 0, atol=1e-5))
     True
     """

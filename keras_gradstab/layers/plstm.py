@@ -238,6 +238,7 @@ class PLSTM1D(_PLSTMBase):
     Example:
 
     >>> import numpy as np
+    >>> from keras_gradstab.layers import PLSTM1D
     >>> layer = PLSTM1D(num_heads=2)
     >>> tuple(layer(np.ones((1, 5, 8), "float32")).shape)
     (1, 5, 8)
@@ -318,6 +319,7 @@ class PLSTM2D(_PLSTMBase):
     Example:
 
     >>> import numpy as np
+    >>> from keras_gradstab.layers import PLSTM2D
     >>> layer = PLSTM2D(num_heads=2, mode="PD")
     >>> tuple(layer(np.ones((1, 4, 3, 8), "float32")).shape)
     (1, 4, 3, 8)
@@ -442,6 +444,7 @@ class PLSTMBlock(keras.layers.Layer):
     Example:
 
     >>> import numpy as np
+    >>> from keras_gradstab.layers import PLSTMBlock
     >>> block = PLSTMBlock(num_heads=2)
     >>> tuple(block(np.ones((1, 3, 3, 8), "float32")).shape)
     (1, 3, 3, 8)

@@ -41,6 +41,23 @@ class Quantizer(keras.layers.Layer):
     A quantizer computes in the dtype of its input (it does not autocast), so the
     same instance serves float32 and mixed-precision layers. Subclasses set
     `precision` (the number of bits of the output) and implement `call`.
+
+    Args:
+        **kwargs: base layer arguments (`name`, ...).
+
+    Example:
+
+    >>> import keras
+    >>> import numpy as np
+    >>> from keras_gradstab.quantizers import Quantizer, SteSign
+    >>> isinstance(SteSign(), Quantizer), SteSign.precision
+    (True, 1)
+    >>> class Round(Quantizer):
+    ...     precision = 8
+    ...     def call(self, x):
+    ...         return keras.ops.round(x)
+    >>> [float(v) for v in keras.ops.convert_to_numpy(Round()(np.array([0.4, 1.6], "float32")))]
+    [0.0, 2.0]
     """
 
     precision = 32

@@ -7,6 +7,7 @@ handed to `keras.regularizers.get`.
 
 import keras
 
+from keras_gradstab import _registry
 from keras_gradstab.regularizers.jacobian_orthogonality import JacobianOrthogonality
 from keras_gradstab.regularizers.orthogonal_conv import OrthogonalConv
 
@@ -20,19 +21,59 @@ ALL_OBJECTS_DICT = {
 
 
 def serialize(regularizer):
-    """The Keras config dict of `regularizer`."""
-    return keras.saving.serialize_keras_object(regularizer)
+    """The Keras config dict of `regularizer` (`None` stays `None`).
+
+    Args:
+        regularizer: a regularizer instance (this library's or Keras's), or `None`.
+
+    Returns:
+        A JSON-able dict that `deserialize` turns back into an equal regularizer.
+
+    Example:
+
+    >>> from keras_gradstab import regularizers
+    >>> config = regularizers.serialize(regularizers.OrthogonalConv(0.1))
+    >>> config["registered_name"]
+    'keras_gradstab>OrthogonalConvRegularizer'
+    >>> config["config"]["factor"]
+    0.1
+    """
+    return _registry.serialize(regularizer)
 
 
 def deserialize(config, custom_objects=None):
-    """A regularizer from its config dict (or registered name)."""
-    return keras.saving.deserialize_keras_object(
-        config, module_objects=ALL_OBJECTS_DICT, custom_objects=custom_objects
-    )
+    """A regularizer from its config dict (from `serialize`) or a registered name.
+
+    Args:
+        config: a dict from `serialize`, or a class name of this area.
+        custom_objects: optional `{name: class}` of more classes to look up.
+
+    Returns:
+        A new regularizer instance.
+
+    Example:
+
+    >>> from keras_gradstab import regularizers
+    >>> reg = regularizers.deserialize(regularizers.serialize(regularizers.OrthogonalConv(0.1)))
+    >>> type(reg).__name__, reg.factor
+    ('OrthogonalConv', 0.1)
+    """
+    return _registry.deserialize(config, ALL_OBJECTS_DICT, custom_objects)
 
 
 def get(identifier):
     """A regularizer from an instance, a config dict, a name or None.
+
+    Names of this area ("orthogonal_conv" and the class names) build the class
+    with its default arguments; any other identifier is handed to
+    `keras.regularizers.get`.
+
+    Args:
+        identifier: `None`, a name, a config dict from `serialize`, or an
+            instance.
+
+    Returns:
+        The regularizer (a new instance for names and dicts), or `None`.
 
     Example:
 
@@ -40,14 +81,11 @@ def get(identifier):
     >>> type(regularizers.get("orthogonal_conv")).__name__
     'OrthogonalConv'
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, str) and identifier in ALL_OBJECTS_DICT:
-        return ALL_OBJECTS_DICT[identifier]()
-    if isinstance(identifier, dict):
-        name = identifier.get("class_name")
-        if name in ALL_OBJECTS_DICT or str(name).startswith("keras_gradstab>"):
-            return deserialize(identifier)
-    if isinstance(identifier, keras.regularizers.Regularizer):
-        return identifier
-    return keras.regularizers.get(identifier)
+    return _registry.get(
+        identifier,
+        names=ALL_OBJECTS_DICT,
+        objects=ALL_OBJECTS_DICT,
+        base_class=keras.regularizers.Regularizer,
+        keras_get=keras.regularizers.get,
+        deserialize_fn=deserialize,
+    )

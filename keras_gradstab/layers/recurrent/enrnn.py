@@ -158,7 +158,7 @@ class ENRNNCell(OrthogonalCellMixin, keras.layers.Layer):
     >>> import keras
     >>> import numpy as np
     >>> from keras_gradstab.layers import ENRNNCell
-    >>> keras.layers.RNN(ENRNNCell(6, 2))(np.ones((2, 5, 3), "float32")).shape
+    >>> tuple(keras.layers.RNN(ENRNNCell(6, 2))(np.ones((2, 5, 3), "float32")).shape)
     (2, 8)
     """
 
@@ -311,7 +311,7 @@ class ENRNN(OrthogonalRNN):
     >>> import numpy as np
     >>> from keras_gradstab.layers import ENRNN
     >>> model = keras.Sequential([keras.Input((5, 3)), ENRNN(6, 2), keras.layers.Dense(2)])
-    >>> model(np.ones((4, 5, 3), "float32")).shape
+    >>> tuple(model(np.ones((4, 5, 3), "float32")).shape)
     (4, 2)
     """
 

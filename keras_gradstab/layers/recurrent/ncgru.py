@@ -94,7 +94,7 @@ class NCGRUCell(OrthogonalCellMixin, keras.layers.Layer):
     >>> import keras
     >>> import numpy as np
     >>> from keras_gradstab.layers import NCGRUCell
-    >>> keras.layers.RNN(NCGRUCell(8))(np.ones((2, 5, 3), "float32")).shape
+    >>> tuple(keras.layers.RNN(NCGRUCell(8))(np.ones((2, 5, 3), "float32")).shape)
     (2, 8)
     """
 
@@ -331,7 +331,7 @@ class NCGRU(OrthogonalRNN):
     >>> import numpy as np
     >>> from keras_gradstab.layers import NCGRU
     >>> model = keras.Sequential([keras.Input((5, 3)), NCGRU(8), keras.layers.Dense(2)])
-    >>> model(np.ones((4, 5, 3), "float32")).shape
+    >>> tuple(model(np.ones((4, 5, 3), "float32")).shape)
     (4, 2)
     """
 

@@ -64,7 +64,7 @@ class ScoRNNCell(OrthogonalCellMixin, keras.layers.Layer):
     >>> import numpy as np
     >>> from keras_gradstab.layers import ScoRNNCell
     >>> layer = keras.layers.RNN(ScoRNNCell(8))
-    >>> layer(np.ones((2, 5, 3), "float32")).shape
+    >>> tuple(layer(np.ones((2, 5, 3), "float32")).shape)
     (2, 8)
     """
 
@@ -188,7 +188,7 @@ class ScoRNN(OrthogonalRNN):
     >>> import numpy as np
     >>> from keras_gradstab.layers import ScoRNN
     >>> model = keras.Sequential([keras.Input((5, 3)), ScoRNN(8), keras.layers.Dense(2)])
-    >>> model(np.ones((4, 5, 3), "float32")).shape
+    >>> tuple(model(np.ones((4, 5, 3), "float32")).shape)
     (4, 2)
     """
 

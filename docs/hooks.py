@@ -1,0 +1,349 @@
+"""MkDocs hook: the pages generated from the repository at build time.
+
+Nothing here needs editing when the project grows:
+
+- every `tutorials/*.py` (jupytext py:percent) becomes a page rendered by
+  mkdocs-jupyter (not executed), with its committed figures
+  `docs/tutorials/figures/<name>*.png` appended, and an entry under "Tutorials";
+- the API reference gets one page per area of `keras_gradstab.__all__`, listing
+  every symbol of that area's `__all__` (rendered by mkdocstrings);
+- `<!-- gradstab:zoo-table -->` becomes the table of the presets'
+  `keras_gradstab/zoo/presets/*/metadata.json`;
+- `<!-- gradstab:benchmark-results -->` becomes `benchmarks/RESULTS.md`;
+- `<!-- gradstab:tutorial-gallery -->` becomes a list of the tutorials with their
+  first figure.
+
+The helpers below are plain functions so that tests can call them directly.
+"""
+
+import glob
+import importlib
+import importlib.util
+import inspect
+import json
+import logging
+import os
+import re
+import sys
+import tempfile
+
+from mkdocs.plugins import event_priority
+from mkdocs.structure.files import File
+
+log = logging.getLogger("mkdocs.plugins.gradstab")
+
+ZOO_MARKER = "<!-- gradstab:zoo-table -->"
+RESULTS_MARKER = "<!-- gradstab:benchmark-results -->"
+GALLERY_MARKER = "<!-- gradstab:tutorial-gallery -->"
+TUTORIALS_NAV = "tutorials/index.md"
+REFERENCE_NAV = "reference/index.md"
+FIGURES_DIR = os.path.join("docs", "tutorials", "figures")
+# Metadata keys that every preset has (see keras_gradstab.zoo.save_preset);
+# any other key is something extra the recipe recorded (a baseline, timings).
+_STANDARD_KEYS = {
+    "name", "task", "metric", "value", "data", "recipe", "keras_version",
+    "backend", "compile", "weights_sha256",
+}
+
+_state = {}
+
+
+# ----------------------------------------------------------------------------
+# Discovery (plain functions, used by the events below and by the tests).
+
+
+def tutorial_names(root):
+    """Names of the tutorials: the stems of `tutorials/*.py`, sorted."""
+    paths = glob.glob(os.path.join(root, "tutorials", "*.py"))
+    return sorted(os.path.splitext(os.path.basename(p))[0] for p in paths)
+
+
+def tutorial_figures(root, name, names=None):
+    """The committed figures of tutorial `name`, as paths relative to `docs/`.
+
+    A figure belongs to the tutorial with the longest name that prefixes it, so
+    `snn_deep.png` belongs to `snn_deep`, not to `snn`, when both exist.
+    """
+    names = names if names is not None else tutorial_names(root)
+    found = []
+    for path in sorted(glob.glob(os.path.join(root, FIGURES_DIR, f"{name}*.png"))):
+        stem = os.path.splitext(os.path.basename(path))[0]
+        owner = max((n for n in names if stem.startswith(n)), key=len, default=name)
+        if owner == name:
+            found.append(os.path.relpath(path, os.path.join(root, "docs")).replace(os.sep, "/"))
+    return found
+
+
+def tutorial_title_and_summary(path):
+    """The first markdown heading of a tutorial and the paragraph after it."""
+    title, summary, lines = None, [], []
+    with open(path, encoding="utf-8") as f:
+        in_markdown = False
+        for line in f:
+            if line.startswith("# %%"):
+                in_markdown = "[markdown]" in line
+                continue
+            if in_markdown and line.startswith("#"):
+                lines.append(line[1:].strip())
+    for text in lines:
+        if title is None:
+            if text.startswith("# "):
+                title = text[2:].strip()
+            continue
+        if not text:
+            if summary:
+                break
+            continue
+        if text.startswith("#"):
+            break
+        summary.append(text)
+    name = os.path.splitext(os.path.basename(path))[0]
+    return title or name.replace("_", " "), " ".join(summary)
+
+
+def public_areas(root):
+    """`{area: [symbol, ...]}` from `keras_gradstab.__all__` and each area's `__all__`.
+
+    The package is imported from `root` (the checkout being documented), with a
+    Keras backend that is installed when `KERAS_BACKEND` is unset.
+    """
+    if "KERAS_BACKEND" not in os.environ:
+        for backend in ("jax", "torch", "tensorflow"):
+            if importlib.util.find_spec(backend) is not None:
+                os.environ["KERAS_BACKEND"] = backend
+                break
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    package = importlib.import_module("keras_gradstab")
+    areas = {}
+    for area in package.__all__:
+        module = getattr(package, area, None)
+        if inspect.ismodule(module):
+            areas[area] = sorted(getattr(module, "__all__", []), key=str.lower)
+    return areas
+
+
+def _summary(obj):
+    doc = inspect.getdoc(obj) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def reference_pages(areas):
+    """`{src_uri: markdown}` of the API reference: an index and one page per area."""
+    import keras_gradstab
+
+    pages = {}
+    index = [
+        "# API reference",
+        "",
+        "Generated from the docstrings of every symbol in each area's `__all__`.",
+        "",
+        "| area | symbols |",
+        "|---|---|",
+    ]
+    for area, names in areas.items():
+        module = getattr(keras_gradstab, area)
+        index.append(f"| [`keras_gradstab.{area}`]({area}.md) | {len(names)} |")
+        page = [
+            f"# keras_gradstab.{area}",
+            "",
+            f"::: keras_gradstab.{area}",
+            "    options:",
+            "      members: false",
+            "      show_root_heading: false",
+            "      show_root_toc_entry: false",
+            "",
+            "| symbol | summary |",
+            "|---|---|",
+        ]
+        for name in names:
+            summary = _summary(getattr(module, name)).replace("|", "\\|")
+            anchor = f"keras_gradstab.{area}.{name}"
+            page.append(f"| [`{name}`](#{anchor}) | {summary} |")
+        page.append("")
+        for name in names:
+            page += [f"::: keras_gradstab.{area}.{name}", ""]
+        pages[f"reference/{area}.md"] = "\n".join(page)
+    pages[REFERENCE_NAV] = "\n".join(index) + "\n"
+    return pages
+
+
+def _cell(value):
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (dict, list)):
+        value = json.dumps(value, sort_keys=True)
+        value = value if len(value) <= 80 else value[:77] + "..."
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def zoo_table(root):
+    """Markdown table of every `keras_gradstab/zoo/presets/*/metadata.json`."""
+    paths = sorted(glob.glob(os.path.join(root, "keras_gradstab", "zoo", "presets", "*",
+                                          "metadata.json")))
+    if not paths:
+        return "*No preset ships yet.*\n"
+    rows = [
+        "| preset | task | metric | recorded | data | trained on | recipe | also recorded |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            meta = json.load(f)
+        name = meta.get("name") or os.path.basename(os.path.dirname(path))
+        data = meta.get("data") or {}
+        data_text = data.get("dataset", "")
+        if data.get("kwargs"):
+            args = ", ".join(f"{k}={v!r}" for k, v in sorted(data["kwargs"].items()))
+            data_text = f"{data_text}({args})"
+        extra = "; ".join(
+            f"{key}: {_cell(meta[key])}" for key in sorted(meta) if key not in _STANDARD_KEYS
+        )
+        trained = " ".join(
+            s for s in (meta.get("backend", ""), f"keras {meta['keras_version']}"
+                        if meta.get("keras_version") else "") if s
+        )
+        recipe = f"`{meta['recipe']}`" if meta.get("recipe") else ""
+        rows.append(
+            f"| `{_cell(name)}` | {_cell(meta.get('task', ''))} | {_cell(meta.get('metric', ''))}"
+            f" | {_cell(meta.get('value', ''))} | `{_cell(data_text)}` | {_cell(trained)}"
+            f" | {recipe} | {extra} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def benchmark_results(root):
+    """`benchmarks/RESULTS.md` without its top heading (the page has its own)."""
+    with open(os.path.join(root, "benchmarks", "RESULTS.md"), encoding="utf-8") as f:
+        text = f.read()
+    return re.sub(r"\A\s*# [^\n]*\n", "", text, count=1)
+
+
+def tutorial_gallery(root, page_dir):
+    """Markdown list of the tutorials (title, summary, first figure).
+
+    `page_dir` is the directory (relative to `docs/`) of the page that shows it.
+    """
+    names = tutorial_names(root)
+    if not names:
+        return "*No tutorial yet.*\n"
+    out = []
+    for name in names:
+        title, summary = tutorial_title_and_summary(
+            os.path.join(root, "tutorials", f"{name}.py"))
+        link = os.path.relpath(f"tutorials/{name}.py", page_dir or ".").replace(os.sep, "/")
+        out.append(f"### [{title}]({link})\n")
+        if summary:
+            out.append(f"{summary}\n")
+        figures = tutorial_figures(root, name, names)
+        if figures:
+            src = os.path.relpath(figures[0], page_dir or ".").replace(os.sep, "/")
+            out.append(f"[![{title}]({src}){{ width=480 }}]({link})\n")
+    return "\n".join(out)
+
+
+def staged_tutorial(root, name, figure_urls):
+    """The text of tutorial `name` with a last markdown cell showing its figures."""
+    with open(os.path.join(root, "tutorials", f"{name}.py"), encoding="utf-8") as f:
+        text = f.read().rstrip("\n")
+    cell = ["", "", "# %% [markdown]", "# ## Figures", "#"]
+    if figure_urls:
+        cell.append("# Made by the full run of this script (`python tutorials/"
+                    f"{name}.py`) and committed under `docs/tutorials/figures/`.")
+        for url in figure_urls:
+            cell += ["#", f"# ![{os.path.basename(url)}]({url})"]
+    else:
+        cell.append("# No figure of this tutorial is committed yet: run "
+                    f"`python tutorials/{name}.py` (full mode) to make it.")
+    return text + "\n".join(cell) + "\n"
+
+
+# ----------------------------------------------------------------------------
+# MkDocs events.
+
+
+def _root(config):
+    return os.path.dirname(os.path.abspath(config.config_file_path))
+
+
+def _expand_nav(nav, replacements):
+    out = []
+    for item in nav:
+        if isinstance(item, dict):
+            ((title, value),) = item.items()
+            if isinstance(value, str) and value in replacements:
+                out.append({title: replacements[value]})
+            elif isinstance(value, list):
+                out.append({title: _expand_nav(value, replacements)})
+            else:
+                out.append(item)
+        else:
+            out.append(item)
+    return out
+
+
+def on_config(config):
+    root = _root(config)
+    names = tutorial_names(root)
+    areas = public_areas(root)
+    _state.update(root=root, names=names, areas=areas)
+    tutorials = [TUTORIALS_NAV] + [
+        {tutorial_title_and_summary(os.path.join(root, "tutorials", f"{n}.py"))[0]:
+         f"tutorials/{n}.py"}
+        for n in names
+    ]
+    reference = [REFERENCE_NAV] + [{area: f"reference/{area}.md"} for area in areas]
+    if config.nav:
+        config.nav = _expand_nav(
+            config.nav, {TUTORIALS_NAV: tutorials, REFERENCE_NAV: reference})
+    return config
+
+
+@event_priority(100)  # before mkdocs-jupyter wraps the notebooks
+def on_files(files, config):
+    root = _state["root"]
+    names = _state["names"]
+    stage = tempfile.mkdtemp(prefix="gradstab-docs-")
+    _state.setdefault("stages", []).append(stage)
+    os.makedirs(os.path.join(stage, "tutorials"))
+    for name in names:
+        figures = tutorial_figures(root, name, names)
+        for figure in figures:
+            if files.get_file_from_path(figure) is None:
+                log.warning("figure %s of tutorial %s is not in the docs", figure, name)
+        # The page of tutorials/<name>.py is tutorials/<name>/ (directory URLs)
+        # or tutorials/<name>.html; figures are under tutorials/figures/.
+        prefix = "../" if config.use_directory_urls else ""
+        urls = [prefix + os.path.relpath(f, "tutorials").replace(os.sep, "/")
+                for f in figures]
+        if not figures:
+            log.info("tutorial %s has no committed figure under %s", name, FIGURES_DIR)
+        path = os.path.join(stage, "tutorials", f"{name}.py")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(staged_tutorial(root, name, urls))
+        # A File with a src_dir (not File.generated): mkdocs-jupyter's wrapper
+        # finds the notebook through `src_dir`.
+        files.append(File(f"tutorials/{name}.py", src_dir=stage, dest_dir=config.site_dir,
+                          use_directory_urls=config.use_directory_urls))
+    for src_uri, content in reference_pages(_state["areas"]).items():
+        files.append(File.generated(config, src_uri, content=content))
+    return files
+
+
+def on_page_markdown(markdown, page, config, files):
+    root = _state["root"]
+    if ZOO_MARKER in markdown:
+        markdown = markdown.replace(ZOO_MARKER, zoo_table(root))
+    if RESULTS_MARKER in markdown:
+        markdown = markdown.replace(RESULTS_MARKER, benchmark_results(root))
+    if GALLERY_MARKER in markdown:
+        page_dir = os.path.dirname(page.file.src_uri)
+        markdown = markdown.replace(GALLERY_MARKER, tutorial_gallery(root, page_dir))
+    return markdown
+
+
+def on_post_build(config):
+    import shutil
+
+    for stage in _state.pop("stages", []):
+        shutil.rmtree(stage, ignore_errors=True)

@@ -1,0 +1,93 @@
+"""The pages that docs/hooks.py generates at build time, checked against the repository.
+
+These need the `docs` extra (mkdocs); without it they skip.
+"""
+
+import inspect
+import json
+import os
+import sys
+
+import pytest
+
+pytest.importorskip("mkdocs", reason="the docs extra (mkdocs) is not installed")
+
+import keras_gradstab as kg  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "docs"))
+import griffe_keras  # noqa: E402
+import hooks  # noqa: E402
+
+sys.path.pop(0)
+
+
+def test_reference_lists_every_symbol_of_every_area():
+    areas = hooks.public_areas(ROOT)
+    expected = {a for a in kg.__all__ if inspect.ismodule(getattr(kg, a))}
+    assert set(areas) == expected
+    pages = hooks.reference_pages(areas)
+    for area in expected:
+        page = pages[f"reference/{area}.md"]
+        for name in getattr(kg, area).__all__:
+            assert f"::: keras_gradstab.{area}.{name}\n" in page, (area, name)
+        # One ::: directive per symbol plus the area's module docstring.
+        assert page.count(":::") == len(getattr(kg, area).__all__) + 1
+    assert "reference/index.md" in pages
+
+
+def test_every_tutorial_becomes_a_page_with_its_figures(tmp_path):
+    (tmp_path / "tutorials").mkdir()
+    figures = tmp_path / "docs" / "tutorials" / "figures"
+    figures.mkdir(parents=True)
+    for name in ("snn", "snn_deep"):
+        (tmp_path / "tutorials" / f"{name}.py").write_text(
+            "# %% [markdown]\n# # Title of " + name + "\n#\n# Summary line.\n\n# %%\nx = 1\n")
+    for png in ("snn.png", "snn_grad.png", "snn_deep.png", "snn_deep_2.png", "other.png"):
+        (figures / png).write_bytes(b"png")
+    assert hooks.tutorial_names(str(tmp_path)) == ["snn", "snn_deep"]
+    # A figure belongs to the longest tutorial name that prefixes it.
+    assert hooks.tutorial_figures(str(tmp_path), "snn") == [
+        "tutorials/figures/snn.png", "tutorials/figures/snn_grad.png"]
+    assert hooks.tutorial_figures(str(tmp_path), "snn_deep") == [
+        "tutorials/figures/snn_deep.png", "tutorials/figures/snn_deep_2.png"]
+    title, summary = hooks.tutorial_title_and_summary(str(tmp_path / "tutorials" / "snn.py"))
+    assert (title, summary) == ("Title of snn", "Summary line.")
+    staged = hooks.staged_tutorial(str(tmp_path), "snn", ["../figures/snn.png"])
+    assert staged.startswith("# %% [markdown]\n# # Title of snn")
+    assert staged.rstrip().endswith("# ![snn.png](../figures/snn.png)")
+    gallery = hooks.tutorial_gallery(str(tmp_path), "tutorials")
+    assert "### [Title of snn](snn.py)" in gallery
+    assert "(figures/snn_deep.png)" in gallery
+
+
+def test_zoo_table_has_a_row_per_preset(tmp_path):
+    presets = tmp_path / "keras_gradstab" / "zoo" / "presets"
+    assert hooks.zoo_table(str(tmp_path)).startswith("*No preset ships yet.*")
+    for name, value in (("b_preset", 0.5), ("a_preset", 0.98765)):
+        (presets / name).mkdir(parents=True)
+        (presets / name / "metadata.json").write_text(json.dumps({
+            "name": name, "task": "digits", "metric": "accuracy", "value": value,
+            "data": {"dataset": "digits", "kwargs": {"seed": 0}}, "recipe": f"model_zoo/{name}/train.py",
+            "keras_version": "3.15.1", "backend": "jax", "baseline_accuracy": 0.9,
+        }))
+    rows = hooks.zoo_table(str(tmp_path)).strip().splitlines()
+    assert len(rows) == 4
+    assert rows[2].startswith("| `a_preset` | digits | accuracy | 0.9877 | `digits(seed=0)` | jax keras 3.15.1")
+    assert "baseline_accuracy: 0.9" in rows[2]
+    assert rows[3].startswith("| `b_preset` |")
+
+
+def test_benchmark_page_is_results_md_without_its_title():
+    text = hooks.benchmark_results(ROOT)
+    with open(os.path.join(ROOT, "benchmarks", "RESULTS.md")) as f:
+        original = f.read()
+    assert not text.lstrip().startswith("# ")
+    assert text.strip() in original and len(text) > len(original) - 100
+
+
+def test_keras_examples_become_an_examples_section():
+    doc = "Summary.\n\nArgs:\n    x: a thing.\n\nExample:\n\n>>> 1 + 1\n2\n\nReturns:\n    y."
+    out = griffe_keras.indent_examples(doc)
+    assert "Examples:\n    >>> 1 + 1\n    2\n\nReturns:\n    y." in out
+    assert out.startswith("Summary.\n\nArgs:\n    x: a thing.\n\n")
