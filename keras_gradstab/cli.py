@@ -4,6 +4,8 @@
     keras-gradstab info            # installed backends and versions
     keras-gradstab zoo             # evaluate every preset on the current backend
     keras-gradstab bench [--full] [--backend B ...] [--json FILE]
+    keras-gradstab tune PRESET [--trials N] [--epochs E] [--quick] [--json FILE]
+                                   # keras-tuner RandomSearch on a preset's task
 """
 
 import argparse
@@ -114,6 +116,29 @@ def zoo_table():
     return "\n".join(lines)
 
 
+def tune_command(parser, args):
+    """`keras-gradstab tune`: runs the search and prints the best hyperparameters."""
+    # keras_tuner is optional: imported here only.
+    from keras_gradstab import tuner
+
+    if args.preset not in tuner.list_tasks():
+        parser.error(f"unknown preset {args.preset!r}; choose from {tuner.list_tasks()}")
+    result = tuner.tune(args.preset, max_trials=args.trials, epochs=args.epochs,
+                        max_train=args.max_train, quick=args.quick,
+                        directory=args.directory, seed=args.seed)
+    if result is None:
+        print(f"worker {os.environ.get('KERASTUNER_TUNER_ID')}: trials done")
+        return 0
+    print(f"best of {len(result['trials'])} trials on {args.preset}: "
+          f"val_loss {result['best_val_loss']:.4f}")
+    for key, value in result["best_hyperparameters"].items():
+        print(f"  {key} = {value}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="keras-gradstab", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -126,6 +151,22 @@ def main(argv=None):
     bench_parser.add_argument("--full", action="store_true", help="full sizes (slow)")
     bench_parser.add_argument("--backend", action="append", choices=BACKENDS)
     bench_parser.add_argument("--json", help="also write the rows to this file")
+    tune_parser = sub.add_parser(
+        "tune", help="hyperparameter search (keras-tuner) on a preset's task",
+        description="RandomSearch over the hypermodel of the preset's family on its "
+        "task's training data (validation: the last 20%%). Distributed: set "
+        "KERASTUNER_TUNER_ID / KERASTUNER_ORACLE_IP / KERASTUNER_ORACLE_PORT (see "
+        "the keras_gradstab.tuner docstring).")
+    tune_parser.add_argument("preset", help="a preset name (its task and model family)")
+    tune_parser.add_argument("--trials", type=int, default=5, help="number of trials")
+    tune_parser.add_argument("--epochs", type=int, default=3, help="epochs per trial")
+    tune_parser.add_argument("--max-train", type=int, default=2000,
+                             help="at most this many training examples")
+    tune_parser.add_argument("--quick", action="store_true",
+                             help="tiny data and search space")
+    tune_parser.add_argument("--directory", help="keras-tuner's working directory")
+    tune_parser.add_argument("--seed", type=int, default=0)
+    tune_parser.add_argument("--json", help="also write the result to this file")
     worker = sub.add_parser("_bench-worker")
     worker.add_argument("names", nargs="+")
     worker.add_argument("--quick", action="store_true")
@@ -142,6 +183,8 @@ def main(argv=None):
     if args.command == "zoo":
         print(zoo_table())
         return 0
+    if args.command == "tune":
+        return tune_command(parser, args)
     if args.command == "bench":
         names = args.names or list(BENCHMARKS)
         unknown = sorted(set(names) - set(BENCHMARKS))
