@@ -116,44 +116,19 @@ class _GeneratorBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True)
             yield i, {"x": np.asarray(x[i]), "y": np.asarray(y[i])}
 
 
-# Each class registers itself under its snake_case name (gradstab_copying, ...).
-class GradstabCopying(_GeneratorBuilder):
-    """`keras_gradstab.datasets.copying` as a tensorflow-datasets builder."""
-
-    FAMILY = "copying"
-    BUILDER_CONFIGS = FAMILIES[FAMILY][2]
-
-
-class GradstabAdding(_GeneratorBuilder):
-    """`keras_gradstab.datasets.adding` as a tensorflow-datasets builder."""
-
-    FAMILY = "adding"
-    BUILDER_CONFIGS = FAMILIES[FAMILY][2]
+def _builder_class(family):
+    # Defining the subclass registers it under its snake_case name, e.g.
+    # GradstabArrowPointing -> gradstab_arrow_pointing.
+    name = "Gradstab" + "".join(part.capitalize() for part in family.split("_"))
+    return type(name, (_GeneratorBuilder,), {
+        "__module__": __name__,
+        "__doc__": f"`keras_gradstab.datasets.{family}` as a tensorflow-datasets builder.",
+        "FAMILY": family,
+        "BUILDER_CONFIGS": FAMILIES[family][2],
+    })
 
 
-class GradstabDigits(_GeneratorBuilder):
-    """`keras_gradstab.datasets.digits` as a tensorflow-datasets builder."""
-
-    FAMILY = "digits"
-    BUILDER_CONFIGS = FAMILIES[FAMILY][2]
-
-
-class GradstabMnist1d(_GeneratorBuilder):
-    """`keras_gradstab.datasets.mnist1d` as a tensorflow-datasets builder."""
-
-    FAMILY = "mnist1d"
-    BUILDER_CONFIGS = FAMILIES[FAMILY][2]
-
-
-class GradstabArrowPointing(_GeneratorBuilder):
-    """`keras_gradstab.datasets.arrow_pointing` as a tensorflow-datasets builder."""
-
-    FAMILY = "arrow_pointing"
-    BUILDER_CONFIGS = FAMILIES[FAMILY][2]
-
-
-BUILDERS = {cls.name: cls for cls in (GradstabCopying, GradstabAdding, GradstabDigits,
-                                      GradstabMnist1d, GradstabArrowPointing)}
+BUILDERS = {cls.name: cls for cls in map(_builder_class, FAMILIES)}
 
 
 def tfds_config(family, name=None, **kwargs):
