@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-EXTRAS ?= jax,tensorflow,torch,dev,docs
+EXTRAS ?= jax,tensorflow,torch,tuner,data,docs,dev
 BACKENDS ?= jax tensorflow torch
 
 .PHONY: run test bench lint docs venv clean

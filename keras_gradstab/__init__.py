@@ -1,8 +1,11 @@
 """keras_gradstab: Keras 3 pieces that keep gradients from vanishing or exploding.
 
 Importing the package imports every area, so that `keras.saving.load_model`
-finds every registered class.
+finds every registered class. `keras_gradstab.tuner` (keras-tuner hypermodels)
+is imported on first access only: it needs the optional `keras_tuner`.
 """
+
+import importlib
 
 from keras_gradstab import (
     activations,
@@ -37,3 +40,10 @@ __all__ = [
     "regularizers",
     "zoo",
 ]
+
+
+def __getattr__(name):
+    # The optional areas: imported on first access (they need optional packages).
+    if name == "tuner":
+        return importlib.import_module("keras_gradstab.tuner")
+    raise AttributeError(f"module 'keras_gradstab' has no attribute {name!r}")

@@ -1,9 +1,15 @@
 """`keras-gradstab` / `python -m keras_gradstab`.
 
-    keras-gradstab                 # info, the zoo table, the scan benchmark (quick) per backend
+    keras-gradstab [--bench] [--json FILE]
+                                   # the main job: versions, then every preset evaluated
+                                   # on the current backend (KERAS_BACKEND), as a table;
+                                   # --bench adds the quick scan benchmark per backend
     keras-gradstab info            # installed backends and versions
-    keras-gradstab zoo             # evaluate every preset on the current backend
+    keras-gradstab zoo [PRESET ...] [--json FILE]
+                                   # the preset table only
     keras-gradstab bench [--full] [--backend B ...] [--json FILE]
+    keras-gradstab tune PRESET [--trials N] [--epochs E] [--quick] [--json FILE]
+                                   # keras-tuner RandomSearch on a preset's task
 """
 
 import argparse
@@ -14,6 +20,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 BACKENDS = ("jax", "tensorflow", "torch")
 _DISTRIBUTIONS = {
@@ -93,25 +100,124 @@ def format_rows(rows):
     return "\n".join(lines)
 
 
-def zoo_table():
-    """Evaluates every built-in preset on the current backend; returns the table."""
-    import keras
+def _within_tolerance(row):
+    """The zoo's promise: within 0.5 percentage points (5% relative for mse)."""
+    if row["metric"] == "mse":
+        return abs(row["measured"] - row["recorded"]) <= 0.05 * abs(row["recorded"]) + 1e-6
+    return abs(row["measured"] - row["recorded"]) <= 0.005
 
+
+def _progress(done, total, label, stream, width=24):
+    filled = width * done // max(total, 1)
+    line = f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label}"
+    if stream.isatty():
+        stream.write("\r" + line.ljust(78) + ("\n" if done == total else ""))
+    else:
+        stream.write(line + "\n")
+    stream.flush()
+
+
+def evaluate_presets(names=None, stream=None):
+    """Evaluates presets on the current backend, drawing a progress bar on `stream`.
+
+    Returns one row per preset: `zoo.evaluate`'s dict plus `ok` (within the
+    tolerance of the recorded metric) and `error` (the message if it failed).
+    """
     from keras_gradstab import zoo
 
-    names = zoo.list_presets()
-    if not names:
-        return "No presets ship with this version yet."
+    stream = sys.stderr if stream is None else stream
+    names = zoo.list_presets() if names is None else list(names)
     rows = []
-    for i, name in enumerate(names, 1):
-        print(f"[{i}/{len(names)}] evaluating {name} on {keras.config.backend()} ...", flush=True)
-        rows.append(zoo.evaluate(name))
-    lines = ["| preset | task | metric | recorded | measured | parameters | seconds |",
+    for i, name in enumerate(names):
+        _progress(i, len(names), f"evaluating {name}", stream)
+        start = time.perf_counter()
+        try:
+            row = zoo.evaluate(name)
+            row["ok"] = _within_tolerance(row)
+            row["error"] = None
+        except Exception as e:  # one broken preset must not hide the others
+            row = {"preset": name, "task": "", "metric": "", "recorded": None,
+                   "measured": None, "parameters": None, "ok": False,
+                   "seconds": time.perf_counter() - start,
+                   "error": f"{type(e).__name__}: {e}"}
+        rows.append(row)
+    if names:
+        _progress(len(names), len(names), "done", stream)
+    return rows
+
+
+def _metric_text(metric, value):
+    if value is None:
+        return "-"
+    return f"{value:.4f}" if metric == "mse" else f"{100 * value:.2f}%"
+
+
+def format_zoo_table(rows, backend=None):
+    """The Markdown table of `evaluate_presets` rows, and a summary line."""
+    if not rows:
+        return "No presets ship with this version yet."
+    lines = ["| preset | task | metric | recorded | measured now | parameters | seconds |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['preset']} | {r['task']} | {r['metric']} | {r['recorded']:.4f} | "
-                     f"{r['measured']:.4f} | {r['parameters']} | {r['seconds']:.1f} |")
+        measured = _metric_text(r["metric"], r["measured"])
+        if r["error"]:
+            measured = f"ERROR {r['error'][:60]}"
+        elif not r["ok"]:
+            measured += " (off)"
+        params = "-" if r["parameters"] is None else f"{r['parameters']:,}"
+        lines.append(f"| {r['preset']} | {r['task']} | {r['metric']} | "
+                     f"{_metric_text(r['metric'], r['recorded'])} | {measured} | {params} | "
+                     f"{r['seconds']:.1f} |")
+    bad = [r["preset"] for r in rows if not r["ok"]]
+    where = f" on {backend}" if backend else ""
+    total = sum(r["seconds"] for r in rows)
+    if bad:
+        lines.append(f"\n{len(rows)} presets evaluated{where} in {total:.1f} s; NOT within "
+                     f"0.5 points of the recorded metric (or failed): {', '.join(bad)}")
+    else:
+        lines.append(f"\n{len(rows)} presets evaluated{where} in {total:.1f} s; every one "
+                     "within 0.5 points of its recorded metric.")
     return "\n".join(lines)
+
+
+def zoo_table(names=None, stream=None):
+    """Evaluates the built-in presets on the current backend; returns (table, rows)."""
+    import keras
+
+    rows = evaluate_presets(names, stream=stream)
+    return format_zoo_table(rows, keras.config.backend()), rows
+
+
+def _zoo_command(args):
+    table, rows = zoo_table(args.presets or None)
+    print(table)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=2)
+    return 0 if all(r["ok"] for r in rows) else 1
+
+
+def tune_command(parser, args):
+    """`keras-gradstab tune`: runs the search and prints the best hyperparameters."""
+    # keras_tuner is optional: imported here only.
+    from keras_gradstab import tuner
+
+    if args.preset not in tuner.list_tasks():
+        parser.error(f"unknown preset {args.preset!r}; choose from {tuner.list_tasks()}")
+    result = tuner.tune(args.preset, max_trials=args.trials, epochs=args.epochs,
+                        max_train=args.max_train, quick=args.quick,
+                        directory=args.directory, seed=args.seed)
+    if result is None:
+        print(f"worker {os.environ.get('KERASTUNER_TUNER_ID')}: trials done")
+        return 0
+    print(f"best of {len(result['trials'])} trials on {args.preset}: "
+          f"val_loss {result['best_val_loss']:.4f}")
+    for key, value in result["best_hyperparameters"].items():
+        print(f"  {key} = {value}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+    return 0
 
 
 def main(argv=None):
@@ -119,13 +225,34 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("info", help="installed backends and versions")
-    sub.add_parser("zoo", help="evaluate every preset on the current backend")
+    parser.add_argument("--bench", action="store_true",
+                        help="main job only: also run the quick scan benchmark per backend")
+    parser.add_argument("--json", help="also write the preset rows to this file")
+    zoo_parser = sub.add_parser("zoo", help="evaluate every preset on the current backend")
+    zoo_parser.add_argument("presets", nargs="*", help="presets to evaluate (default: all)")
+    zoo_parser.add_argument("--json", help="also write the rows to this file")
     bench_parser = sub.add_parser("bench", help="run benchmarks, one process per backend")
     bench_parser.add_argument("names", nargs="*", default=None,
                               help="benchmarks to run (default: all)")
     bench_parser.add_argument("--full", action="store_true", help="full sizes (slow)")
     bench_parser.add_argument("--backend", action="append", choices=BACKENDS)
     bench_parser.add_argument("--json", help="also write the rows to this file")
+    tune_parser = sub.add_parser(
+        "tune", help="hyperparameter search (keras-tuner) on a preset's task",
+        description="RandomSearch over the hypermodel of the preset's family on its "
+        "task's training data (validation: the last 20%%). Distributed: set "
+        "KERASTUNER_TUNER_ID / KERASTUNER_ORACLE_IP / KERASTUNER_ORACLE_PORT (see "
+        "the keras_gradstab.tuner docstring).")
+    tune_parser.add_argument("preset", help="a preset name (its task and model family)")
+    tune_parser.add_argument("--trials", type=int, default=5, help="number of trials")
+    tune_parser.add_argument("--epochs", type=int, default=3, help="epochs per trial")
+    tune_parser.add_argument("--max-train", type=int, default=2000,
+                             help="at most this many training examples")
+    tune_parser.add_argument("--quick", action="store_true",
+                             help="tiny data and search space")
+    tune_parser.add_argument("--directory", help="keras-tuner's working directory")
+    tune_parser.add_argument("--seed", type=int, default=0)
+    tune_parser.add_argument("--json", help="also write the result to this file")
     worker = sub.add_parser("_bench-worker")
     worker.add_argument("names", nargs="+")
     worker.add_argument("--quick", action="store_true")
@@ -140,8 +267,9 @@ def main(argv=None):
         info()
         return 0
     if args.command == "zoo":
-        print(zoo_table())
-        return 0
+        return _zoo_command(args)
+    if args.command == "tune":
+        return tune_command(parser, args)
     if args.command == "bench":
         names = args.names or list(BENCHMARKS)
         unknown = sorted(set(names) - set(BENCHMARKS))
@@ -153,12 +281,16 @@ def main(argv=None):
             with open(args.json, "w") as f:
                 json.dump(rows, f, indent=2)
         return 0
-    # The main job.
+    # The main job: versions, then every preset re-measured on this backend.
+    import keras
+
     info()
-    print(zoo_table())
-    rows = bench(installed_backends(), ["scan"], quick=True)
-    print(format_rows(rows))
-    return 0
+    print(f"  evaluating on backend: {keras.config.backend()}", flush=True)
+    args.presets = None
+    status = _zoo_command(args)
+    if args.bench:
+        print(format_rows(bench(installed_backends(), ["scan"], quick=True)))
+    return status
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ The API reference of the docs site is generated from these docstrings, so a
 symbol without them would be a blank entry there.
 """
 
+import importlib.util
 import inspect
 
 import pytest
@@ -11,6 +12,9 @@ import pytest
 import keras_gradstab as kg
 
 AREAS = [name for name in kg.__all__ if inspect.ismodule(getattr(kg, name, None))]
+# Areas imported on first access only (they need optional packages).
+if importlib.util.find_spec("keras_tuner") is not None:
+    AREAS.append("tuner")
 SYMBOLS = [
     (area, name) for area in AREAS for name in getattr(getattr(kg, area), "__all__", [])
 ]

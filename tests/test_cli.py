@@ -1,10 +1,15 @@
 """The command line and the benchmark code it runs (at toy sizes: no timing claims)."""
 
+import json
+import os
+
+import keras
 import pytest
 from harness import BACKEND
 
 from keras_gradstab import cli
 from keras_gradstab.benchmarks import scan as scan_benchmark
+from keras_gradstab.zoo import presets as presets_module
 
 
 def test_info_lists_this_backend(capsys):
@@ -28,5 +33,60 @@ def test_scan_benchmark_runs_every_case():
     assert table.count("\n") == len(rows) + 1
 
 
-def test_zoo_table_runs():
-    assert isinstance(cli.zoo_table(), str)
+def tiny_preset(directory, name, units):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(units, activation="relu"),
+                              keras.layers.Dense(10)])
+    return presets_module.save_preset(
+        model, os.path.join(directory, name), name=name, task="digits (untrained)",
+        metric="accuracy", data={"dataset": "digits", "kwargs": {"seed": 0}},
+        recipe="tests/test_cli.py")
+
+
+def table_rows(out):
+    return [[c.strip() for c in line.strip("|").split("|")]
+            for line in out.splitlines() if line.startswith("| ") and "---" not in line][1:]
+
+
+def test_main_job_with_no_presets(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(presets_module, "PRESETS_DIR", str(tmp_path))
+    assert cli.main([]) == 0
+    out = capsys.readouterr().out
+    assert "keras_gradstab" in out and f"evaluating on backend: {BACKEND}" in out
+    assert "No presets ship with this version yet." in out
+
+
+def test_main_job_evaluates_every_preset(tmp_path, monkeypatch, capsys):
+    recorded = {name: tiny_preset(str(tmp_path), name, units)["value"]
+                for name, units in (("tiny_a", 4), ("tiny_b", 6))}
+    monkeypatch.setattr(presets_module, "PRESETS_DIR", str(tmp_path))
+    out_json = tmp_path / "rows.json"
+    assert cli.main(["--json", str(out_json)]) == 0
+    captured = capsys.readouterr()
+    assert "2/2 done" in captured.err  # the progress bar
+    rows = table_rows(captured.out)
+    assert [r[0] for r in rows] == ["tiny_a", "tiny_b"]
+    for row, units in zip(rows, (4, 6)):
+        name, task, metric, recorded_text, measured_text, params, seconds = row
+        assert (task, metric) == ("digits (untrained)", "accuracy")
+        assert recorded_text == measured_text == f"{100 * recorded[name]:.2f}%"
+        assert params == f"{64 * units + units + units * 10 + 10:,}"
+        assert float(seconds) > 0
+    assert f"2 presets evaluated on {BACKEND}" in captured.out
+    saved = json.loads(out_json.read_text())
+    assert [r["ok"] for r in saved] == [True, True]
+
+
+def test_zoo_command_reports_a_tampered_preset_and_fails(tmp_path, monkeypatch, capsys):
+    tiny_preset(str(tmp_path), "good", 4)
+    tiny_preset(str(tmp_path), "bad", 4)
+    weights = tmp_path / "bad" / "model.weights.h5"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    monkeypatch.setattr(presets_module, "PRESETS_DIR", str(tmp_path))
+    assert cli.main(["zoo"]) == 1
+    rows = {r[0]: r for r in table_rows(capsys.readouterr().out)}
+    assert rows["bad"][4].startswith("ERROR ValueError")
+    assert rows["good"][4].endswith("%") and "ERROR" not in rows["good"][4]

@@ -57,7 +57,25 @@ def copying(time_steps, num_train=10000, num_test=1000, num_symbols=8, copy_leng
 
 
 def copying_baseline(time_steps, num_symbols=8, copy_length=10):
-    """Cross-entropy per step of the best model that ignores the symbols."""
+    """Cross-entropy per step of the best model that ignores the symbols.
+
+    Such a model predicts blank until the recall, then a uniform guess over the
+    `num_symbols` symbols for each of the `copy_length` recalled steps.
+
+    Args:
+        time_steps: the delay T of the task.
+        num_symbols: size of the symbol alphabet.
+        copy_length: how many symbols are recalled.
+
+    Returns:
+        `copy_length * log(num_symbols) / (time_steps + 2 * copy_length)`, a float.
+
+    Example:
+
+    >>> from keras_gradstab import datasets
+    >>> round(float(datasets.copying_baseline(100)), 4)
+    0.1733
+    """
     return copy_length * np.log(num_symbols) / (time_steps + 2 * copy_length)
 
 
