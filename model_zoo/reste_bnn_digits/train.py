@@ -7,24 +7,30 @@ ReSTE's `o` follows the paper's cosine schedule from 1 to 3 over the epochs
 (`keras_gradstab.callbacks.ReSTESchedule`). Latent weights are clipped to [-1.5, 1.5]
 (ReSTE's threshold; 1 for the clipped STE and ApproxSign windows).
 
-    KERAS_BACKEND=jax python model_zoo/reste_bnn_digits/train.py            # full
-    KERAS_BACKEND=jax python model_zoo/reste_bnn_digits/train.py --quick    # smoke run
+Data: `keras_gradstab.datasets.digits(seed=0)` (the split that `zoo.evaluate`
+regenerates).
 
-Writes `results_<backend>.json` (test accuracy per estimator) next to this file
-and, in full mode, the ReSTE model: `config.json`, `packed_weights.npz` (1-bit
-kernels and float32 rest, `keras_gradstab.quantizers.pack_binary_weights`; load with
-`load_packed_weights(build_model("reste"), path)`) and `metadata.json`.
+    KERAS_BACKEND=jax python model_zoo/reste_bnn_digits/train.py            # full
+    KERAS_BACKEND=jax python model_zoo/reste_bnn_digits/train.py --quick --out /tmp/x
+
+The full run writes the ReSTE model as the zoo preset
+`keras_gradstab/zoo/presets/reste_bnn_digits` (`keras_gradstab.zoo.save_preset`,
+with the baselines' accuracies in its metadata), the 1-bit packed export
+`packed_weights.npz` beside this file (`keras_gradstab.quantizers.pack_binary_weights`,
+checked to round-trip to identical predictions) and `results_<backend>.json`.
+With `--out DIR` (always in `--quick` mode) everything goes under DIR instead.
 """
 
 import argparse
-import hashlib
 import json
 import os
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))  # the checkout's package
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, ROOT)  # the checkout's package
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -33,25 +39,25 @@ import keras_gradstab as kg  # noqa: E402
 from keras_gradstab.constraints import WeightClip  # noqa: E402
 from keras_gradstab.layers import QuantConv2D, QuantDense  # noqa: E402
 
+NAME = "reste_bnn_digits"
+PRESET_DIR = os.path.join(ROOT, "keras_gradstab", "zoo", "presets", NAME)
+DATA = {"dataset": "digits", "kwargs": {"seed": 0}}
 ESTIMATORS = {
     "reste": ("reste", 1.5),
     "ste": ("ste_sign", 1.0),
     "approx_sign": ("approx_sign", 1.0),
 }
+LOSS = {"module": "keras.losses", "class_name": "SparseCategoricalCrossentropy",
+        "config": {"from_logits": True}, "registered_name": None}
 
 
-def load_data(seed=0):
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    digits = load_digits()
-    x = (digits.images.astype("float32") / 16.0 - 0.5) * 2.0
-    x = x[..., None]
-    y = digits.target.astype("int32")
-    return train_test_split(x, y, test_size=0.2, random_state=seed, stratify=y)
+def load_data():
+    """`((x_train, y_train), (x_test, y_test))` of `keras_gradstab.datasets.digits`."""
+    return getattr(kg.datasets, DATA["dataset"])(**DATA["kwargs"])
 
 
 def build_model(estimator, width=32):
+    """The 1W/1A CNN with every binarized layer using `estimator`'s quantizer."""
     quantizer, clip = ESTIMATORS[estimator]
 
     def binary(**kwargs):
@@ -60,7 +66,8 @@ def build_model(estimator, width=32):
 
     bn = keras.layers.BatchNormalization
     inputs = keras.Input((8, 8, 1))
-    x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False)(inputs)  # full precision
+    x = keras.layers.Rescaling(2.0, offset=-1.0)(inputs)  # pixels [0, 1] -> [-1, 1]
+    x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False)(x)  # full precision
     x = bn()(x)
     x = QuantConv2D(width, 3, padding="same", pad_values=1.0, **binary())(x)
     x = bn()(x)
@@ -77,15 +84,17 @@ def build_model(estimator, width=32):
     return keras.Model(inputs, outputs, name=f"bnn_digits_{estimator}")
 
 
-def train(estimator, epochs, data, seed=0, batch_size=64):
-    x_train, x_test, y_train, y_test = data
+def train(estimator, epochs, data, seed=0, batch_size=64, width=32, max_train=None):
+    (x_train, y_train), (x_test, y_test) = data
+    if max_train is not None:
+        x_train, y_train = x_train[:max_train], y_train[:max_train]
     keras.utils.set_random_seed(seed)
-    model = build_model(estimator)
+    model = build_model(estimator, width=width)
     steps = epochs * int(np.ceil(len(x_train) / batch_size))
     schedule = keras.optimizers.schedules.CosineDecay(3e-3, steps)
     model.compile(
         optimizer=keras.optimizers.Adam(schedule),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        loss=keras.losses.get(LOSS),
         metrics=["accuracy"],
     )
     callbacks = [kg.callbacks.ReSTESchedule(o_end=3.0)] if estimator == "reste" else []
@@ -93,79 +102,96 @@ def train(estimator, epochs, data, seed=0, batch_size=64):
     model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, verbose=0,
               callbacks=callbacks, shuffle=True)
     seconds = time.perf_counter() - start
-    _, accuracy = model.evaluate(x_test, y_test, verbose=0)
-    return model, float(accuracy), seconds
+    accuracy = kg.zoo.presets.measure(model, "accuracy", x_test, y_test)
+    return model, accuracy, seconds
 
 
-def save_preset(model, results, epochs):
-    config_path = os.path.join(HERE, "config.json")
-    with open(config_path, "w") as f:
-        json.dump(keras.saving.serialize_keras_object(model), f, indent=1)
-    # The 1-bit packed file is the shipped weights (~30 KB; model.weights.h5 is ~1.3 MB).
-    packed_path = os.path.join(HERE, "packed_weights.npz")
-    kg.quantizers.pack_binary_weights(model, packed_path)
+def export_packed(model, path, width, x_test):
+    """Writes the 1-bit packed export and checks that it round-trips.
 
-    def sha256(path):
-        with open(path, "rb") as f:
-            return hashlib.sha256(f.read()).hexdigest()
-
-    metadata = {
-        "keras_version": keras.__version__,
-        "keras_gradstab_version": kg.__version__,
-        "backend": keras.config.backend(),
-        "dataset": "sklearn.datasets.load_digits, 80/20 stratified split, random_state=0",
-        "epochs": epochs,
-        "estimator": "reste (o: 1 -> 3, cosine per epoch)",
-        "test_accuracy": results["reste"]["test_accuracy"],
-        "baselines": {k: v["test_accuracy"] for k, v in results.items() if k != "reste"},
-        "files": {
-            os.path.basename(p): sha256(p) for p in (config_path, packed_path)
-        },
-    }
-    with open(os.path.join(HERE, "metadata.json"), "w") as f:
-        json.dump(metadata, f, indent=1)
-
-
-def check():
-    """Test accuracy of the shipped packed ReSTE weights on this backend."""
-    _, x_test, _, y_test = load_data()
-    model = build_model("reste")
-    kg.quantizers.load_packed_weights(model, os.path.join(HERE, "packed_weights.npz"))
-    predictions = np.argmax(model.predict(x_test, verbose=0), axis=-1)
-    accuracy = float(np.mean(predictions == y_test))
-    print(f"{keras.config.backend():10s} shipped packed weights: test accuracy {accuracy:.4f}")
-    return accuracy
+    Returns sizes (bytes of the packed kernels and of the float32 kernels they
+    replace) and whether a fresh model loaded from the file predicts identically.
+    """
+    packed = kg.quantizers.pack_binary_weights(model, path)
+    copy = build_model("reste", width=width)
+    kg.quantizers.load_packed_weights(copy, path)
+    same = bool(np.array_equal(keras.ops.convert_to_numpy(model(x_test, training=False)),
+                               keras.ops.convert_to_numpy(copy(x_test, training=False))))
+    bits = sum(v.nbytes for k, v in packed.items() if k.endswith("/bits"))
+    scales = sum(v.nbytes for k, v in packed.items() if k.endswith("/scale"))
+    float_kernels = 4 * sum(int(np.prod(v)) for k, v in packed.items() if k.endswith("/shape"))
+    return {"identical_predictions": same, "packed_kernel_bytes": bits + scales,
+            "float32_kernel_bytes": float_kernels,
+            "compression": float_kernels / (bits + scales),
+            "file_bytes": os.path.getsize(path)}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2 epochs, no preset files")
-    parser.add_argument("--no-preset", action="store_true",
-                        help="do not overwrite the shipped preset files")
-    parser.add_argument("--check", action="store_true",
-                        help="load the shipped packed weights and print their test accuracy")
+    parser.add_argument("--quick", action="store_true",
+                        help="a tiny model for a few steps; needs --out (or a temp dir)")
+    parser.add_argument("--out", default=None,
+                        help="write everything here instead of the package / this folder")
     parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--estimators", nargs="+", default=list(ESTIMATORS),
-                        choices=list(ESTIMATORS))
+    parser.add_argument("--estimators", nargs="+", default=None, choices=list(ESTIMATORS))
+    parser.add_argument("--no-preset", action="store_true",
+                        help="do not write the preset (e.g. a baseline-only run)")
     args = parser.parse_args(argv)
-    if args.check:
-        return check()
-    epochs = args.epochs or (2 if args.quick else 40)
+    backend = keras.config.backend()
+    if backend == "torch":
+        # Two intra-op threads on a loaded 2-core machine make every small torch
+        # kernel wait on a barrier (torch.exp of 131k floats: 25 ms against 0.4 ms
+        # with one thread, measured); one thread is faster here.
+        import torch
+
+        torch.set_num_threads(1)
+    out = args.out
+    if args.quick and out is None:
+        out = tempfile.mkdtemp(prefix="reste_bnn_digits_")
+    if out is not None:
+        os.makedirs(out, exist_ok=True)
+    width = 8 if args.quick else 32
+    epochs = args.epochs or (1 if args.quick else 30)
+    estimators = args.estimators or (["reste"] if args.quick else list(ESTIMATORS))
+    max_train = 256 if args.quick else None
     data = load_data()
     results = {}
     models = {}
-    for estimator in args.estimators:
-        model, accuracy, seconds = train(estimator, epochs, data)
+    for estimator in estimators:
+        model, accuracy, seconds = train(estimator, epochs, data, width=width,
+                                         max_train=max_train)
         models[estimator] = model
-        results[estimator] = {"test_accuracy": accuracy, "train_seconds": seconds}
-        print(f"{keras.config.backend():10s} {estimator:12s} test accuracy {accuracy:.4f} "
+        results[estimator] = {"test_accuracy": accuracy, "train_seconds": round(seconds, 1)}
+        print(f"{backend:10s} {estimator:12s} test accuracy {accuracy:.4f} "
               f"({seconds:.1f} s, {epochs} epochs)", flush=True)
-    suffix = "_quick" if args.quick else ""
-    with open(os.path.join(HERE, f"results_{keras.config.backend()}{suffix}.json"), "w") as f:
-        json.dump({"epochs": epochs, "results": results}, f, indent=1)
-    if not args.quick and not args.no_preset and "reste" in models:
-        save_preset(models["reste"], results, epochs)
-    return results
+    summary = {"backend": backend, "epochs": epochs, "width": width, "results": results}
+    if "reste" in models:
+        model = models["reste"]
+        packed_dir = out or (tempfile.mkdtemp() if args.no_preset else HERE)
+        packed_path = os.path.join(packed_dir, "packed_weights.npz")
+        summary["packed"] = export_packed(model, packed_path, width, data[1][0])
+        if not args.no_preset:
+            preset_dir = os.path.join(out, NAME) if out is not None else PRESET_DIR
+            baselines = {k: v["test_accuracy"] for k, v in results.items() if k != "reste"}
+            # An uncompiled copy: a compiled model's config carries its compile
+            # settings (jit_compile=True on JAX), which torch would turn into
+            # torch.compile when the preset is loaded (minutes instead of seconds).
+            plain = build_model("reste", width=width)
+            plain.set_weights(model.get_weights())
+            metadata = kg.zoo.save_preset(
+                plain, preset_dir, name=NAME,
+                task="digits classification, binarized CNN (1W/1A), ReSTE",
+                metric="accuracy", data=DATA, recipe=f"model_zoo/{NAME}/train.py",
+                compile={"loss": LOSS, "metrics": ["accuracy"]},
+                extra={"epochs": epochs, "estimator": "reste (o: 1 -> 3, cosine per epoch)",
+                       "baselines_trained_the_same_way": baselines,
+                       "train_seconds": results["reste"]["train_seconds"]},
+            )
+            summary["preset"] = {"directory": preset_dir, "value": metadata["value"]}
+    with open(os.path.join(out or HERE, f"results_{backend}.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    print(json.dumps(summary, indent=1))
+    return summary
 
 
 if __name__ == "__main__":
