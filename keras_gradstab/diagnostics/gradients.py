@@ -1,5 +1,7 @@
 """Per-layer gradient health: gradient norms, activation statistics, Jacobian spectra."""
 
+import math
+
 import keras
 import numpy as np
 from keras import ops
@@ -61,6 +63,17 @@ def layer_statistics(model, x, y, loss=None, training=False):
         `weight_grad_norm` (None for layers without trainable weights),
         `output_grad_norm` (None when the layers do not form a chain),
         `activation_mean`, `activation_var`.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> from keras_gradstab.diagnostics import layer_statistics
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="tanh"),
+    ...                           keras.layers.Dense(1)])
+    >>> x = np.random.default_rng(0).normal(size=(16, 4)).astype("float32")
+    >>> rows = layer_statistics(model, x, np.zeros((16, 1), "float32"))
+    >>> [r["depth"] for r in rows], rows[0]["weight_grad_norm"] > 0
+    ([0, 1], True)
     """
     layers = _layers(model)
     loss_fn = _loss_fn(model, loss)
@@ -131,6 +144,20 @@ class GradientReport:
         threshold: the factor beyond which the ratio is flagged.
         vanishing: `ratio < 1 / threshold`.
         exploding: `ratio > threshold`.
+        chi: the mean factor by which the squared gradient norm grows per
+            layer from the last weighted layer back to the first,
+            `ratio ** (2 / (n - 1))` for n weighted layers (1 when there are
+            fewer than two): the measured analogue of the perpendicular
+            susceptibility chi_perp of critical-initialization theory.
+
+    Example:
+
+    >>> from keras_gradstab.diagnostics import GradientReport
+    >>> rows = [{"layer": "a", "weight_grad_norm": 1e-3, "output_grad_norm": 1e-3,
+    ...          "activation_mean": 0.0, "activation_var": 1.0}]
+    >>> report = GradientReport(rows, "output_grad_norm", ratio=1e-3, threshold=4.0)
+    >>> report.vanishing, report.exploding
+    (True, False)
     """
 
     def __init__(self, rows, measure, ratio, threshold):
@@ -140,6 +167,9 @@ class GradientReport:
         self.threshold = threshold
         self.vanishing = ratio < 1.0 / threshold
         self.exploding = ratio > threshold
+        weighted = sum(1 for r in rows if r.get("weight_grad_norm") is not None)
+        self.chi = (float(ratio) ** (2.0 / (weighted - 1))
+                    if weighted > 1 and 0 < ratio < float("inf") else 1.0)
 
     def __str__(self):
         head = f"{'layer':<28}{'weight grad':>14}{'output grad':>14}{'mean':>10}{'var':>10}"
@@ -153,13 +183,13 @@ class GradientReport:
                          f"{r['activation_var']:>10.3f}")
         state = "vanishing" if self.vanishing else "exploding" if self.exploding else "healthy"
         lines.append(f"first/last {self.measure} = {self.ratio:.4g} "
-                     f"(threshold {self.threshold:g}): {state}")
+                     f"(threshold {self.threshold:.4g}; chi per layer {self.chi:.4g}): {state}")
         return "\n".join(lines)
 
     __repr__ = __str__
 
 
-def gradient_report(model, x, y, loss=None, threshold=4.0, training=False):
+def gradient_report(model, x, y, loss=None, threshold=math.e, training=False):
     """One call: per-layer gradient norms and activations, with health flags.
 
     The flag compares the gradient norm at the first layer that has
@@ -177,10 +207,20 @@ def gradient_report(model, x, y, loss=None, threshold=4.0, training=False):
         loss: a loss name or callable; default the model's compiled loss or
             mean squared error.
         threshold: the factor between the first and last layers' gradient
-            norms that is flagged (default 4: measured on the issue's 64-layer,
-            width-256 networks, tanh with glorot_uniform gives 0.11 to 0.22 and
-            a selu SNN 7 to 10, whose error signal does grow by
-            chi_perp^(depth / 2) with chi_perp = 1.07).
+            norms that is flagged; default e, one e-fold over the whole
+            depth. This is the criticality window of "The Principles of Deep
+            Learning Theory" (section 5.2): through L layers the squared
+            error signal is multiplied by about chi_perp^L, which stays O(1)
+            only when |chi_perp - 1| is O(1/L); e (the ratio at
+            |log chi_perp| = 2 / (L - 1)) is the natural unit of that O(1).
+            Note what it says of the issue's 64-layer, width-256 networks:
+            tanh with glorot_uniform (critical, but its error signal decays
+            as a power of depth, ratio 0.1 to 0.2) is flagged vanishing; the
+            selu SNN is not vanishing but is flagged exploding, correctly:
+            at its (0, 1) fixed point chi_perp = scale^2 E[selu'(z)^2] = 1.0716,
+            so its error signal grows by about 1.0716^(L / 2) = 9 toward
+            the input (Philipp et al., 2018, also found selu MLPs' gradients
+            explode with depth). Pass a larger threshold to tolerate that.
         training: the `training` flag of the forward pass.
 
     Returns:

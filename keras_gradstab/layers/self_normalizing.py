@@ -50,6 +50,13 @@ def alpha_dropout_affine(rate, fixed_point=(0.0, 1.0)):
 
     Returns:
         A tuple `(saturation, a, b)` of Python floats.
+
+    Example:
+
+    >>> from keras_gradstab.layers import alpha_dropout_affine
+    >>> saturation, a, b = alpha_dropout_affine(0.1)
+    >>> round(saturation, 6), round(a, 6), round(b, 6)
+    (-1.758099, 0.921285, 0.161971)
     """
     rate = _check_rate(rate)
     mean, variance = _check_fixed_point(fixed_point)

@@ -105,6 +105,19 @@ def test_64_layer_snn_keeps_fixed_point_and_is_not_vanishing():
         assert abs(r["activation_var"] - 1) < 0.15, r
     assert report.measure == "output_grad_norm"
     assert not report.vanishing, str(report)
+    # Its error signal grows toward the input at the rate critical-initialization
+    # theory gives for selu at (0, 1): chi_perp = E[selu'(z)^2], z ~ N(0, 1), here
+    # by quadrature (1.0716), so the default threshold (one e-fold over the depth)
+    # calls it exploding.
+    from scipy import integrate, stats
+
+    from keras_gradstab.activations.selu import ALPHA_01, SCALE_01
+
+    chi_perp = SCALE_01**2 * (0.5 + integrate.quad(
+        lambda z: (ALPHA_01 * np.exp(z)) ** 2 * stats.norm.pdf(z), -np.inf, 0)[0])
+    assert abs(chi_perp - 1.0716) < 1e-4
+    assert abs(report.chi - chi_perp) < 0.02, (report.chi, chi_perp)
+    assert report.exploding and report.threshold == pytest.approx(np.e)
 
 
 def test_64_layer_tanh_glorot_is_flagged_vanishing():
