@@ -2,8 +2,8 @@
 
 Each backend module defines `scan(fn, init, xs, reverse)`,
 `associative_scan(combine, elems, axis, reverse)`, `concatenate(tensors, axis)`,
-and the autodiff the diagnostics need: `value_and_grad(fn, args)` and
-`batch_jacobian(fn, x)`. A backend without a module of
+and the autodiff the diagnostics and regularizers need: `value_and_grad(fn, args)`,
+`batch_jacobian(fn, x)` and `jvp(fn, x, tangent)`. A backend without a module of
 its own (numpy, openvino) falls back to `keras.ops`.
 """
 
@@ -26,3 +26,4 @@ associative_scan = _module.associative_scan
 concatenate = _module.concatenate
 value_and_grad = _module.value_and_grad
 batch_jacobian = _module.batch_jacobian
+jvp = _module.jvp

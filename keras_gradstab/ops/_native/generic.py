@@ -67,3 +67,10 @@ def batch_jacobian(fn, x):
     raise NotImplementedError(
         f"Jacobians need a differentiable backend; {keras.config.backend()!r} has none here."
     )
+
+
+def jvp(fn, x, tangent):
+    raise NotImplementedError(
+        f"Jacobian-vector products need a differentiable backend; {keras.config.backend()!r} "
+        "has none here."
+    )

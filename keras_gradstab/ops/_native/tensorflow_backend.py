@@ -101,3 +101,16 @@ def batch_jacobian(fn, x):
         tape.watch(x)
         y = fn(x)
     return tape.batch_jacobian(y, x)
+
+
+def jvp(fn, x, tangent):
+    """`fn(x)` and the Jacobian-vector product `J(x) tangent`, exact (forward mode).
+
+    The forward accumulator's products are recorded by enclosing gradient
+    tapes, so the result is differentiable w.r.t. the weights `fn` closes over.
+    """
+    x = tf.convert_to_tensor(x)
+    with tf.autodiff.ForwardAccumulator(x, tf.cast(tangent, x.dtype)) as accumulator:
+        y = fn(x)
+    product = accumulator.jvp(y)
+    return y, tf.zeros_like(y) if product is None else product

@@ -176,3 +176,20 @@ def batch_jacobian(fn, x):
         # w.r.t. the batch of inputs holds every example's Jacobian.
         jac = torch.autograd.functional.jacobian(lambda t: fn(t).sum(0), x)
     return jac.permute(1, 0, 2)
+
+
+def jvp(fn, x, tangent):
+    """`fn(x)` and the Jacobian-vector product `J(x) tangent`, exact.
+
+    Two reverse passes (the transpose of a vector-Jacobian product is a
+    Jacobian-vector product), both with `create_graph=True`, so the result is
+    differentiable w.r.t. the weights `fn` closes over (what a training step's
+    `backward()` needs; forward-mode dual tensors do not give that here).
+    """
+    x = torch.as_tensor(x).detach().requires_grad_()
+    with torch.enable_grad():
+        y = fn(x)
+        dummy = torch.zeros_like(y, requires_grad=True)
+        (vjp,) = torch.autograd.grad(y, x, dummy, create_graph=True)
+        (product,) = torch.autograd.grad(vjp, dummy, tangent.to(vjp.dtype), create_graph=True)
+    return y, product
