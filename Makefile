@@ -3,6 +3,7 @@
 #   make test   ruff, the full suite once per backend (jax, tensorflow, torch), and
 #               the docs site built with `mkdocs build --strict`
 #   make bench  every benchmark at full size, one process per backend
+#   make docs   the documentation site (site/), strict
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python

@@ -20,6 +20,11 @@ ALL_OBJECTS_DICT = {
     "weight_clip": WeightClip,
 }
 
+_REGISTRY = _registry.Registry(
+    names=ALL_OBJECTS_DICT, objects=ALL_OBJECTS_DICT, base_class=keras.constraints.Constraint,
+    keras_get=keras.constraints.get, keras_deserialize=keras.constraints.deserialize,
+)
+
 
 def serialize(constraint):
     """The Keras config dict of `constraint` (`None` stays `None`).
@@ -59,7 +64,7 @@ def deserialize(config, custom_objects=None):
     >>> type(clip).__name__, clip.clip_value
     ('WeightClip', 0.5)
     """
-    return _registry.deserialize(config, ALL_OBJECTS_DICT, custom_objects)
+    return _REGISTRY.deserialize(config, custom_objects)
 
 
 def get(identifier):
@@ -82,11 +87,4 @@ def get(identifier):
     >>> type(constraints.get("orthogonal_conv")).__name__
     'OrthogonalConv'
     """
-    return _registry.get(
-        identifier,
-        names=ALL_OBJECTS_DICT,
-        objects=ALL_OBJECTS_DICT,
-        base_class=keras.constraints.Constraint,
-        keras_get=keras.constraints.get,
-        deserialize_fn=deserialize,
-    )
+    return _REGISTRY.get(identifier)

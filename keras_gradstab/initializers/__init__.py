@@ -27,6 +27,12 @@ _OBJECTS = {"Critical": Critical, "DeltaOrthogonal": DeltaOrthogonal,
 # Names that `get` builds with default arguments.
 _NAMES = {"delta_orthogonal": DeltaOrthogonal, "DeltaOrthogonal": DeltaOrthogonal}
 
+_REGISTRY = _registry.Registry(
+    names=_NAMES, objects=_OBJECTS, base_class=keras.initializers.Initializer,
+    keras_get=keras.initializers.get,
+    keras_deserialize=keras.initializers.deserialize, own_through_keras=True,
+)
+
 
 def serialize(initializer):
     """The Keras config dict of `initializer` (`None` stays `None`).
@@ -70,8 +76,7 @@ def deserialize(config, custom_objects=None):
     >>> type(init).__name__, init.gain
     ('DeltaOrthogonal', 2.0)
     """
-    return keras.initializers.deserialize(config, custom_objects={**_OBJECTS,
-                                                                  **(custom_objects or {})})
+    return _REGISTRY.deserialize(config, custom_objects)
 
 
 def get(identifier):
@@ -91,11 +96,4 @@ def get(identifier):
     >>> type(initializers.get("delta_orthogonal")).__name__
     'DeltaOrthogonal'
     """
-    return _registry.get(
-        identifier,
-        names=_NAMES,
-        objects=_OBJECTS,
-        base_class=keras.initializers.Initializer,
-        keras_get=keras.initializers.get,
-        deserialize_fn=deserialize,
-    )
+    return _REGISTRY.get(identifier)

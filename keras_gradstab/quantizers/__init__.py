@@ -28,14 +28,46 @@ ALIASES = {
 
 
 def serialize(quantizer):
-    """Returns the Keras config dict of `quantizer` (`None` stays `None`)."""
+    """Returns the Keras config dict of `quantizer` (`None` stays `None`).
+
+    Args:
+        quantizer: a `Quantizer` instance, or `None`.
+
+    Returns:
+        A JSON-able dict that `deserialize` (or `get`) turns back into an equal
+        quantizer, or `None`.
+
+    Example:
+
+    >>> from keras_gradstab import quantizers
+    >>> config = quantizers.serialize(quantizers.SteSign(clip_value=0.5))
+    >>> config["registered_name"], config["config"]["clip_value"]
+    ('keras_gradstab>SteSign', 0.5)
+    """
     if quantizer is None:
         return None
     return keras.saving.serialize_keras_object(quantizer)
 
 
 def deserialize(config, custom_objects=None):
-    """Builds a quantizer from `serialize`'s dict or a name."""
+    """Builds a quantizer from `serialize`'s dict or a name.
+
+    Args:
+        config: a dict from `serialize`, or a name as `get` accepts it.
+        custom_objects: optional `{name: class}` of more classes to look up.
+
+    Returns:
+        A new quantizer instance.
+
+    Example:
+
+    >>> from keras_gradstab import quantizers
+    >>> q = quantizers.deserialize(quantizers.serialize(quantizers.SteSign(clip_value=0.5)))
+    >>> type(q).__name__, q.clip_value
+    ('SteSign', 0.5)
+    >>> type(quantizers.deserialize("swish_sign")).__name__
+    'SwishSign'
+    """
     if isinstance(config, str):
         return get(config)
     return keras.saving.deserialize_keras_object(

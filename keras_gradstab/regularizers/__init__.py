@@ -19,6 +19,11 @@ ALL_OBJECTS_DICT = {
     "JacobianOrthogonality": JacobianOrthogonality,
 }
 
+_REGISTRY = _registry.Registry(
+    names=ALL_OBJECTS_DICT, objects=ALL_OBJECTS_DICT, base_class=keras.regularizers.Regularizer,
+    keras_get=keras.regularizers.get, keras_deserialize=keras.regularizers.deserialize,
+)
+
 
 def serialize(regularizer):
     """The Keras config dict of `regularizer` (`None` stays `None`).
@@ -58,7 +63,7 @@ def deserialize(config, custom_objects=None):
     >>> type(reg).__name__, reg.factor
     ('OrthogonalConv', 0.1)
     """
-    return _registry.deserialize(config, ALL_OBJECTS_DICT, custom_objects)
+    return _REGISTRY.deserialize(config, custom_objects)
 
 
 def get(identifier):
@@ -81,11 +86,4 @@ def get(identifier):
     >>> type(regularizers.get("orthogonal_conv")).__name__
     'OrthogonalConv'
     """
-    return _registry.get(
-        identifier,
-        names=ALL_OBJECTS_DICT,
-        objects=ALL_OBJECTS_DICT,
-        base_class=keras.regularizers.Regularizer,
-        keras_get=keras.regularizers.get,
-        deserialize_fn=deserialize,
-    )
+    return _REGISTRY.get(identifier)
