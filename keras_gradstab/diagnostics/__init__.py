@@ -1,4 +1,10 @@
-"""Diagnostics of gradient health: per-layer reports, a training monitor,; Diagnostics of gradient health."""
+"""Diagnostics of gradient health.
+
+Per-layer gradient reports and flags (`gradient_report`), a training monitor
+(`GradientMonitor`), the Jacobian's singular values (dynamical isometry), the
+self-normalizing check, and the ReSTE indicators and quantization summary of
+binary networks.
+"""
 
 from keras_gradstab.diagnostics.gradients import (
     GradientReport,
