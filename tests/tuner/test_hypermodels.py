@@ -80,11 +80,12 @@ def test_reste_fit_drives_o_to_the_trials_o_end():
 
 
 def test_plstm_mode_heads_and_depth():
-    hp = fixed(mode="PD", num_heads=2, dim=8, depth=2, learning_rate=0.001)
+    hp = fixed(mode="PD", num_heads=2, dim=8, depth=1, learning_rate=0.001)
     model = tuner.PLSTMHyperModel((None, None, 1), 2, patch_size=8).build(hp)
-    blocks = [model.get_layer(f"plstm_{i}") for i in range(2)]
-    assert [(b.mode, b.num_heads) for b in blocks] == [("PD", 2), ("PD", 2)]
-    # Global pooling: the same model applies at twice the image size.
+    blocks = [layer for layer in model.layers if isinstance(layer, layers.PLSTMBlock)]
+    assert [(b.name, b.mode, b.num_heads) for b in blocks] == [("plstm_0", "PD", 2)]
+    assert model.get_layer("patch_embedding").filters == 8
+    # Global pooling: the same model applies to any image size (here 2x2 patches).
     assert model(np.ones((1, 16, 16, 1), "float32")).shape == (1, 2)
 
 
