@@ -55,15 +55,19 @@ class OrthogonalConv(keras.constraints.Constraint):
        orthogonal (row or column) convolution, the nearest one of that form.
 
     The refinement is kept when its Lorth is at most `tolerance`, else the
-    fallback. From a random kernel the refinement stalls in local minima of
-    Lorth (measured for a random 3x3, 16 -> 16 kernel: Lorth about 0.09 and
-    circular singular values down to 0.1-0.2 even after 200 iterations; with
-    out_channels == in_channels * prod(strides) reaching an orthogonal kernel by
-    descent is hard, Achour et al. 2022), so the first call on a random kernel
-    returns the fallback, whose circular singular values are all 1: one call
-    suffices to reach [0.9, 1.1], whatever `iterations`. Later calls, on kernels
-    that an optimizer step moved slightly away from orthogonal, keep the
-    refined kernel.
+    fallback. From a random kernel the refinement alone never reaches
+    [0.9, 1.1]: it stalls in local minima of Lorth (with out_channels ==
+    in_channels * prod(strides) reaching an orthogonal kernel by descent is
+    hard, Achour et al. 2022). Measured on JAX for a random 3x3, 16 -> 16
+    kernel (N(0, 1 / (9 * 16)), circular singular values on 16x16 from
+    [0.005, 2.01], Lorth 16.2), with `tolerance=inf` so that the refinement is
+    kept: after 10 iterations [0.056, 1.12], Lorth 1.21; after 50 (five calls
+    of 10, or one of 50) [0.015, 1.12], Lorth 0.091; after 200 [0.003, 1.14],
+    Lorth 0.077. So the first call on a random kernel returns the fallback,
+    whose circular singular values are all 1 (measured [0.9999995, 1.0000004]):
+    one call suffices to reach [0.9, 1.1], whatever `iterations`. Later calls,
+    on kernels that an optimizer step moved slightly away from orthogonal, keep
+    the refined kernel.
 
     Args:
         strides: the stride of the convolution, an integer or one per axis.

@@ -188,6 +188,19 @@ class Critical(keras.initializers.Initializer):
     C_b = 0 (He); tanh C_W = 1, C_b = 0; linear C_W = 1. For gelu and swish
     the critical point has C_b > 0 and a finite K*.
 
+    Criticality is an infinite-width statement about the variance expected
+    over initializations. One network of finite width n drifts from it: with
+    chi_par = 1 nothing pulls the log of a layer's preactivation variance back,
+    so it random-walks by about sqrt(2 / n) per layer (the spread of the mean of
+    n squared Gaussians), and its mean shifts by O(depth / n) (PDLT's 1/n
+    corrections grow linearly with depth at criticality). Measured with NumPy
+    for gelu, width 512, batch 32, standard-normal inputs, ten seeds: the
+    largest over smallest variance of layers 5 to 50 of each network was 1.8 to
+    4.3 (seven of ten above 2), and the spread of log variance at layer 50
+    across seeds was 0.35 against the random walk's sqrt(2 * 45 / 512) = 0.42;
+    the mean over networks stays within a factor 2. Expect per-network
+    variances to stay within a factor 2 only while depth / width is small.
+
     Args:
         activation: the activation the layer feeds (name or callable).
         mode: `"kernel"` (variance C_W / fan_in, fan_in as Keras computes it

@@ -122,7 +122,13 @@ class _OrthogonalConv(keras.layers.Layer):
         kernel = ops.reshape(cayley(a - ops.transpose(a)), (1,) * self.rank + (size, size))
         if self.projectors is not None:
             p = ops.convert_to_tensor(self.projectors)
-            u = cayley(p - ops.swapaxes(p, -1, -2))[..., : (size + 1) // 2]
+            skew = p - ops.swapaxes(p, -1, -2)
+            # One unbatched solve per projector: jaxlib's batched triangular solve
+            # splits its batch over the XLA CPU thread pool from inside that pool
+            # and deadlocked training here on a 2-core machine (both pool threads
+            # waiting for sub-tasks that no thread was free to run).
+            u = ops.stack([cayley(skew[i]) for i in range(skew.shape[0])])
+            u = u[..., : (size + 1) // 2]
             projector = u @ ops.swapaxes(u, -1, -2)
             eye = ops.eye(size, dtype=projector.dtype)
             index = 0
