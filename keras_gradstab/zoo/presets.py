@@ -128,7 +128,12 @@ def from_preset(name_or_directory, compile=True):
     import keras_gradstab  # noqa: F401  (registers every class the config may name)
 
     with open(os.path.join(directory, CONFIG_FILE)) as f:
-        model = keras.models.model_from_json(f.read())
+        config = json.load(f)
+    # A preset's compile settings live in its metadata. A compile config saved
+    # with the model would carry the training backend's resolved `jit_compile`
+    # (True on JAX), which torch turns into `torch.compile` (minutes to load).
+    config.pop("compile_config", None)
+    model = keras.models.model_from_json(json.dumps(config))
     model.load_weights(weights)
     if compile and metadata.get("compile"):
         model.compile(**metadata["compile"])
@@ -262,7 +267,9 @@ def save_preset(model, directory, *, name, task, metric, data, recipe, compile=N
     """
     os.makedirs(directory, exist_ok=True)
     with open(os.path.join(directory, CONFIG_FILE), "w") as f:
-        f.write(model.to_json())
+        config = json.loads(model.to_json())
+        config.pop("compile_config", None)  # see `from_preset`
+        json.dump(config, f)
     weights = os.path.join(directory, WEIGHTS_FILE)
     model.save_weights(weights)
     x, y = _test_data(data)
