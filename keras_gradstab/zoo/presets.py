@@ -172,7 +172,14 @@ def _test_data(data):
     return test[0], test[1]
 
 
-def measure(model, metric, x, y, batch_size=256):
+def _even_batch(n, largest=512):
+    """The largest batch size <= `largest` that divides `n` (n itself if small)."""
+    if n <= largest:
+        return n
+    return max(d for d in range(1, largest + 1) if n % d == 0)
+
+
+def measure(model, metric, x, y, batch_size=None):
     """Computes a preset metric of `model` on (x, y).
 
     "accuracy": argmax of the last axis against the labels; "symbol_accuracy":
@@ -180,6 +187,9 @@ def measure(model, metric, x, y, batch_size=256):
     """
     if metric not in _METRICS:
         raise ValueError(f"`metric` must be one of {_METRICS}; received {metric!r}.")
+    if batch_size is None:
+        # Equal batches: a last, smaller batch would compile the model a second time.
+        batch_size = _even_batch(len(x))
     predictions = np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
     if metric == "mse":
         return float(np.mean((predictions - y) ** 2))
