@@ -7,7 +7,7 @@ dict, or a name: the class name (`"SteSign"`) or its snake-case alias
 
 import keras
 
-from keras_gradstab.quantizers.base import Quantizer
+from keras_gradstab.quantizers.base import Quantizer, SignQuantizer
 from keras_gradstab.quantizers.dorefa import DoReFa
 from keras_gradstab.quantizers.packing import load_packed_weights, pack_binary_weights
 from keras_gradstab.quantizers.reste import ReSTE
@@ -28,14 +28,44 @@ ALIASES = {
 
 
 def serialize(quantizer):
-    """Returns the Keras config dict of `quantizer` (`None` stays `None`)."""
+    """Returns the Keras config dict of `quantizer` (`None` stays `None`).
+
+    Args:
+        quantizer: a quantizer instance or `None`.
+
+    Returns:
+        A JSON-able dict that `deserialize` (or `get`) turns back into an equal
+        quantizer, or `None`.
+
+    Example:
+
+    >>> from keras_gradstab import quantizers
+    >>> config = quantizers.serialize(quantizers.SteSign(clip_value=0.5))
+    >>> config["class_name"], config["config"]["clip_value"]
+    ('SteSign', 0.5)
+    """
     if quantizer is None:
         return None
     return keras.saving.serialize_keras_object(quantizer)
 
 
 def deserialize(config, custom_objects=None):
-    """Builds a quantizer from `serialize`'s dict or a name."""
+    """Builds a quantizer from `serialize`'s dict or a name.
+
+    Args:
+        config: a dict from `serialize`, or a name as `get` accepts.
+        custom_objects: optional dict of extra classes by name.
+
+    Returns:
+        A new quantizer.
+
+    Example:
+
+    >>> from keras_gradstab import quantizers
+    >>> revived = quantizers.deserialize(quantizers.serialize(quantizers.ReSTE(o=2.0)))
+    >>> type(revived).__name__, revived.initial_o
+    ('ReSTE', 2.0)
+    """
     if isinstance(config, str):
         return get(config)
     return keras.saving.deserialize_keras_object(
@@ -88,6 +118,7 @@ __all__ = [
     "Quantizer",
     "ReSTE",
     "SteHeaviside",
+    "SignQuantizer",
     "SteSign",
     "SwishSign",
     "deserialize",

@@ -117,6 +117,23 @@ def load_packed_weights(model, packed):
     Args:
         model: a built model with the architecture of the packed one.
         packed: the dict returned by `pack_binary_weights`, or the `.npz` path.
+
+    Raises:
+        ValueError: a binarized kernel of `model` has no packed entry of its shape.
+
+    Example:
+
+    >>> import keras
+    >>> import numpy as np
+    >>> from keras_gradstab.layers import QuantDense
+    >>> from keras_gradstab.quantizers import load_packed_weights, pack_binary_weights
+    >>> def build():
+    ...     return keras.Sequential([keras.Input((8,)), QuantDense(4, kernel_quantizer="reste")])
+    >>> trained, fresh = build(), build()
+    >>> load_packed_weights(fresh, pack_binary_weights(trained))
+    >>> bool(np.array_equal(keras.ops.convert_to_numpy(trained.layers[0].quantized_kernel()),
+    ...                     keras.ops.convert_to_numpy(fresh.layers[0].quantized_kernel())))
+    True
     """
     if isinstance(packed, str):
         with np.load(packed) as data:
