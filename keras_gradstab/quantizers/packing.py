@@ -123,16 +123,18 @@ def load_packed_weights(model, packed):
 
     Example:
 
+    >>> import os, tempfile
     >>> import keras
     >>> import numpy as np
-    >>> from keras_gradstab.layers import QuantDense
+    >>> from keras_gradstab.layers import QuantConv1D
     >>> from keras_gradstab.quantizers import load_packed_weights, pack_binary_weights
-    >>> def build():
-    ...     return keras.Sequential([keras.Input((8,)), QuantDense(4, kernel_quantizer="reste")])
-    >>> trained, fresh = build(), build()
-    >>> load_packed_weights(fresh, pack_binary_weights(trained))
-    >>> bool(np.array_equal(keras.ops.convert_to_numpy(trained.layers[0].quantized_kernel()),
-    ...                     keras.ops.convert_to_numpy(fresh.layers[0].quantized_kernel())))
+    >>> conv = keras.Sequential([keras.Input((6, 2)), QuantConv1D(3, 3, kernel_quantizer="ste_sign")])
+    >>> path = os.path.join(tempfile.mkdtemp(), "packed.npz")
+    >>> _ = pack_binary_weights(conv, path)
+    >>> copy = keras.models.clone_model(conv)
+    >>> load_packed_weights(copy, path)
+    >>> signs = [keras.ops.convert_to_numpy(m.layers[0].quantized_kernel()) for m in (conv, copy)]
+    >>> bool(np.array_equal(*signs))
     True
     """
     if isinstance(packed, str):
