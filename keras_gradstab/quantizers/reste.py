@@ -36,11 +36,7 @@ class ReSTE(SignQuantizer):
         rectify: the half-width of the rectified zone around 0 (`m`, 0.1 in the
             paper), in `(0, threshold)`.
 
-    Call arguments:
-        inputs: a floating tensor.
-
-    Returns:
-        +-1 in the dtype of `inputs`.
+    Called as any `SignQuantizer`: +-1 in the dtype of the input.
 
     Example:
 
@@ -48,8 +44,9 @@ class ReSTE(SignQuantizer):
     >>> import numpy as np
     >>> from keras_gradstab.quantizers import ReSTE
     >>> quantizer = ReSTE(o=3.0)
-    >>> keras.ops.convert_to_numpy(quantizer(np.array([-0.5, 0.0, 2.0], "float32"))).tolist()
-    [-1.0, 1.0, 1.0]
+    >>> surrogate = quantizer.derivative(np.array([0.0, 1.0, 2.0], "float32"))
+    >>> [round(float(v), 4) for v in keras.ops.convert_to_numpy(surrogate)]
+    [4.6416, 0.3333, 0.0]
     >>> _ = quantizer.o.assign(2.0)  # what ReSTESchedule does between steps
     >>> float(keras.ops.convert_to_numpy(quantizer.o))
     2.0
