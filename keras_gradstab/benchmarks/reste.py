@@ -5,13 +5,19 @@ dense layer with inputs and weights quantized, batch normalization, a
 full-precision classifier; the `model_zoo/reste_bnn_digits` architecture on
 16x16 inputs) is built twice, once with every quantizer `SteSign` and once
 `ReSTE`, and one compiled training step (`train_on_batch`, `jit_compile` where
-Keras uses it: JAX and TensorFlow XLA; torch eager) is timed for each.
+Keras uses it: JAX and TensorFlow XLA; torch eager) is timed for each. The two
+models are timed in alternation (one step of each per round), so that a change
+of the machine's load hits both alike; the overhead is the median of the
+per-round ratios (3 steps of each model per round, 30 rounds). Each row records the 1-minute load average at the end.
 """
+
+import os
+import statistics
+import time
 
 import keras
 import numpy as np
 
-from keras_gradstab.benchmarks.timing import median_seconds
 from keras_gradstab.constraints import WeightClip
 from keras_gradstab.layers import QuantConv2D, QuantDense
 
@@ -40,26 +46,43 @@ def _model(quantizer, width, size):
     return model
 
 
+def _step_seconds(model, x, y, steps):
+    start = time.perf_counter()
+    for _ in range(steps):
+        model.train_on_batch(x, y)
+    return (time.perf_counter() - start) / steps
+
+
 def run(quick=False):
     width, size = (16, 8) if quick else (32, 16)
-    repeats = 5 if quick else 30
+    repeats, steps = (5, 1) if quick else (30, 3)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(BATCH, size, size, 1)).astype("float32")
     y = rng.integers(0, 10, size=(BATCH,)).astype("int32")
-    seconds = {}
-    for quantizer in ("ste_sign", "reste"):
+    quantizers = ("ste_sign", "reste")
+    models = {}
+    for quantizer in quantizers:
         keras.utils.set_random_seed(0)
-        model = _model(quantizer, width, size)
-        seconds[quantizer] = median_seconds(lambda m=model: m.train_on_batch(x, y), repeats,
-                                            warmup=3)
+        models[quantizer] = _model(quantizer, width, size)
+        for _ in range(3):  # compile and warm up
+            models[quantizer].train_on_batch(x, y)
+    times = {quantizer: [] for quantizer in quantizers}
+    for _ in range(repeats):
+        for quantizer in quantizers:
+            times[quantizer].append(_step_seconds(models[quantizer], x, y, steps))
+    ratios = [r / s for r, s in zip(times["reste"], times["ste_sign"])]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     rows = []
-    for quantizer, value in seconds.items():
+    for quantizer in quantizers:
         rows.append({
             "benchmark": "reste",
             "backend": keras.config.backend(),
             "case": f"train step, {quantizer}",
             "shape": f"B={BATCH} {size}x{size} width={width}",
-            "seconds": value,
-            "overhead vs ste_sign": value / seconds["ste_sign"] - 1.0,
+            "seconds": statistics.median(times[quantizer]),
+            "overhead vs ste_sign": (
+                0.0 if quantizer == "ste_sign" else statistics.median(ratios) - 1.0
+            ),
+            "load average": load,
         })
     return rows

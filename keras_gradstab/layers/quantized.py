@@ -279,19 +279,10 @@ class QuantConv1D(_QuantConv, keras.layers.Conv1D):
     Args:
         filters: the number of output channels.
         kernel_size: the size of the convolution window (int or tuple).
-        strides: the strides of the convolution.
         padding: `"valid"`, `"same"` or `"causal"` (causal pads zeros).
-        pad_values: the value that "same" padding fills in (0.0 as Keras; 1.0 keeps
-            a +-1 binarized input binary at the border).
-        input_quantizer: quantizer of the inputs: a name (`"ste_sign"`, `"reste"`,
-            ...), an instance, a config dict or `None` (full precision).
-        kernel_quantizer: quantizer of the kernel, as `input_quantizer`.
-        kernel_scale: `None`, `"per_layer"` (one mean(|W|)) or `"per_channel"` (one
-            mean(|W|) per output channel), multiplied into the quantized kernel; the
-            gradient flows through it.
-        kernel_constraint: constraint on the latent kernel, e.g.
-            `keras_gradstab.constraints.WeightClip(1.0)`.
-        **kwargs: the other arguments of `keras.layers.Conv1D`.
+        **kwargs: `pad_values`, `input_quantizer`, `kernel_quantizer`,
+            `kernel_scale` and `kernel_constraint` as in `QuantConv2D`, and the
+            other arguments of `keras.layers.Conv1D`.
 
     Call arguments:
         inputs: a 3D tensor, `(batch, *spatial, channels)` for `channels_last`.

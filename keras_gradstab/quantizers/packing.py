@@ -117,6 +117,25 @@ def load_packed_weights(model, packed):
     Args:
         model: a built model with the architecture of the packed one.
         packed: the dict returned by `pack_binary_weights`, or the `.npz` path.
+
+    Raises:
+        ValueError: a binarized kernel of `model` has no packed entry of its shape.
+
+    Example:
+
+    >>> import os, tempfile
+    >>> import keras
+    >>> import numpy as np
+    >>> from keras_gradstab.layers import QuantConv1D
+    >>> from keras_gradstab.quantizers import load_packed_weights, pack_binary_weights
+    >>> conv = keras.Sequential([keras.Input((6, 2)), QuantConv1D(3, 3, kernel_quantizer="ste_sign")])
+    >>> path = os.path.join(tempfile.mkdtemp(), "packed.npz")
+    >>> _ = pack_binary_weights(conv, path)
+    >>> copy = keras.models.clone_model(conv)
+    >>> load_packed_weights(copy, path)
+    >>> signs = [keras.ops.convert_to_numpy(m.layers[0].quantized_kernel()) for m in (conv, copy)]
+    >>> bool(np.array_equal(*signs))
+    True
     """
     if isinstance(packed, str):
         with np.load(packed) as data:

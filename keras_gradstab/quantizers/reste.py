@@ -3,11 +3,11 @@
 import keras
 from keras import ops
 
-from keras_gradstab.quantizers.base import Quantizer, sign, straight_through
+from keras_gradstab.quantizers.base import SignQuantizer, mask, sign
 
 
 @keras.saving.register_keras_serializable(package="keras_gradstab")
-class ReSTE(Quantizer):
+class ReSTE(SignQuantizer):
     """Sign with the rectified straight-through estimator (ReSTE).
 
     Forward: `sign(x)` (sign(0) = +1). Backward: the derivative of the
@@ -36,11 +36,7 @@ class ReSTE(Quantizer):
         rectify: the half-width of the rectified zone around 0 (`m`, 0.1 in the
             paper), in `(0, threshold)`.
 
-    Call arguments:
-        inputs: a floating tensor.
-
-    Returns:
-        +-1 in the dtype of `inputs`.
+    Called as any `SignQuantizer`: +-1 in the dtype of the input.
 
     Example:
 
@@ -48,14 +44,13 @@ class ReSTE(Quantizer):
     >>> import numpy as np
     >>> from keras_gradstab.quantizers import ReSTE
     >>> quantizer = ReSTE(o=3.0)
-    >>> keras.ops.convert_to_numpy(quantizer(np.array([-0.5, 0.0, 2.0], "float32"))).tolist()
-    [-1.0, 1.0, 1.0]
+    >>> surrogate = quantizer.derivative(np.array([0.0, 1.0, 2.0], "float32"))
+    >>> [round(float(v), 4) for v in keras.ops.convert_to_numpy(surrogate)]
+    [4.6416, 0.3333, 0.0]
     >>> _ = quantizer.o.assign(2.0)  # what ReSTESchedule does between steps
     >>> float(keras.ops.convert_to_numpy(quantizer.o))
     2.0
     """
-
-    precision = 1
 
     def __init__(self, o=3.0, threshold=1.5, rectify=0.1, **kwargs):
         if not (isinstance(o, (int, float)) and o >= 1):
@@ -79,29 +74,34 @@ class ReSTE(Quantizer):
             trainable=False,
         )
 
-    def _power(self, x):
-        return ops.cast(self.o, x.dtype)
+    def surrogate_params(self, x):
+        # Read in the forward pass: a compiled step sees the variable's current value.
+        return (ops.cast(self.o, x.dtype),)
 
     def derivative(self, x):
         """The surrogate derivative g'(x) at the current `o`, in the dtype of `x`."""
-        o = self._power(x)
+        return super().derivative(x)
+
+    def backward(self, x, upstream, o):
+        """`upstream * g'(x)`, g' as above at the power `o`."""
         magnitude = ops.abs(x)
-        # Evaluate the power on max(|x|, rectify) so |x| = 0 never reaches it.
-        safe = ops.maximum(magnitude, self.rectify)
-        # exp(p log s), not power(s, p): XLA's pow with a tensor exponent costs ~15x
-        # more on CPU (measured: 16 ms against 1 ms for 524k elements).
-        slope = ops.exp(ops.log(safe) * ((1.0 - o) / o)) / o
-        secant = ops.power(ops.cast(self.rectify, x.dtype), 1.0 / o) / self.rectify
-        slope = ops.where(magnitude <= self.rectify, secant * ops.ones_like(x), slope)
-        return ops.where(magnitude <= self.threshold, slope, ops.zeros_like(x))
+        inverse = 1.0 / o
+        # g' = exp((1/o - 1) log s + [|x| > rectify] log(1/o)) with s = max(|x|,
+        # rectify): (1/o) s^(1/o - 1) outside the rectified zone, its secant slope
+        # rectify^(1/o - 1) inside. The log never sees 0, so g' is finite; exp(p log s),
+        # not power(s, p): XLA's pow with a tensor exponent costs ~15x more on CPU
+        # (16 ms against 1 ms for 524k elements), torch's ~20x.
+        outside = mask(magnitude > self.rectify, x)
+        slope = ops.exp(
+            ops.log(ops.maximum(magnitude, self.rectify)) * (inverse - 1.0)
+            + outside * ops.log(inverse)
+        )
+        return upstream * slope * mask(magnitude <= self.threshold, x)
 
     def equivalent_forward(self, x):
         """f(x) = sign(x) |x|^(1/o) at the current `o` (no clipping)."""
-        o = self._power(x)
+        o = ops.cast(self.o, x.dtype)
         return sign(x) * ops.power(ops.abs(x), 1.0 / o)
-
-    def call(self, inputs):
-        return straight_through(inputs, sign(inputs), self.derivative(inputs))
 
     def get_config(self):
         return {

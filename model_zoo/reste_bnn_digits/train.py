@@ -137,14 +137,23 @@ def main(argv=None):
     parser.add_argument("--no-preset", action="store_true",
                         help="do not write the preset (e.g. a baseline-only run)")
     args = parser.parse_args(argv)
-    backend = keras.config.backend()
-    if backend == "torch":
-        # Two intra-op threads on a loaded 2-core machine make every small torch
-        # kernel wait on a barrier (torch.exp of 131k floats: 25 ms against 0.4 ms
-        # with one thread, measured); one thread is faster here.
-        import torch
+    if keras.config.backend() != "torch":
+        return run(args)
+    # Two intra-op threads on a loaded 2-core machine make every small torch
+    # kernel wait on a barrier (torch.exp of 131k floats: 25 ms against 0.4 ms
+    # with one thread, measured); one thread is faster here. Restored afterwards.
+    import torch
 
-        torch.set_num_threads(1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return run(args)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def run(args):
+    backend = keras.config.backend()
     out = args.out
     if args.quick and out is None:
         out = tempfile.mkdtemp(prefix="reste_bnn_digits_")
