@@ -39,7 +39,7 @@ TIME_STEPS = 10 if QUICK else 200
 UNITS = 8 if QUICK else 64
 BATCH = 32
 STEPS_PER_EPOCH = 10 if QUICK else 50
-EPOCHS = 3 if QUICK else 30
+EPOCHS = 3 if QUICK else 12
 OUT_DIR = os.environ.get(
     "KERAS_GRADSTAB_TUTORIAL_OUT",
     os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "tutorials", "figures"),
@@ -111,6 +111,13 @@ for kind, curve in curves.items():
 # The figure `ncgru_copying.png`: mean cross-entropy per step against training
 # steps for the three models, with the memoryless baseline dashed. A curve that
 # stays on the dashed line has learned to output blanks but remembers nothing.
+#
+# What the committed figure shows (full mode: T = 200, 600 steps of batch 32 per
+# model, jax, run on a shared 2-core CPU, which is what limited the budget):
+# scoRNN goes below the memoryless baseline after about 300 steps and reaches
+# 0.048 at 600; NC-GRU (0.0950) and the GRU (0.0947) sit on the baseline at 600
+# steps: within this budget only scoRNN remembers. The issue asks for NC-GRU
+# below the baseline too; that needs a longer run than this session could afford.
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 3.8))
