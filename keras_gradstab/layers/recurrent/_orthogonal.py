@@ -101,6 +101,36 @@ class OrthogonalCellMixin(DropoutRNNCell):
     matrices at every step there.
     """
 
+    def init_shared(self, *, units, kernel_initializer, bias_initializer, kernel_regularizer,
+                    dropout, recurrent_dropout, seed):
+        """Checks and stores the arguments every orthogonal cell takes.
+
+        `kernel_initializer=None` means U(-0.01, 0.01) (the scoRNN paper's input
+        kernel). Sets `state_size` and `output_size` to `units`.
+        """
+        if kernel_initializer is None:
+            kernel_initializer = keras.initializers.RandomUniform(-0.01, 0.01, seed=seed)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.dropout = check_rate("dropout", dropout)
+        self.recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed=seed)
+        self.state_size = units
+        self.output_size = units
+
+    def shared_config(self):
+        """The config entries of the arguments stored by `init_shared`."""
+        return {
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
+        }
+
     def call(self, inputs, states, training=False):
         h = states[0] if isinstance(states, (list, tuple)) else states
         if training and self.dropout > 0:
@@ -129,7 +159,43 @@ class OrthogonalRNN(keras.layers.RNN):
 
     Masking, `go_backwards`, `stateful`, `return_state`, dropout and `Bidirectional`
     go through `keras.layers.RNN.call` unchanged; only `inner_loop` is replaced.
+
+    A subclass names its `cell_class`, the cell's argument names `cell_keys` (they
+    are the layer's arguments and config keys too) and `cell_name`. Positional
+    arguments and the keyword arguments in `cell_keys` build the cell; the others
+    go to `keras.layers.RNN`.
     """
+
+    cell_class = None
+    cell_keys = ()
+    cell_name = None
+
+    def __init__(
+        self,
+        *cell_args,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        zero_output_for_mask=False,
+        **kwargs,
+    ):
+        cell_kwargs = {key: kwargs.pop(key) for key in self.cell_keys if key in kwargs}
+        cell = self.cell_class(
+            *cell_args, **cell_kwargs, dtype=kwargs.get("dtype"),
+            trainable=kwargs.get("trainable", True), name=self.cell_name,
+        )
+        super().__init__(
+            cell, return_sequences=return_sequences, return_state=return_state,
+            go_backwards=go_backwards, stateful=stateful, unroll=unroll,
+            zero_output_for_mask=zero_output_for_mask, **kwargs,
+        )
+        self.input_spec = keras.layers.InputSpec(ndim=3)
+
+    @property
+    def units(self):
+        return self.cell.units
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         cell = self.cell
@@ -182,10 +248,13 @@ class OrthogonalRNN(keras.layers.RNN):
         """The cell's recurrent matrices (see the cell's `recurrent_matrices`)."""
         return self.cell.recurrent_matrices()
 
+    def get_config(self):
+        """RNN's own keys plus the cell's arguments, without `cell`."""
+        config = super().get_config()
+        del config["cell"]
+        cell_config = self.cell.get_config()
+        return {**config, **{key: cell_config[key] for key in self.cell_keys}}
 
-def layer_config(layer, cell_keys):
-    """A layer's config: RNN's own keys plus the cell's arguments, without `cell`."""
-    config = super(OrthogonalRNN, layer).get_config()
-    del config["cell"]
-    cell_config = layer.cell.get_config()
-    return {**config, **{k: cell_config[k] for k in cell_keys}}
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

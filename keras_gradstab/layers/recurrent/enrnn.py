@@ -12,10 +12,8 @@ from keras_gradstab.layers.recurrent._orthogonal import (
     OrthogonalCellMixin,
     OrthogonalRNN,
     check_n_neg,
-    check_rate,
     check_units,
     diagonal_d,
-    layer_config,
     scaled_cayley,
 )
 
@@ -188,17 +186,11 @@ class ENRNNCell(OrthogonalCellMixin, keras.layers.Layer):
         self.n_neg = n_neg
         self._n_neg = check_n_neg(n_neg, orthogonal_units)
         self.power_squarings = power_squarings
-        if kernel_initializer is None:
-            kernel_initializer = keras.initializers.RandomUniform(-0.01, 0.01, seed=seed)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.dropout = check_rate("dropout", dropout)
-        self.recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed=seed)
-        self.state_size = self.units
-        self.output_size = self.units
+        self.init_shared(
+            units=self.units, kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
+            dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
+        )
 
     def build(self, input_shape):
         n1, n2 = self.orthogonal_units, self.normalized_units
@@ -255,12 +247,7 @@ class ENRNNCell(OrthogonalCellMixin, keras.layers.Layer):
             "normalized_units": self.normalized_units,
             "n_neg": self.n_neg,
             "power_squarings": self.power_squarings,
-            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
-            "seed": self.seed,
+            **self.shared_config(),
         }
 
 
@@ -315,48 +302,6 @@ class ENRNN(OrthogonalRNN):
     (4, 2)
     """
 
-    def __init__(
-        self,
-        orthogonal_units,
-        normalized_units,
-        n_neg=None,
-        power_squarings=24,
-        kernel_initializer=None,
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        seed=None,
-        return_sequences=False,
-        return_state=False,
-        go_backwards=False,
-        stateful=False,
-        unroll=False,
-        zero_output_for_mask=False,
-        **kwargs,
-    ):
-        cell = ENRNNCell(
-            orthogonal_units, normalized_units, n_neg=n_neg,
-            power_squarings=power_squarings, kernel_initializer=kernel_initializer,
-            bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
-            dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
-            dtype=kwargs.get("dtype"), trainable=kwargs.get("trainable", True),
-            name="enrnn_cell",
-        )
-        super().__init__(
-            cell, return_sequences=return_sequences, return_state=return_state,
-            go_backwards=go_backwards, stateful=stateful, unroll=unroll,
-            zero_output_for_mask=zero_output_for_mask, **kwargs,
-        )
-        self.input_spec = keras.layers.InputSpec(ndim=3)
-
-    @property
-    def units(self):
-        return self.cell.units
-
-    def get_config(self):
-        return layer_config(self, _CELL_KEYS)
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+    cell_class = ENRNNCell
+    cell_keys = _CELL_KEYS
+    cell_name = "enrnn_cell"

@@ -12,10 +12,8 @@ from keras_gradstab.layers.recurrent._orthogonal import (
     OrthogonalCellMixin,
     OrthogonalRNN,
     check_n_neg,
-    check_rate,
     check_units,
     diagonal_d,
-    layer_config,
     scaled_cayley,
     skew,
 )
@@ -136,17 +134,13 @@ class NCGRUCell(OrthogonalCellMixin, keras.layers.Layer):
         self.cayley_inverse = cayley_inverse
         self.neumann_terms = neumann_terms
         self.refresh_every = refresh_every
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.recurrent_regularizer = keras.regularizers.get(recurrent_regularizer)
-        self.dropout = check_rate("dropout", dropout)
-        self.recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed=seed)
-        self.state_size = units
-        self.output_size = units
+        self.init_shared(
+            units=units, kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
+            dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
+        )
         self.reported_matrices = ("orthogonal", "orthogonal_reset") if orthogonal_reset else (
             "orthogonal",
         )
@@ -268,14 +262,9 @@ class NCGRUCell(OrthogonalCellMixin, keras.layers.Layer):
             "cayley_inverse": self.cayley_inverse,
             "neumann_terms": self.neumann_terms,
             "refresh_every": self.refresh_every,
-            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "recurrent_initializer": keras.initializers.serialize(self.recurrent_initializer),
-            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
             "recurrent_regularizer": keras.regularizers.serialize(self.recurrent_regularizer),
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
-            "seed": self.seed,
+            **self.shared_config(),
         }
 
 
@@ -335,55 +324,6 @@ class NCGRU(OrthogonalRNN):
     (4, 2)
     """
 
-    def __init__(
-        self,
-        units,
-        n_neg=None,
-        reset_after=True,
-        orthogonal_reset=False,
-        cayley_inverse="solve",
-        neumann_terms=6,
-        refresh_every=50,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        recurrent_regularizer=None,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        seed=None,
-        return_sequences=False,
-        return_state=False,
-        go_backwards=False,
-        stateful=False,
-        unroll=False,
-        zero_output_for_mask=False,
-        **kwargs,
-    ):
-        cell = NCGRUCell(
-            units, n_neg=n_neg, reset_after=reset_after, orthogonal_reset=orthogonal_reset,
-            cayley_inverse=cayley_inverse, neumann_terms=neumann_terms,
-            refresh_every=refresh_every, kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
-            dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
-            dtype=kwargs.get("dtype"), trainable=kwargs.get("trainable", True),
-            name="ncgru_cell",
-        )
-        super().__init__(
-            cell, return_sequences=return_sequences, return_state=return_state,
-            go_backwards=go_backwards, stateful=stateful, unroll=unroll,
-            zero_output_for_mask=zero_output_for_mask, **kwargs,
-        )
-        self.input_spec = keras.layers.InputSpec(ndim=3)
-
-    @property
-    def units(self):
-        return self.cell.units
-
-    def get_config(self):
-        return layer_config(self, _CELL_KEYS)
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+    cell_class = NCGRUCell
+    cell_keys = _CELL_KEYS
+    cell_name = "ncgru_cell"

@@ -11,10 +11,8 @@ from keras_gradstab.layers.recurrent._orthogonal import (
     OrthogonalCellMixin,
     OrthogonalRNN,
     check_n_neg,
-    check_rate,
     check_units,
     diagonal_d,
-    layer_config,
     scaled_cayley,
 )
 
@@ -87,17 +85,11 @@ class ScoRNNCell(OrthogonalCellMixin, keras.layers.Layer):
         self.units = units
         self.n_neg = n_neg
         self._n_neg = check_n_neg(n_neg, units)
-        if kernel_initializer is None:
-            kernel_initializer = keras.initializers.RandomUniform(-0.01, 0.01, seed=seed)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.dropout = check_rate("dropout", dropout)
-        self.recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed=seed)
-        self.state_size = units
-        self.output_size = units
+        self.init_shared(
+            units=units, kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
+            dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
+        )
 
     def build(self, input_shape):
         self.kernel = self.add_weight(
@@ -135,12 +127,7 @@ class ScoRNNCell(OrthogonalCellMixin, keras.layers.Layer):
             **super().get_config(),
             "units": self.units,
             "n_neg": self.n_neg,
-            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
-            "seed": self.seed,
+            **self.shared_config(),
         }
 
 
@@ -192,45 +179,6 @@ class ScoRNN(OrthogonalRNN):
     (4, 2)
     """
 
-    def __init__(
-        self,
-        units,
-        n_neg=None,
-        kernel_initializer=None,
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        seed=None,
-        return_sequences=False,
-        return_state=False,
-        go_backwards=False,
-        stateful=False,
-        unroll=False,
-        zero_output_for_mask=False,
-        **kwargs,
-    ):
-        cell = ScoRNNCell(
-            units, n_neg=n_neg, kernel_initializer=kernel_initializer,
-            bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
-            dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
-            dtype=kwargs.get("dtype"), trainable=kwargs.get("trainable", True),
-            name="scornn_cell",
-        )
-        super().__init__(
-            cell, return_sequences=return_sequences, return_state=return_state,
-            go_backwards=go_backwards, stateful=stateful, unroll=unroll,
-            zero_output_for_mask=zero_output_for_mask, **kwargs,
-        )
-        self.input_spec = keras.layers.InputSpec(ndim=3)
-
-    @property
-    def units(self):
-        return self.cell.units
-
-    def get_config(self):
-        return layer_config(self, _CELL_KEYS)
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+    cell_class = ScoRNNCell
+    cell_keys = _CELL_KEYS
+    cell_name = "scornn_cell"

@@ -1,0 +1,106 @@
+"""What the recurrent presets' recipes share: one training loop for the preset model and
+the same-size `keras.layers.GRU` baseline, trained the same way and measured the same way.
+
+Not a preset (no `train.py`): `model_zoo/<name>/train.py` imports it.
+"""
+
+import json
+import os
+import time
+
+import keras
+
+from keras_gradstab import zoo
+from keras_gradstab.zoo.presets import measure
+
+PRESETS_DIR = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "keras_gradstab", "zoo", "presets"
+)
+
+
+class _Target(keras.callbacks.Callback):
+    """Measures the metric on held-out training data after each epoch; stops at the target."""
+
+    def __init__(self, metric, x, y, target, log):
+        super().__init__()
+        self.metric, self.x, self.y, self.target, self.log = metric, x, y, target, log
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = measure(self.model, self.metric, self.x, self.y)
+        self.log.append({"epoch": epoch + 1, "loss": float(logs["loss"]), self.metric: value})
+        print(f"  epoch {epoch + 1}: loss {logs['loss']:.4f}, validation {self.metric} {value:.4f}")
+        if self.target is not None and value >= self.target:
+            self.model.stop_training = True
+
+
+def train(model, optimizer, train_data, validation, *, metric, epochs, batch_size, target=None,
+          seed=0):
+    """Compiles and fits `model`; returns (seconds, per-epoch log)."""
+    keras.utils.set_random_seed(seed)
+    model.compile(
+        optimizer=optimizer,
+        loss="sparse_categorical_crossentropy",
+    )
+    log = []
+    start = time.perf_counter()
+    model.fit(*train_data, batch_size=batch_size, epochs=epochs, verbose=0, shuffle=True,
+              callbacks=[_Target(metric, *validation, target, log)])
+    return time.perf_counter() - start, log
+
+
+def finish(model, *, name, out, quick, metric, data, task, test, baseline, settings,
+           preset_dir=None):
+    """Writes the preset and a summary.
+
+    The full run writes the preset into the package (or `preset_dir`); a quick run
+    only under `out`, and only when `out` is given.
+    """
+    value = measure(model, metric, *test)
+    summary = {"backend": keras.config.backend(), metric: value, "baseline": baseline,
+               **settings}
+    if quick:
+        directory = os.path.join(out, name) if out else None
+    else:
+        directory = preset_dir or os.path.join(PRESETS_DIR, name)
+    if directory:
+        zoo.save_preset(
+            model, directory, name=name, task=task, metric=metric, data=data,
+            recipe=f"model_zoo/{name}/train.py",
+            compile={"loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]},
+            extra={"baseline": baseline, "training": settings},
+        )
+    if out:
+        os.makedirs(out, exist_ok=True)
+        with open(os.path.join(out, "metrics.json"), "w") as f:
+            json.dump(summary, f, indent=2)
+    print(json.dumps(summary, indent=2))
+    return summary
+
+
+def validation_split(x, y, size, seed=0):
+    """The last `size` training examples held out (the test split is never looked at)."""
+    del seed
+    return (x[:-size], y[:-size]), (x[-size:], y[-size:])
+
+
+
+def run_pair(build, optimizer, train_data, validation, test, *, metric, epochs, batch_size,
+             target, baseline_name, skip_baseline, settings):
+    """Trains the preset model (`build("preset")`) then the baseline (`build("baseline")`) the
+    same way; returns (preset model, baseline summary or None, settings + training log)."""
+    model = build("preset")
+    seconds, log = train(model, optimizer("preset"), train_data, validation, metric=metric,
+                         epochs=epochs, batch_size=batch_size, target=target)
+    settings = {**settings, "seconds": round(seconds, 1), "epochs_run": len(log), "log": log,
+                "parameters": int(model.count_params())}
+    print(f"preset model: test {metric} {measure(model, metric, *test):.4f}")
+    baseline = None
+    if not skip_baseline:
+        gru = build("baseline")
+        seconds, log = train(gru, optimizer("baseline"), train_data, validation, metric=metric,
+                             epochs=epochs, batch_size=batch_size, target=target)
+        baseline = {"model": baseline_name, metric: measure(gru, metric, *test),
+                    "parameters": int(gru.count_params()), "seconds": round(seconds, 1),
+                    "epochs_run": len(log), "log": log}
+        print(f"baseline {baseline_name}: test {metric} {baseline[metric]:.4f}")
+    return model, baseline, settings

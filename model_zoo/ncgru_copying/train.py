@@ -1,0 +1,115 @@
+"""NC-GRU on the copying task (T = 200): recall 10 symbols after 200 blank steps.
+
+Trains `NCGRU` and a `keras.layers.GRU` of the same size the same way (same data,
+optimizer, batch, budget) and writes the NC-GRU preset with the GRU's result
+beside it in its metadata. Usage:
+
+    KERAS_BACKEND=jax python model_zoo/ncgru_copying/train.py           # the preset
+    KERAS_BACKEND=jax python model_zoo/ncgru_copying/train.py --quick --out /tmp/q
+"""
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from keras_gradstab import datasets  # noqa: E402
+from keras_gradstab.layers import NCGRU, skew_learning_rate_optimizer  # noqa: E402
+from model_zoo._recurrent import finish, run_pair, validation_split  # noqa: E402
+
+NAME = "ncgru_copying"
+NUM_SYMBOLS = 8
+
+
+def build(kind, units, length, seed=0):
+    """Embedding of the 10 tokens, a recurrent layer over every step, softmax per step."""
+    recurrent = (
+        NCGRU(units, return_sequences=True, seed=seed) if kind == "preset"
+        else keras.layers.GRU(units, return_sequences=True, seed=seed)
+    )
+    return keras.Sequential([
+        keras.Input((length,), dtype="int32"),
+        keras.layers.Embedding(NUM_SYMBOLS + 2, 16),
+        recurrent,
+        keras.layers.Dense(NUM_SYMBOLS + 1, activation="softmax"),
+    ], name=NAME if kind == "preset" else "gru_copying")
+
+
+def chrono_update_bias(model, time_steps, seed=0):
+    """Chrono initialization (Tallec & Ollivier, 2018) of the update gate's bias, the same
+    for NCGRU and keras.layers.GRU (both compute h' = u h + (1 - u) c): b = log(U(1, T - 1)),
+    so the units start with memory time scales 1 / (1 - u) = 1 + e^b spread over [2, T]."""
+    layer = model.layers[1]
+    units = layer.cell.units
+    bias = keras.ops.convert_to_numpy(layer.cell.bias).copy()
+    values = np.log(np.random.default_rng(seed).uniform(1.0, time_steps - 1.0, units))
+    if bias.ndim == 2:  # keras.layers.GRU(reset_after=True): [input bias; recurrent bias]
+        bias[0, :units], bias[1, :units] = values, 0.0
+    else:  # NCGRU: [update, reset]
+        bias[:units] = values
+    layer.cell.bias.assign(bias)
+    return model
+
+
+def optimizer(kind, lr, skew_lr, clipnorm):
+    base = keras.optimizers.RMSprop(lr, clipnorm=clipnorm)
+    return skew_learning_rate_optimizer(base, skew_lr) if kind == "preset" else base
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--time-steps", type=int, default=200)
+    parser.add_argument("--units", type=int, default=64)
+    parser.add_argument("--num-train", type=int, default=20000)
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--skew-lr", type=float, default=1e-4)
+    parser.add_argument("--clipnorm", type=float, default=1.0)
+    parser.add_argument("--target", type=float, default=0.995,
+                        help="stop once the validation symbol accuracy reaches this")
+    parser.add_argument("--gate-init", default="chrono", choices=["chrono", "zeros"],
+                        help="initial update-gate bias of both models")
+    parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="T=20, 8 units, 1 epoch")
+    parser.add_argument("--out", default=None, help="write metrics (and a quick preset) here")
+    parser.add_argument("--preset-dir", default=None,
+                        help="where the full run writes the preset (default: the package)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.time_steps, args.units, args.num_train, args.epochs = 20, 8, 256, 1
+    data = {"dataset": "copying", "kwargs": {
+        "time_steps": args.time_steps, "num_train": args.num_train, "num_test": 1000,
+        "num_symbols": NUM_SYMBOLS, "copy_length": 10, "seed": 0}}
+    (x, y), test = datasets.copying(**data["kwargs"])
+    train_data, validation = validation_split(x, y, 500 if not args.quick else 64)
+    length = x.shape[1]
+    settings = {k: getattr(args, k) for k in (
+        "time_steps", "units", "epochs", "batch_size", "lr", "skew_lr", "clipnorm", "target",
+        "gate_init")}
+
+    def make(kind):
+        model = build(kind, args.units, length)
+        return chrono_update_bias(model, args.time_steps) if args.gate_init == "chrono" else model
+
+    settings["optimizer"] = "RMSprop (skew parameters at skew_lr), clipnorm"
+
+    model, baseline, settings = run_pair(
+        make,
+        lambda kind: optimizer(kind, args.lr, args.skew_lr, args.clipnorm),
+        train_data, validation, test, metric="symbol_accuracy", epochs=args.epochs,
+        batch_size=args.batch_size, target=args.target,
+        baseline_name=f"keras.layers.GRU({args.units})", skip_baseline=args.skip_baseline,
+        settings=settings)
+    return finish(model, name=NAME, out=args.out, quick=args.quick, metric="symbol_accuracy",
+                  data=data, task=f"copying task, T={args.time_steps}, 10 symbols of 8",
+                  test=test, baseline=baseline, settings=settings,
+                  preset_dir=args.preset_dir)
+
+
+if __name__ == "__main__":
+    main()
