@@ -57,6 +57,9 @@ case("plstm_2d_d_recurrent", "keras_gradstab.layers:PLSTM2D",
      {"num_heads": 1, "mode": "D", "form": "recurrent", "num_orientations": 2}, (1, 3, 3, 4))
 case("plstm_block_2d", "keras_gradstab.layers:PLSTMBlock",
      {"num_heads": 2, "mode": "PD", "mlp_ratio": 2}, (1, 3, 3, 4))
+case("plstm_vision_classifier", "keras_gradstab.layers:PLSTMVisionClassifier",
+     {"num_classes": 3, "position_grid": [2, 2], "patch_size": 2, "dim": 4, "num_heads": 2,
+      "block_modes": ["P", "D"], "mlp_ratio": 1, "form": "recurrent"}, (2, 4, 4, 1))
 # Orthogonal-Jacobian networks (issue 8).
 case("orthogonal_dense", "keras_gradstab.layers:OrthogonalDense",
      {"units": 6, "activation": "abs"}, (2, 6))

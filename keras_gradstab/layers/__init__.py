@@ -1,4 +1,4 @@
-"""Layers: self-normalizing dropout, channel normalization, orthogonal convolutions and circular padding, quantized layers, orthogonal dense, pLSTM, and the recurrent layers."""
+"""Layers: self-normalizing dropout, channel normalization, orthogonal convolutions and circular padding, quantized layers, orthogonal dense, pLSTM and the pLSTM vision classifier, and the recurrent layers."""
 
 from keras_gradstab.layers.channel_norm import (
     ChannelNormalization,
@@ -20,6 +20,9 @@ from keras_gradstab.layers.plstm import (
     PLSTM1D,
     PLSTM2D,
     PLSTMBlock,
+)
+from keras_gradstab.layers.plstm_vision import (
+    PLSTMVisionClassifier,
 )
 from keras_gradstab.layers.quantized import (
     QuantConv1D,
@@ -64,6 +67,7 @@ __all__ = [
     "PLSTM1D",
     "PLSTM2D",
     "PLSTMBlock",
+    "PLSTMVisionClassifier",
     "QuantConv1D",
     "QuantConv2D",
     "QuantDense",

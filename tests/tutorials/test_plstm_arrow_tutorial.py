@@ -1,0 +1,32 @@
+"""The pLSTM tutorial runs in quick mode: P-mode bounded, D-mode decaying, and the
+shipped arrow-pointing preset re-measured at twice its training size."""
+
+import os
+import runpy
+
+import numpy as np
+
+TUTORIAL = os.path.join(os.path.dirname(__file__), "..", "..", "tutorials", "plstm_arrow.py")
+
+
+def test_tutorial_shows_bounded_p_mode_and_decaying_d_mode(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_GRADSTAB_QUICK", "1")
+    monkeypatch.setenv("KERAS_GRADSTAB_TUTORIAL_OUT", str(tmp_path))
+    results = runpy.run_path(TUTORIAL)["results"]
+    assert (tmp_path / "plstm_arrow_stability.png").exists()
+    assert (tmp_path / "plstm_arrow_extrapolation.png").exists()
+    sizes = results["grid_sizes"]
+    free = results["unconstrained_max_abs_h"]
+    for peaks in results["p_mode_max_abs_h"].values():
+        # P-mode: never above the path-mass bound (2n - 1) / sqrt(dk), dk = 4;
+        # transitions of 0.75 explode instead.
+        assert all(p <= (2 * n - 1) / 2 for n, p in zip(sizes, peaks)), peaks
+        assert free[-1] > 100 * max(peaks)
+    assert free[-1] > 100 * free[0]
+    near_far = np.asarray(results["d_mode_jacobian_norm_by_distance"])
+    assert near_far[12:].max() < 1e-2 * near_far[1:3].max(), near_far
+    arrow = results["arrow"]
+    recorded = arrow["recorded"]["plstm"]
+    # 40 of the preset's test images: within 4 standard errors of the recorded accuracy.
+    p = recorded["accuracy_twice_size"]
+    assert abs(arrow["measured_twice_size"] - p) <= 4 * np.sqrt(p * (1 - p) / 40) + 1e-9
