@@ -20,12 +20,13 @@
 # 2. **D-mode** (diffusive distribution) keeps a single path between two cells
 #    and |T| < 1 on each edge: the influence of a cell decays with distance.
 #
-# The third part looks at the shipped preset `plstm2d_arrow`: a
+# The third part shows the recorded arrow-pointing run of `model_zoo/plstm2d_arrow`: a
 # `PLSTMVisionClassifier` trained on arrow-pointing images at one size and
 # tested at twice that size, beside a ViT trained the same way.
 # Set `KERAS_GRADSTAB_QUICK=1` for the short run that the tests execute.
 
 # %%
+import json
 import os
 
 import keras
@@ -154,27 +155,22 @@ print("D-mode Jacobian norm vs distance:", np.array2string(by_distance, precisio
 # %% [markdown]
 # ## 3. Arrow pointing: trained at one size, tested at twice that size
 #
-# The preset `plstm2d_arrow` was trained by `model_zoo/plstm2d_arrow/train.py`
-# on images of one size; its test set has twice the side with objects of the
-# same size, so arrow and circle lie further apart than in any training image.
-# Its position embedding is resampled to the larger grid of patches. We
-# re-measure it here (on part of the test set in quick mode) and show the
-# recorded numbers of the ViT trained the same way.
+# `model_zoo/plstm2d_arrow/train.py` trains a pLSTM classifier and a ViT of
+# similar size the same way on images of one size and tests them on images of
+# twice the side with objects of the same size, so arrow and circle lie further
+# apart than in any training image; the position embedding is resampled to the
+# larger grid of patches. Its recorded run (`model_zoo/plstm2d_arrow/metadata.json`)
+# did **not** learn the task on this machine: both models stayed at chance (50%)
+# after 3 epochs on 4,000 images (the paper trains on far more). It is not
+# shipped as a zoo preset; the numbers are shown here as they were recorded.
 
 # %%
-metadata = kg.zoo.preset_metadata("plstm2d_arrow")
-model = kg.zoo.load("plstm2d_arrow", compile=False)
-data_kwargs = dict(metadata["data"]["kwargs"])
-if QUICK:
-    data_kwargs["num_test"] = 40
-_, (x_large, y_large) = kg.datasets.arrow_pointing(**data_kwargs)
-predicted = model.predict(x_large, batch_size=50, verbose=0).argmax(-1)
-measured = float(np.mean(predicted == y_large))
+ZOO_DIR = os.path.join(os.path.dirname(os.path.abspath(kg.__file__)), "..", "model_zoo",
+                       "plstm2d_arrow")
+with open(os.path.join(ZOO_DIR, "metadata.json")) as f:
+    metadata = json.load(f)
 recorded = metadata["results"]
-results["arrow"] = {"measured_twice_size": measured, "num_test": len(y_large),
-                    "recorded": recorded}
-print(f"pLSTM at {metadata['test_image_size']} px, measured now on {len(y_large)} images: "
-      f"{measured:.3f}")
+results["arrow"] = {"recorded": recorded}
 for kind, r in recorded.items():
     print(f"{kind:6s} ({r['parameters']} parameters): {r['accuracy_train_size']:.3f} at "
           f"{metadata['train_image_size']} px, {r['accuracy_twice_size']:.3f} at "
@@ -208,6 +204,8 @@ fig.savefig(os.path.join(OUT_DIR, "plstm_arrow_stability.png"), dpi=110)
 
 train_kwargs = dict(metadata["train_data"]["kwargs"], num_train=1, num_test=0)
 (x_small, _), _ = kg.datasets.arrow_pointing(**train_kwargs)
+_, (x_large, y_large) = kg.datasets.arrow_pointing(
+    **dict(metadata["data"]["kwargs"], num_train=0, num_test=1))
 fig = plt.figure(figsize=(9, 3.2))
 ax = fig.add_subplot(1, 3, 1)
 ax.imshow(x_small[0, ..., 0], cmap="gray", extent=(0, x_small.shape[1], x_small.shape[1], 0))
