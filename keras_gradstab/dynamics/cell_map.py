@@ -43,6 +43,20 @@ class CellMap:
         cell: a built Keras recurrent cell (with integer `state_size`).
         inputs: the constant input `x` of every step, shape `[input_dim]`; zeros
             if `None`.
+
+    Example:
+
+    >>> import keras
+    >>> import numpy as np
+    >>> from keras_gradstab.dynamics import CellMap
+    >>> cell = keras.layers.SimpleRNNCell(2, use_bias=False)
+    >>> cell.build((None, 1))
+    >>> _ = cell.recurrent_kernel.assign(np.array([[0.5, 0.0], [0.0, 2.0]], "float32"))
+    >>> step = CellMap(cell)  # h <- tanh(h W)
+    >>> np.round(step(np.array([1.0, 1.0])), 4).tolist()
+    [0.4621, 0.964]
+    >>> np.round(step.jacobian(np.zeros(2))[0], 4).tolist()  # W^T at h = 0
+    [[0.5, 0.0], [0.0, 2.0]]
     """
 
     def __init__(self, cell, inputs=None):

@@ -19,6 +19,18 @@ class FixedPoint:
             within tolerance: linearization does not decide).
         rotation: whether some eigenvalue is complex (orbits spiral around it).
         residual: `||F(h*) - h*||`.
+
+    Example:
+
+    >>> import keras
+    >>> import numpy as np
+    >>> from keras_gradstab.dynamics import find_fixed_points
+    >>> cell = keras.layers.SimpleRNNCell(1, use_bias=False)
+    >>> cell.build((None, 1))
+    >>> _ = cell.recurrent_kernel.assign(np.array([[0.5]], "float32"))
+    >>> (point,) = find_fixed_points(cell)  # h <- tanh(0.5 h): only h* = 0
+    >>> point.kind, point.rotation, round(float(abs(point.eigenvalues[0])), 4)
+    ('stable', False, 0.5)
     """
 
     state: np.ndarray

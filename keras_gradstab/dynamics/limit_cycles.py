@@ -29,6 +29,18 @@ class Cycle:
             cycle (the direction along it), more for an invariant torus.
         stable: no multiplier of modulus above 1 (within tolerance): the orbit
             attracts its neighbourhood.
+
+    Example:
+
+    >>> import keras
+    >>> import numpy as np
+    >>> from keras_gradstab.dynamics import find_limit_cycles
+    >>> cell = keras.layers.SimpleRNNCell(1, use_bias=False)
+    >>> cell.build((None, 1))
+    >>> _ = cell.recurrent_kernel.assign(np.array([[-2.0]], "float32"))
+    >>> (cycle,) = find_limit_cycles(cell, num_starts=2)  # h <- tanh(-2 h): +-0.9575
+    >>> cycle.exact, cycle.period, cycle.stable, np.round(np.abs(cycle.points[:, 0]), 4).tolist()
+    (True, 2, True, [0.9575, 0.9575])
     """
 
     points: np.ndarray

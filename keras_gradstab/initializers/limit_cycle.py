@@ -125,7 +125,14 @@ def put_on_limit_cycle(layer, initializer=None):
       for small angles, e.g. `LimitCycle(angle_offset=0.0, angle_range=0.25)`;
       check with `keras_gradstab.dynamics.find_limit_cycles`.
 
-    The input kernel is left as it is. Our NCGRU is not supported yet.
+    The input kernel is left as it is.
+
+    Our `NCGRU` cannot be put on a limit cycle, and a `ValueError` says so: its
+    candidate matrix `U_c` is orthogonal by construction (no scale `s > 1`) and
+    its candidate activation, modReLU, does not saturate. With the recipe's zero
+    gate weights the gates are constants `u`, `r` in (0, 1), and with zero input
+    (modReLU bias <= 0) `||F(h)|| <= (u + (1 - u) r) ||h|| < ||h||`: every orbit
+    decays to 0, there is no cycle to sit on.
 
     Args:
         layer: a built `keras.layers.SimpleRNN`, `GRU`, `SimpleRNNCell` or `GRUCell`.
@@ -144,7 +151,17 @@ def put_on_limit_cycle(layer, initializer=None):
     >>> w.shape
     (4, 4)
     """
+    from keras_gradstab.layers.recurrent.ncgru import NCGRUCell
+
     cell = getattr(layer, "cell", layer)
+    if isinstance(cell, NCGRUCell):
+        raise ValueError(
+            "put_on_limit_cycle cannot put an NCGRU on a limit cycle: its candidate "
+            "matrix is orthogonal by construction (no scale s > 1) and modReLU does not "
+            "saturate, so with the recipe's zero gate weights and zero input "
+            "||F(h)|| <= (u + (1 - u) r) ||h|| < ||h|| (u, r the constant gates): every "
+            "orbit decays to 0. Use a keras.layers.GRU or SimpleRNN instead."
+        )
     if not isinstance(cell, (keras.layers.SimpleRNNCell, keras.layers.GRUCell)):
         raise ValueError(
             "`layer` must be a keras.layers.SimpleRNN, GRU, SimpleRNNCell or GRUCell; "

@@ -4,8 +4,12 @@ The paper's pixel-MNIST setting (hidden 128, rank 50, mu 0.5 trained, Adam 1e-2
 halved every 50 epochs) on the digits that ship with scikit-learn (MNIST cannot
 be downloaded here). Usage:
 
-    KERAS_BACKEND=jax python model_zoo/sbornn_digits/train.py --quick
+    KERAS_BACKEND=jax python model_zoo/sbornn_digits/train.py --quick --out /tmp/sbornn
     KERAS_BACKEND=jax python model_zoo/sbornn_digits/train.py --epochs 150 --update heavy_ball
+
+The full run writes `metrics.json` beside this file (or under `--out`); `--quick`
+trains a tiny model for a few steps and writes only under `--out` (nothing
+without it).
 """
 
 import argparse
@@ -49,20 +53,25 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=2e-3, help="Adam, halved every 50 epochs")
     parser.add_argument("--clipnorm", type=float, default=1.0)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--quick", action="store_true", help="3 epochs, hidden 32")
-    parser.add_argument("--out", default=None, help="write metrics JSON here")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke test: 2 epochs of 256 digits, hidden 16, rank 4")
+    parser.add_argument("--out", default=None,
+                        help="directory for metrics.json (full run default: beside this file)")
     args = parser.parse_args(argv)
     keras.utils.set_random_seed(0)
     x_train, x_test, y_train, y_test = data()
-    epochs = 3 if args.quick else args.epochs
-    model = build(args.update, args.eta, units=32 if args.quick else 128,
-                  rank=8 if args.quick else 50)
+    epochs = 2 if args.quick else args.epochs
+    if args.quick:
+        x_train, y_train, x_test, y_test = x_train[:256], y_train[:256], x_test[:128], y_test[:128]
+    model = build(args.update, args.eta, units=16 if args.quick else 128,
+                  rank=4 if args.quick else 50)
     model.compile(optimizer=keras.optimizers.Adam(args.lr, clipnorm=args.clipnorm),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])
     halve = keras.callbacks.LearningRateScheduler(lambda e, lr: args.lr * 0.5 ** (e // 50))
     start = time.time()
-    model.fit(x_train, y_train, batch_size=args.batch_size, epochs=epochs, verbose=2,
+    model.fit(x_train, y_train, batch_size=args.batch_size, epochs=epochs,
+              verbose=0 if args.quick else 2,
               callbacks=[halve], validation_data=(x_test, y_test))
     _, accuracy = model.evaluate(x_test, y_test, verbose=0)
     metrics = {"backend": keras.config.backend(), "update": args.update, "eta": args.eta,
@@ -70,8 +79,10 @@ def main(argv=None):
                "epochs": epochs, "test_accuracy": float(accuracy),
                "seconds": round(time.time() - start, 1)}
     print(json.dumps(metrics))
-    if args.out:
-        with open(args.out, "w") as f:
+    out = args.out if args.out or args.quick else os.path.dirname(os.path.abspath(__file__))
+    if out:
+        os.makedirs(out, exist_ok=True)
+        with open(os.path.join(out, "metrics.json"), "w") as f:
             json.dump(metrics, f, indent=2)
     return metrics
 

@@ -73,7 +73,19 @@ def _jacobian_norms(w, h0, steps, probes=None):
 
 
 def test_gradient_norm_through_1000_steps():
-    units, steps, left = 64, 1000, 0
+    """Limit cycle: always in [1e-3, 1e3]. Glorot: out of it exactly when it settles.
+
+    Glorot's recurrent matrix (entry variance 1/n) sits at spectral radius ~1, the
+    edge, so whether its gradient survives 1000 steps depends on the draw: if the
+    zero-input orbit settles on a fixed point or a period-2 orbit (`h*`, `-h*`),
+    every Floquet multiplier there is inside the unit circle and the gradient
+    decays at the rate of the largest one (checked against the eigenvalues of the
+    two-step Jacobian at the orbit); if the orbit keeps winding, it has a
+    neutral direction and the gradient stays in range. 10 of these 20 draws
+    settle. The statement tested holds for every draw, whichever way it goes.
+    """
+    units, steps = 64, 1000
+    settled = 0
     for seed in range(20):
         rng = np.random.default_rng(seed)
         h0 = 0.5 * rng.normal(size=units)
@@ -87,11 +99,21 @@ def test_gradient_norm_through_1000_steps():
         w_glorot = rng.uniform(-limit, limit, size=(units, units))
         norms, _ = _jacobian_norms(w_glorot, h0, steps, probes)
         ratio = norms / norms[0]
-        left += ratio.min() < 1e-3 or ratio.max() > 1e3
-    # Glorot's recurrent matrix sits at spectral radius ~1, the edge of chaos with
-    # zero input: half of these draws let the gradient vanish (10 of 20), the rest
-    # land on chaotic or cyclic orbits of their own and stay in range.
-    assert left >= 5, left
+        in_range = 1e-3 <= ratio.min() and ratio.max() <= 1e3
+        h = h0
+        for _ in range(steps):
+            h = np.tanh(h @ w_glorot)
+        h1 = np.tanh(h @ w_glorot)
+        periodic = np.linalg.norm(np.tanh(h1 @ w_glorot) - h) < 1e-8
+        assert in_range != periodic, (seed, ratio.min(), ratio.max())
+        if periodic:
+            settled += 1
+            # d h_{k+2} / d h_k over one period, as `h @ J` (row vectors).
+            two_steps = (w_glorot * (1 - h1**2)[None]) @ (w_glorot * (1 - np.tanh(h1 @ w_glorot)**2)[None])
+            rate = 0.5 * np.log(np.max(np.abs(np.linalg.eigvals(two_steps))))
+            measured = np.log(ratio[-1] / ratio[499]) / 500
+            assert abs(measured - rate) < 1e-3, (seed, measured, rate)
+    assert settled == 10
 
 
 def test_gradient_through_keras_rnn_matches_numpy():

@@ -81,3 +81,36 @@ def test_simple_rnn_zero_input_step_is_tanh_rnn():
     out, _ = rnn.cell(np.zeros((3, 2), "float32"), [h])
     np.testing.assert_allclose(keras.ops.convert_to_numpy(out), np.tanh(h @ w), atol=1e-6)
     assert kg.initializers.LimitCycle is LimitCycle
+
+
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_ncgru_has_no_limit_cycle_and_is_refused(reset_after):
+    # NCGRU's candidate matrix is orthogonal and modReLU does not saturate: with the
+    # recipe's zero gate weights (gates u, r constant) and zero input, the step
+    # contracts, ||F(h)|| <= (u + (1 - u) r) ||h||, even with gate biases pushing it
+    # as close to a rotation as sigmoids allow. So no cycle exists, and
+    # put_on_limit_cycle refuses the layer rather than set it on a decaying orbit.
+    from keras_gradstab.dynamics import CellMap, find_limit_cycles
+    from keras_gradstab.layers import NCGRU, NCGRUCell
+
+    units = 4
+    cell = NCGRUCell(units, reset_after=reset_after, seed=0)
+    cell.build((None, 3))
+    cell.recurrent_kernel.assign(np.zeros(cell.recurrent_kernel.shape, "float32"))
+    cell.modrelu_bias.assign(np.zeros(units, "float32"))
+    for gate_bias in (0.0, 6.0):
+        cell.bias.assign(np.concatenate([np.full(units, -gate_bias), np.full(units, gate_bias)])
+                         .astype("float32"))
+        u, r = 1 / (1 + np.exp(gate_bias)), 1 / (1 + np.exp(-gate_bias))
+        h = np.random.default_rng(0).normal(size=(64, units)) * np.geomspace(1e-2, 10, 64)[:, None]
+        out = CellMap(cell)(h)
+        bound = (u + (1 - u) * r) * np.linalg.norm(h, axis=1)
+        assert np.all(np.linalg.norm(out, axis=1) <= bound * (1 + 1e-5)), gate_bias
+    cell.bias.assign(np.zeros(2 * units, "float32"))  # the recipe's gates: u = r = 1/2
+    assert find_limit_cycles(cell, num_starts=2, transient=300, num_steps=100,
+                             max_period=50) == []
+    layer = NCGRU(units)
+    layer.build((None, 5, 3))
+    for target in (cell, layer):
+        with pytest.raises(ValueError, match="NCGRU"):
+            put_on_limit_cycle(target)

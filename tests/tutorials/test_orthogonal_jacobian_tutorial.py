@@ -1,0 +1,31 @@
+"""The orthogonal-Jacobian tutorial runs in quick mode; its reported results are checked."""
+
+import os
+import runpy
+
+import numpy as np
+
+TUTORIAL = os.path.join(os.path.dirname(__file__), "..", "..", "tutorials",
+                        "orthogonal_jacobian_digits.py")
+
+
+def test_tutorial_orthogonal_bodies_keep_unit_singular_values(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_GRADSTAB_QUICK", "1")
+    monkeypatch.setenv("KERAS_GRADSTAB_TUTORIAL_OUT", str(tmp_path))
+    results = runpy.run_path(TUTORIAL)["results"]
+    for name in ["accuracy", "singular_values"]:
+        with open(tmp_path / f"orthogonal_jacobian_digits_{name}.png", "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    resnet = results.pop("ResNet (Dense + ReLU)")
+    assert len(results) == 2
+    for r in results.values():
+        # The body's Jacobian (the backend's autodiff, 8 examples x 64 singular
+        # values) is orthogonal at initialization and stays so after training.
+        for key in ["sigma_init", "sigma_trained"]:
+            assert r[key].shape == (8 * 64,)
+            assert np.max(np.abs(r[key] - 1.0)) < 1e-4, (r["name"], key)
+    # The ResNet's is not (so the check above can tell them apart).
+    assert resnet["sigma_init"].max() / resnet["sigma_init"].min() > 2
+    for r in list(results.values()) + [resnet]:
+        assert len(r["val_accuracy"]) == 3
+        assert r["final_val_accuracy"] > 0.3, r["name"]  # chance is 0.1
