@@ -2,17 +2,9 @@
 image (16x16, three layers, 80 Adam steps) reaches a lower loss with
 ChannelNormalization than without, and the gradient norms show why."""
 
-import os
-import runpy
 
-TUTORIAL = os.path.join(os.path.dirname(__file__), "..", "..", "tutorials",
-                        "channel_norm_decoder.py")
-
-
-def test_channel_norm_decoder_tutorial(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_GRADSTAB_QUICK", "1")
-    monkeypatch.setenv("KERAS_GRADSTAB_TUTORIAL_OUT", str(tmp_path))
-    namespace = runpy.run_path(TUTORIAL)
+def test_channel_norm_decoder_tutorial(tmp_path, run_tutorial):
+    namespace = run_tutorial("channel_norm_decoder", namespace=True)
     results = namespace["results"]
     for name in ("channel_norm_decoder.png", "channel_norm_decoder_monitor_with_norm.png",
                  "channel_norm_decoder_monitor_without_norm.png"):

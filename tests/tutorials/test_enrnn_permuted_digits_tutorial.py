@@ -1,16 +1,8 @@
 """The ENRNN tutorial runs in quick mode; the matrices it reports keep their promises."""
 
-import os
-import runpy
 
-TUTORIAL = os.path.join(os.path.dirname(__file__), "..", "..", "tutorials",
-                        "enrnn_permuted_digits.py")
-
-
-def test_tutorial_runs_and_matrices_stay_normalized(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_GRADSTAB_QUICK", "1")
-    monkeypatch.setenv("KERAS_GRADSTAB_TUTORIAL_OUT", str(tmp_path))
-    results = runpy.run_path(TUTORIAL)["results"]
+def test_tutorial_runs_and_matrices_stay_normalized(tmp_path, run_tutorial):
+    results = run_tutorial("enrnn_permuted_digits")
     assert (tmp_path / "enrnn_permuted_digits.png").exists()
     assert len(results["epochs"]) == 3
     # NumPy's eigenvalues of the matrix the layer uses: spectral radius at most 1.

@@ -1,18 +1,11 @@
 """The limit-cycle tutorial runs in quick mode; its reported results are checked."""
 
-import os
-import runpy
 
 import numpy as np
 
-TUTORIAL = os.path.join(os.path.dirname(__file__), "..", "..", "tutorials",
-                        "limit_cycle_dynamics.py")
 
-
-def test_tutorial_cycle_gradients_and_gru_fixed_points(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_GRADSTAB_QUICK", "1")
-    monkeypatch.setenv("KERAS_GRADSTAB_TUTORIAL_OUT", str(tmp_path))
-    results = runpy.run_path(TUTORIAL)["results"]
+def test_tutorial_cycle_gradients_and_gru_fixed_points(tmp_path, run_tutorial):
+    results = run_tutorial("limit_cycle_dynamics")
     for name in ["orbit", "gradients", "gru_phase"]:
         with open(tmp_path / f"limit_cycle_dynamics_{name}.png", "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"

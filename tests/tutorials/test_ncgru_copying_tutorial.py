@@ -1,18 +1,12 @@
 """The copying tutorial runs in quick mode; its baseline and curves are checked."""
 
 import math
-import os
-import runpy
 
 import numpy as np
 
-TUTORIAL = os.path.join(os.path.dirname(__file__), "..", "..", "tutorials", "ncgru_copying.py")
 
-
-def test_tutorial_runs_with_the_memoryless_baseline(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_GRADSTAB_QUICK", "1")
-    monkeypatch.setenv("KERAS_GRADSTAB_TUTORIAL_OUT", str(tmp_path))
-    results = runpy.run_path(TUTORIAL)["results"]
+def test_tutorial_runs_with_the_memoryless_baseline(tmp_path, run_tutorial):
+    results = run_tutorial("ncgru_copying")
     assert (tmp_path / "ncgru_copying.png").exists()
     t = results["time_steps"]
     # The closed form 10 log 8 / (T + 20), and the memoryless predictor's loss on the data.

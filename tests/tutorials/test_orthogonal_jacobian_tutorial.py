@@ -1,18 +1,11 @@
 """The orthogonal-Jacobian tutorial runs in quick mode; its reported results are checked."""
 
-import os
-import runpy
 
 import numpy as np
 
-TUTORIAL = os.path.join(os.path.dirname(__file__), "..", "..", "tutorials",
-                        "orthogonal_jacobian_digits.py")
 
-
-def test_tutorial_orthogonal_bodies_keep_unit_singular_values(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_GRADSTAB_QUICK", "1")
-    monkeypatch.setenv("KERAS_GRADSTAB_TUTORIAL_OUT", str(tmp_path))
-    results = runpy.run_path(TUTORIAL)["results"]
+def test_tutorial_orthogonal_bodies_keep_unit_singular_values(tmp_path, run_tutorial):
+    results = run_tutorial("orthogonal_jacobian_digits")
     for name in ["accuracy", "singular_values"]:
         with open(tmp_path / f"orthogonal_jacobian_digits_{name}.png", "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"

@@ -1,18 +1,12 @@
 """The pLSTM tutorial runs in quick mode: P-mode bounded, D-mode decaying, and the
 recorded arrow-pointing run shown."""
 
-import os
-import runpy
 
 import numpy as np
 
-TUTORIAL = os.path.join(os.path.dirname(__file__), "..", "..", "tutorials", "plstm_arrow.py")
 
-
-def test_tutorial_shows_bounded_p_mode_and_decaying_d_mode(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_GRADSTAB_QUICK", "1")
-    monkeypatch.setenv("KERAS_GRADSTAB_TUTORIAL_OUT", str(tmp_path))
-    results = runpy.run_path(TUTORIAL)["results"]
+def test_tutorial_shows_bounded_p_mode_and_decaying_d_mode(tmp_path, run_tutorial):
+    results = run_tutorial("plstm_arrow")
     assert (tmp_path / "plstm_arrow_stability.png").exists()
     assert (tmp_path / "plstm_arrow_extrapolation.png").exists()
     sizes = results["grid_sizes"]

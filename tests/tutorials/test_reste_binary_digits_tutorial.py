@@ -1,19 +1,12 @@
 """The ReSTE tutorial runs in quick mode: its plotted surrogate derivatives are the
 paper's closed form, `o` follows the schedule, and the estimating error falls."""
 
-import os
-import runpy
 
 import numpy as np
 
-TUTORIAL = os.path.join(os.path.dirname(__file__), "..", "..", "tutorials",
-                        "reste_binary_digits.py")
 
-
-def test_tutorial_surrogates_schedule_and_indicators(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_GRADSTAB_QUICK", "1")
-    monkeypatch.setenv("KERAS_GRADSTAB_TUTORIAL_OUT", str(tmp_path))
-    results = runpy.run_path(TUTORIAL)["results"]
+def test_tutorial_surrogates_schedule_and_indicators(tmp_path, run_tutorial):
+    results = run_tutorial("reste_binary_digits")
     assert (tmp_path / "reste_binary_digits_surrogates.png").exists()
     assert (tmp_path / "reste_binary_digits_training.png").exists()
     grid = np.asarray(results["grid"])

@@ -1,18 +1,12 @@
 """The SNN-vs-tanh tutorial runs in quick mode (64 layers of width 64) and reaches
 the issue's verdicts: tanh + glorot_uniform flagged vanishing, the SNN not."""
 
-import os
-import runpy
 
 import numpy as np
 
-TUTORIAL = os.path.join(os.path.dirname(__file__), "..", "..", "tutorials", "snn_vs_tanh.py")
 
-
-def test_snn_vs_tanh_tutorial_verdicts(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_GRADSTAB_QUICK", "1")
-    monkeypatch.setenv("KERAS_GRADSTAB_TUTORIAL_OUT", str(tmp_path))
-    results = runpy.run_path(TUTORIAL)["results"]
+def test_snn_vs_tanh_tutorial_verdicts(tmp_path, run_tutorial):
+    results = run_tutorial("snn_vs_tanh")
     for name in ("snn_vs_tanh.png", "snn_vs_tanh_monitor_snn.png",
                  "snn_vs_tanh_monitor_tanh.png"):
         assert (tmp_path / name).stat().st_size > 0, name

@@ -1,21 +1,14 @@
 """The zoo-and-tuning tutorial runs in quick mode: its preset round trip is exact,
 the model it trains beats chance, and its 2-trial search returns the best trial."""
 
-import os
-import runpy
 
 import pytest
 
 pytest.importorskip("keras_tuner", reason="the tutorial tunes with keras-tuner (`tuner` extra)")
 
-TUTORIAL = os.path.join(os.path.dirname(__file__), "..", "..", "tutorials",
-                        "zoo_and_tuning.py")
 
-
-def test_tutorial_saves_reloads_evaluates_and_tunes(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_GRADSTAB_QUICK", "1")
-    monkeypatch.setenv("KERAS_GRADSTAB_TUTORIAL_OUT", str(tmp_path))
-    results = runpy.run_path(TUTORIAL)["results"]
+def test_tutorial_saves_reloads_evaluates_and_tunes(tmp_path, run_tutorial):
+    results = run_tutorial("zoo_and_tuning")
     assert (tmp_path / "zoo_and_tuning.png").stat().st_size > 0
     evaluation = results["evaluation"]
     assert evaluation["measured"] == evaluation["recorded"]
