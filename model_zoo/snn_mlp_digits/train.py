@@ -18,25 +18,19 @@ import argparse
 import json
 import os
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, ROOT)  # the checkout's package
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 
 from keras_gradstab import datasets, zoo  # noqa: E402
 from keras_gradstab.models import snn  # noqa: E402
+from model_zoo import _digits  # noqa: E402
+from model_zoo._digits import COMPILE, DATA  # noqa: E402
 
 NAME = "snn_mlp_digits"
-DATA = {"dataset": "digits", "kwargs": {"seed": 0}}
-COMPILE = {
-    "loss": {"class_name": "SparseCategoricalCrossentropy", "config": {"from_logits": True},
-             "module": "keras.losses", "registered_name": None},
-    "metrics": ["accuracy"],
-}
 
 
 def build_snn(depth=16, units=64, dropout_rate=0.05):
@@ -56,35 +50,9 @@ def build_baseline(depth=16, units=64):
     return keras.Sequential(layers, name="relu_bn_mlp_digits")
 
 
-class StepCounter(keras.callbacks.Callback):
-    """Counts optimizer steps. A callback with a batch hook also makes Keras run
-    the batch callbacks in the training thread: its asynchronous dispatch
-    (a thread pool converting the logs) deadlocked a JAX run here under load."""
-
-    def __init__(self):
-        super().__init__()
-        self.steps = 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.steps += 1
-
-
-def train(model, data, epochs, batch_size=64, learning_rate=1e-3):
-    (x_train, y_train), (x_test, y_test) = data
-    model.get_layer("standardize").adapt(x_train)
-    steps = epochs * int(np.ceil(len(x_train) / batch_size))
-    model.compile(
-        optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(
-            learning_rate, max(1, steps))),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    start = time.perf_counter()
-    model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, verbose=0,
-              shuffle=True, callbacks=[StepCounter()])
-    seconds = time.perf_counter() - start
-    _, accuracy = model.evaluate(x_test, y_test, verbose=0)
-    return float(accuracy), seconds
+def train(model, data, epochs):
+    model.get_layer("standardize").adapt(data[0][0])
+    return _digits.train(model, data, epochs, learning_rate=1e-3)
 
 
 def main(argv=None):
