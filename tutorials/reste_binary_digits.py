@@ -143,10 +143,15 @@ print(f"test accuracy after {EPOCHS} epochs: ReSTE {results['reste']['val_accura
       f"STE {results['ste']['val_accuracy'][-1]:.4f}")
 
 # %% [markdown]
-# `o` rises on the cosine schedule and reaches 3 at the last epoch. The estimating
-# error falls as `o` rises and the gradient-stability indicator (the variance of
-# the latent weights' gradient magnitudes) grows: the trade-off the schedule
-# walks along.
+# `o` rises on the cosine schedule and reaches 3 at the last epoch, and the
+# estimating error falls with it. The gradient-stability indicator (the variance
+# of the latent weights' gradient magnitudes on a fixed batch) is measured on the
+# weights of each epoch, so it mostly follows the loss: it falls as the network
+# fits, and does not show the rise with `o` that the paper's trade-off describes
+# at fixed weights. In the recorded full run (jax, 30 epochs, this smaller model
+# than the preset's) ReSTE reached 96.94% test accuracy and the STE 97.21%: on
+# these 8x8 digits the two estimators end level; the preset recipe
+# (`model_zoo/reste_bnn_digits`) records 98.61% for ReSTE, 97.49% for the STE.
 
 # %%
 epochs = np.arange(1, EPOCHS + 1)
@@ -159,7 +164,7 @@ ax2.plot(epochs, results["reste"]["reste_gradient_stability"], "s--", color="C1"
          label="gradient stability (var |dL/dw|)")
 axes[1].set_title("ReSTE indicators", fontsize=9)
 axes[1].set_xlabel("epoch")
-axes[1].legend(loc="upper left", fontsize=7)
+axes[1].legend(loc="lower left", fontsize=7)
 ax2.legend(loc="upper right", fontsize=7)
 axes[2].plot(epochs, results["reste"]["val_accuracy"], "o-", label="ReSTE")
 axes[2].plot(epochs, results["ste"]["val_accuracy"], "s--", label="STE")
