@@ -69,6 +69,7 @@ class PLSTMVisionClassifier(keras.layers.Layer):
     Example:
 
     >>> import numpy as np
+    >>> from keras_gradstab.layers import PLSTMVisionClassifier
     >>> model = PLSTMVisionClassifier(2, position_grid=(4, 4), patch_size=4, dim=8,
     ...                               num_heads=2, block_modes=("P", "D"))
     >>> tuple(model(np.ones((1, 16, 16, 1), "float32")).shape)
