@@ -1,33 +1,15 @@
 """constraints.OrthogonalConv: its Lorth gradient against finite differences of a NumPy
 Lorth, monotone decrease of Lorth, and circular singular values after projection."""
 
-import itertools
 
 import keras
 import numpy as np
 import pytest
 from keras import ops
+from orthogonal_conv_reference import numpy_lorth
 
 import keras_gradstab as kg
 from keras_gradstab.constraints.orthogonal_conv import lorth_gradient
-
-
-def numpy_lorth(kernel, strides):
-    kernel = kernel.astype("float64")
-    rank = kernel.ndim - 2
-    ksize, (c, m) = kernel.shape[:rank], kernel.shape[-2:]
-    ranges = [range(-((k - 1) // s), (k - 1) // s + 1) for k, s in zip(ksize, strides)]
-    total = 0.0
-    for u in itertools.product(*ranges):
-        r = np.zeros((m, m))
-        for j in itertools.product(*[range(k) for k in ksize]):
-            shifted = tuple(a + s * b for a, s, b in zip(j, strides, u))
-            if all(0 <= v < k for v, k in zip(shifted, ksize)):
-                r += kernel[shifted].T @ kernel[j]
-        if not any(u):
-            r -= np.eye(m)
-        total += np.sum(r**2)
-    return total - max(0, m - int(np.prod(strides)) * c)
 
 
 def lorth(kernel, strides=1):
