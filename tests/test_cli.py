@@ -72,10 +72,11 @@ def test_main_job_evaluates_every_preset(tmp_path, monkeypatch, capsys):
         assert (task, metric) == ("digits (untrained)", "accuracy")
         assert recorded_text == measured_text == f"{100 * recorded[name]:.2f}%"
         assert params == f"{64 * units + units + units * 10 + 10:,}"
-        assert float(seconds) > 0
+        assert float(seconds) >= 0  # printed to 0.1 s: a tiny preset may show 0.0
     assert f"2 presets evaluated on {BACKEND}" in captured.out
     saved = json.loads(out_json.read_text())
     assert [r["ok"] for r in saved] == [True, True]
+    assert all(r["seconds"] > 0 for r in saved)
 
 
 def test_zoo_command_reports_a_tampered_preset_and_fails(tmp_path, monkeypatch, capsys):
