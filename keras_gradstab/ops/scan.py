@@ -18,16 +18,22 @@ def scan(fn, init, xs, reverse=False):
     - TensorFlow: a `tf.while_loop` over `TensorArray`s, which compiles under XLA
       (`jit_compile=True`). Unlike `keras.ops.scan` on TensorFlow, `y` may have any
       shape and dtype.
-    - PyTorch: a lean loop (`fn` called once per step with nothing around it, the
-      outputs stacked once) that autograd differentiates directly, so gradients
-      reach `init`, `xs` and every tensor `fn` closes over, through `backward()`
-      and `torch.autograd.grad` alike. Its steps run on one intra-op thread,
-      forward and backward (`KERAS_GRADSTAB_TORCH_STEP_THREADS`): their tensors
-      are too small to gain from more, and on a loaded machine two threads
-      waiting on each other made a scan 17x slower.
+    - PyTorch: like the other two, the step is traced once: the first step runs
+      `fn` and records the ATen calls it makes, the recording is rewritten
+      (gate slices fused into one split, `matmul + bias` into `addmm`) and the
+      other steps replay it, so Keras's per-operation overhead is paid once.
+      Autograd differentiates the replayed loop directly, so gradients reach
+      `init`, `xs` and every tensor `fn` closes over, through `backward()` and
+      `torch.autograd.grad` alike. A step that cannot be replayed faithfully
+      (it reads a tensor's value into Python, or has a custom gradient) runs
+      `fn` at every step instead. The steps run on one intra-op thread, forward
+      and backward (`KERAS_GRADSTAB_TORCH_STEP_THREADS`): their tensors are too
+      small to gain from more, and on a loaded machine two threads waiting on
+      each other made a scan 17x slower.
 
     `fn` must be a pure function of its arguments and of the tensors it closes over
-    (as `jax.lax.scan` requires): no randomness or Python side effects inside it.
+    (as `jax.lax.scan` requires): no randomness or Python side effects inside it;
+    Python values it computes are computed once, on every backend.
     Draw dropout masks before the loop and pass them in `xs` or by closure.
 
     Args:

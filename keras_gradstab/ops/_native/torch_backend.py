@@ -1,12 +1,14 @@
-"""PyTorch: a lean Python loop, run on one intra-op thread, under plain autograd.
+"""PyTorch: a lean Python loop of a recorded step, on one intra-op thread, under autograd.
 
 What costs time in a torch recurrence of small tensors is the per-operation
 overhead (Python dispatch in the forward pass, autograd's bookkeeping of one node
 per operation in the backward pass), not arithmetic. Measured here
 (benchmarks/RESULTS.md), the leanest correct form is the plainest: the step
-called once per time step with nothing around it (no per-step pytree work when
-the carry and the inputs are single tensors), the outputs stacked once, and
-autograd differentiating that loop itself. An earlier design here (per-step
+called once per time step with nothing around it (no per-step pytree work), the
+outputs stacked once, and autograd differentiating that loop itself. The first
+step is recorded at the ATen level and the others replay the recording
+(`torch_step.py`), which removes Keras's per-operation overhead from every step
+but the first two and fuses gate slices. An earlier design here (per-step
 carry-only backward plus one batched `vmap` pass for weight gradients) cost more
 than it saved once the single-thread setting below was applied to both.
 
@@ -31,9 +33,13 @@ import torch
 from torch.utils import _pytree as pytree
 
 from keras_gradstab.ops._native import generic
+from keras_gradstab.ops._native.torch_step import StepProgram
 
 NAME = "torch.loop"
 STEP_THREADS = int(os.environ.get("KERAS_GRADSTAB_TORCH_STEP_THREADS", "1"))
+# The first step is recorded and the others replay it (torch_step.py);
+# KERAS_GRADSTAB_TORCH_REPLAY=0 calls `fn` at every step instead.
+REPLAY = os.environ.get("KERAS_GRADSTAB_TORCH_REPLAY", "1") != "0"
 
 
 @contextlib.contextmanager
@@ -119,24 +125,50 @@ def _loop(fn, init, xs, reverse):
     x_leaves, x_spec = pytree.tree_flatten(xs)
     slices = [x.unbind(0) for x in x_leaves]
     length = len(slices[0])
-    # Single tensors (the common case) skip the per-step pytree work.
-    single_x = x_spec.num_leaves == 1 and pytree.tree_is_leaf(xs)
     steps = range(length - 1, -1, -1) if reverse else range(length)
-    carry = init
+
+    def x_at(t):
+        return pytree.tree_unflatten([s[t] for s in slices], x_spec)
+
+    if REPLAY:
+        (carry, y), program = StepProgram.record(fn, init, x_at(steps[0]))
+    else:
+        (carry, y), program = fn(init, x_at(steps[0])), None
+    carry_leaves = _check_carry(init_leaves, init_spec, carry)
+    y_leaves, y_spec = _flatten_y(y)
     ys = [None] * length
-    y_spec = None
-    for t in steps:
-        carry, y = fn(carry, slices[0][t] if single_x else
-                      pytree.tree_unflatten([s[t] for s in slices], x_spec))
-        if t == steps[0]:
-            _check_carry(init_leaves, init_spec, carry)
-            y_single = isinstance(y, torch.Tensor)
-            if not y_single:
-                _, y_spec = _flatten_y(y)
-        ys[t] = y if y_single else _flatten_y(y)[0]
-    if y_single:
-        return carry, torch.stack(ys), [s[0] for s in slices if s]
-    stacked = [torch.stack([ys[t][i] for t in range(length)]) for i in range(len(ys[0]))]
+    ys[steps[0]] = y_leaves
+    rest = steps[1:]
+    if program is not None and rest:
+        # The second step runs both ways; the replay goes on only if they agree.
+        t = rest[0]
+        carry, y = fn(carry, x_at(t))
+        leaves = carry_leaves + [s[t] for s in slices]
+        carry_leaves = _check_carry(init_leaves, init_spec, carry)
+        ys[t] = _flatten_y(y)[0]
+        if not program.agrees(leaves, carry_leaves + ys[t]):
+            program = None
+        rest = rest[1:]
+    if program is not None:
+        # The recorded step maps leaves to leaves: no pytree work per step.
+        n = len(carry_leaves)
+        for i, t in enumerate(rest):
+            try:
+                out = program(*carry_leaves, *[s[t] for s in slices])
+            except RuntimeError:
+                # A call the recording fixed for the first step's inputs does not
+                # fit this step's: `fn` takes over from here.
+                rest = rest[i:]
+                break
+            carry_leaves = out[:n]
+            ys[t] = out[n:]
+        else:
+            rest = ()
+        carry = pytree.tree_unflatten(carry_leaves, init_spec)
+    for t in rest:
+        carry, y = fn(carry, x_at(t))
+        ys[t] = _flatten_y(y)[0]
+    stacked = [torch.stack([ys[t][i] for t in range(length)]) for i in range(len(y_leaves))]
     return carry, _unflatten_y(stacked, y_spec), [s[0] for s in slices if s]
 
 
