@@ -16,7 +16,7 @@ import numpy as np
 from keras import ops
 
 import keras_gradstab as kg
-from keras_gradstab.benchmarks.timing import median_seconds
+from keras_gradstab.benchmarks.timing import interleaved_medians
 
 BATCH, UNITS, FEATURES = 32, 128, 64
 
@@ -139,7 +139,7 @@ def run(quick=False, steps=None, repeats=None):
     repeats = repeats or (3 if quick else 10)
     x = np.random.default_rng(0).normal(size=(BATCH, steps, FEATURES)).astype("float32")
     timers = _timers(x)
-    seconds = {name: median_seconds(fn, repeats) for name, fn in timers.items()}
+    seconds = interleaved_medians(timers, repeats)
     rows = []
     for name, value in seconds.items():
         rows.append({
