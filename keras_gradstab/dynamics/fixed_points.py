@@ -77,6 +77,39 @@ def _starts(cell_map, num_starts, low, high, seed):
     return rng.uniform(low, high, size=(num_starts, cell_map.dim))
 
 
+def levenberg_marquardt(cell_map, h, max_iterations=100, tolerance=1e-9):
+    """Levenberg-Marquardt on `1/2 ||F(h) - h||^2` from each row of `h` (float64).
+
+    Returns the final points `[N, dim]` and their costs `||F(h) - h||^2` `[N]`; a
+    start converged where `sqrt(cost) <= tolerance`.
+    """
+    h = np.array(h, "float64")
+    num_starts = len(h)
+    eye = np.eye(cell_map.dim)
+    damping = np.full(num_starts, 1e-3)
+    residual = cell_map(h) - h
+    cost = np.sum(residual**2, axis=1)
+    for _ in range(max_iterations):
+        active = cost > tolerance**2 / 4
+        if not np.any(active):
+            break
+        jac = cell_map.jacobian(h[active]) - eye
+        jt = np.swapaxes(jac, 1, 2)
+        lhs = jt @ jac + damping[active, None, None] * eye
+        step = -np.linalg.solve(lhs, (jt @ residual[active][..., None]))[..., 0]
+        trial = h[active] + step
+        trial_residual = cell_map(trial) - trial
+        trial_cost = np.sum(trial_residual**2, axis=1)
+        better = np.isfinite(trial_cost) & (trial_cost < cost[active])
+        idx = np.flatnonzero(active)
+        h[idx[better]] = trial[better]
+        residual[idx[better]] = trial_residual[better]
+        cost[idx[better]] = trial_cost[better]
+        damping[idx[better]] = np.maximum(damping[idx[better]] / 3.0, 1e-12)
+        damping[idx[~better]] *= 4.0
+    return h, cost
+
+
 def find_fixed_points(cell, inputs=None, num_starts=256, low=-1.0, high=1.0, seed=0,
                       max_iterations=100, tolerance=1e-9, distinct=1e-5):
     """Finds the fixed points of `h <- F(h, x)` for a recurrent cell and constant input.
@@ -120,29 +153,8 @@ def find_fixed_points(cell, inputs=None, num_starts=256, low=-1.0, high=1.0, see
     if not low < high:
         raise ValueError(f"`low` must be below `high`; received low={low}, high={high}.")
     cell_map = CellMap(cell, inputs)
-    h = _starts(cell_map, num_starts, low, high, seed)
-    eye = np.eye(cell_map.dim)
-    damping = np.full(num_starts, 1e-3)
-    residual = cell_map(h) - h
-    cost = np.sum(residual**2, axis=1)
-    for _ in range(max_iterations):
-        active = cost > tolerance**2 / 4
-        if not np.any(active):
-            break
-        jac = cell_map.jacobian(h[active]) - eye
-        jt = np.swapaxes(jac, 1, 2)
-        lhs = jt @ jac + damping[active, None, None] * eye
-        step = -np.linalg.solve(lhs, (jt @ residual[active][..., None]))[..., 0]
-        trial = h[active] + step
-        trial_residual = cell_map(trial) - trial
-        trial_cost = np.sum(trial_residual**2, axis=1)
-        better = np.isfinite(trial_cost) & (trial_cost < cost[active])
-        idx = np.flatnonzero(active)
-        h[idx[better]] = trial[better]
-        residual[idx[better]] = trial_residual[better]
-        cost[idx[better]] = trial_cost[better]
-        damping[idx[better]] = np.maximum(damping[idx[better]] / 3.0, 1e-12)
-        damping[idx[~better]] *= 4.0
+    h, cost = levenberg_marquardt(cell_map, _starts(cell_map, num_starts, low, high, seed),
+                                 max_iterations, tolerance)
     found = []
     for point in h[np.sqrt(cost) <= tolerance]:
         if all(np.linalg.norm(point - q) > distinct for q in found):

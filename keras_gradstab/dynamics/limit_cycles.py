@@ -5,6 +5,9 @@ import dataclasses
 import numpy as np
 
 from keras_gradstab.dynamics.cell_map import CellMap
+from keras_gradstab.dynamics.fixed_points import levenberg_marquardt
+
+MIN_TURNS = 2  # a closed curve must be wound around at least this often when recorded
 
 
 @dataclasses.dataclass
@@ -74,9 +77,23 @@ def _winding_period(orbit):
     return float(2.0 * np.pi / per_step) if per_step > 0 else float("inf")
 
 
+def _spirals_into_stable_point(cell_map, orbit, shrink_tolerance):
+    # The fixed point the orbit winds around: Levenberg-Marquardt from its mean.
+    centre, cost = levenberg_marquardt(cell_map, orbit.mean(axis=0, keepdims=True))
+    if not cost[0] <= 1e-18:
+        return False
+    centre = centre[0]
+    if np.max(np.abs(np.linalg.eigvals(cell_map.jacobian(centre)[0]))) >= 1.0:
+        return False  # an unstable centre: the orbit is repelled, not attracted
+    # The distance to it, in the first and the last quarter of the record.
+    distance = np.linalg.norm(orbit - centre, axis=1)
+    quarter = max(1, len(distance) // 4)
+    return distance[-quarter:].max() < (1.0 - shrink_tolerance) * distance[:quarter].max()
+
+
 def find_limit_cycles(cell, inputs=None, num_starts=8, low=-1.0, high=1.0, seed=0,
                       transient=2000, num_steps=2000, max_period=500, tolerance=1e-6,
-                      neutral_tolerance=5e-3):
+                      neutral_tolerance=5e-3, shrink_tolerance=1e-3):
     """Finds attracting cycles of `h <- F(h, x)` by recurrence of orbits.
 
     Each start (uniform in `[low, high]^dim`) is iterated `transient` steps, then
@@ -86,6 +103,19 @@ def find_limit_cycles(cell, inputs=None, num_starts=8, low=-1.0, high=1.0, seed=
     otherwise it winds along an invariant closed curve (see `Cycle`). Stability
     comes from the Floquet multipliers; orbits of several starts that lie on the
     same attractor are merged.
+
+    A slowly decaying spiral (e.g. a GRU with near-saturated update gates, or a
+    rotation scaled just below 1) has not settled after the transient and has
+    per-step Lyapunov exponents within `neutral_tolerance` of 0, yet it is not a
+    cycle. Two checks drop it: a curve that is not closed exactly must be wound
+    around at least twice in the `num_steps` recorded (`MIN_TURNS`); and an orbit
+    that winds around a fixed point whose Jacobian has every eigenvalue inside the
+    unit circle, and whose distance to that point shrinks by more than
+    `shrink_tolerance` (relative) between the first and the last quarter of the
+    record, converges to the point and is dropped. An orbit on a genuine cycle keeps
+    its distance to the point it encircles. (An orbit still approaching, from
+    outside, a cycle that encloses a stable point is dropped too: raise
+    `transient` for slowly attracting cycles.)
 
     Args:
         cell: a built Keras recurrent cell (see `find_fixed_points`).
@@ -101,6 +131,8 @@ def find_limit_cycles(cell, inputs=None, num_starts=8, low=-1.0, high=1.0, seed=
             which an orbit counts as settled on a fixed point.
         neutral_tolerance: a per-step Lyapunov exponent within this of 0 counts as
             neutral (modulus-1 multiplier).
+        shrink_tolerance: relative shrinking of the distance to a stable fixed
+            point over the record above which an orbit counts as converging to it.
 
     Returns:
         A list of `Cycle`.
@@ -124,6 +156,10 @@ def find_limit_cycles(cell, inputs=None, num_starts=8, low=-1.0, high=1.0, seed=
                         ("max_period", max_period)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"`{name}` must be a positive integer; received {value!r}.")
+    if not (isinstance(shrink_tolerance, (int, float)) and 0 <= shrink_tolerance < 1):
+        raise ValueError(
+            f"`shrink_tolerance` must be a number in [0, 1); received {shrink_tolerance!r}."
+        )
     if max_period >= num_steps:
         raise ValueError(
             f"`max_period` ({max_period}) must be below `num_steps` ({num_steps})."
@@ -148,6 +184,11 @@ def find_limit_cycles(cell, inputs=None, num_starts=8, low=-1.0, high=1.0, seed=
             continue  # same attractor as an earlier start
         returns = np.linalg.norm(orbit[1:max_period + 1] - orbit[0], axis=1)
         closing = np.flatnonzero(returns < tolerance * max(1.0, scale))
+        if not closing.size:
+            if _winding_period(orbit) * MIN_TURNS > num_steps:
+                continue  # not wound around often enough to show a closed curve
+            if _spirals_into_stable_point(cell_map, orbit, shrink_tolerance):
+                continue  # a decaying spiral
         exponents = _lyapunov_exponents(cell_map, orbit)
         if closing.size:
             period = int(closing[0] + 1)

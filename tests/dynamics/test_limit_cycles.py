@@ -26,6 +26,61 @@ def test_limit_cycle_init_gives_stable_cycle():
     assert 3 < cycle.period < 40
 
 
+def _rotation(scale, angle):
+    c, s = scale * np.cos(angle), scale * np.sin(angle)
+    return np.array([[c, s], [-s, c]])
+
+
+def test_slowly_decaying_spiral_is_not_a_cycle():
+    # h <- tanh(h W), W = 0.998 R(0.5): the origin is a stable focus (eigenvalues of
+    # modulus 0.998). After the transient the orbit still turns, its steps are
+    # above `tolerance` and both per-step Lyapunov exponents (~ log 0.998) are
+    # within `neutral_tolerance` of 0, so exponents alone would call it a stable
+    # invariant curve. It must not be reported.
+    w = _rotation(0.998, 0.5)
+    cell = keras.layers.SimpleRNNCell(2, use_bias=False)
+    cell.build((None, 1))
+    cell.recurrent_kernel.assign(w.astype("float32"))
+    h = np.random.default_rng(0).uniform(-1, 1, size=2)
+    for _ in range(2000):  # the default transient, in NumPy float64
+        h = np.tanh(h @ w)
+    following = np.tanh(h @ w)
+    assert np.linalg.norm(following - h) > 1e-6  # not settled
+    assert abs(np.log(np.linalg.norm(np.tanh(following @ w)) / np.linalg.norm(following))
+               - np.log(0.998)) < 1e-4
+    assert find_limit_cycles(cell, num_starts=2) == []
+    # The same map scaled just above 1 (a Neimark-Sacker cycle) is still found.
+    cell.recurrent_kernel.assign(_rotation(1.02, 0.5).astype("float32"))
+    (cycle,) = find_limit_cycles(cell, num_starts=2)
+    assert cycle.stable and cycle.neutral == 1 and np.linalg.norm(cycle.points, axis=1).min() > 0.05
+
+
+def test_near_saturated_gru_spiral_is_not_a_cycle():
+    # Zero gate kernels; update gate z = sigmoid(3) ~ 0.95 and reset gate
+    # r = sigmoid(10) ~ 1 at every state (input biases); candidate tanh(r h R(0.5))
+    # (Keras's reset_after): h <- z h + (1 - z) tanh(r h R). At 0 the eigenvalues
+    # are z + (1 - z) r exp(+-0.5 i), of modulus ~ 0.9945 < 1: a slow spiral, about
+    # 280 steps per turn.
+    gru = keras.layers.GRUCell(2)
+    gru.build((None, 1))
+    kernel = np.zeros((2, 6), "float32")
+    kernel[:, 4:] = _rotation(1.0, 0.5)
+    gru.recurrent_kernel.assign(kernel)
+    bias = np.zeros(gru.bias.shape, "float32")
+    bias[0, :2] = 3.0  # input bias of the update gate (row 1 is the recurrent bias)
+    bias[0, 2:4] = 10.0  # and of the reset gate
+    gru.bias.assign(bias)
+    (origin,) = find_fixed_points(gru)
+    z, r = 1 / (1 + np.exp(-3.0)), 1 / (1 + np.exp(-10.0))
+    want = z + (1 - z) * r * np.exp(0.5j)
+    np.testing.assert_allclose(np.abs(origin.eigenvalues), [abs(want)] * 2, atol=1e-5)
+    assert abs(want) < 1 and origin.kind == "stable"
+    assert find_limit_cycles(gru, num_starts=3, transient=200, num_steps=1000,
+                             max_period=100) == []
+    with pytest.raises(ValueError, match="shrink_tolerance"):
+        find_limit_cycles(gru, shrink_tolerance=1.0)
+
+
 def test_gru_recipe_keeps_origin_stable_when_s_cos_t_below_one():
     # The reference's GRU recipe gives h <- 0.5 h + 0.5 tanh(h W_lc): the fixed point
     # at 0 has eigenvalues 0.5 + 0.5 s exp(+-i t), inside the unit circle while
