@@ -8,7 +8,10 @@ full-precision classifier; the `model_zoo/reste_bnn_digits` architecture on
 Keras uses it: JAX and TensorFlow XLA; torch eager) is timed for each. The two
 models are timed in alternation (one step of each per round), so that a change
 of the machine's load hits both alike; the overhead is the median of the
-per-round ratios (3 steps of each model per round, 30 rounds). Each row records the 1-minute load average at the end.
+per-round ratios (3 steps of each model per round, 30 rounds). Time (the
+`seconds` column) is the process's CPU time (`time.process_time`, all threads),
+which a loaded machine disturbs less than wall time. Each row records the 1-minute load average at the
+end.
 """
 
 import os
@@ -47,10 +50,10 @@ def _model(quantizer, width, size):
 
 
 def _step_seconds(model, x, y, steps):
-    start = time.perf_counter()
+    start = time.process_time()
     for _ in range(steps):
         model.train_on_batch(x, y)
-    return (time.perf_counter() - start) / steps
+    return (time.process_time() - start) / steps
 
 
 def run(quick=False):

@@ -85,26 +85,55 @@ def pack_binary_weights(model, path=None):
     return packed
 
 
+def _exact_sum_magnitudes(total, shape, scale_shape):
+    """Positive float32 magnitudes of `shape` whose sums over the reduced axes are `total`.
+
+    `total` (keepdims, shape `scale_shape`) is split into n near-equal integer
+    multiples of u = ulp(total): every partial sum is then an integer multiple of
+    u below 2^24 u, exactly representable, so any backend sums them to `total`
+    exactly, in whatever order or tree it reduces.
+    """
+    total = total.astype("float32")
+    positions = [n if k == 1 else 1 for n, k in zip(shape, scale_shape)]
+    count = int(np.prod(positions))
+    unit = np.spacing(total).astype("float64")
+    units = np.rint(total.astype("float64") / unit)
+    base, extra = np.floor_divide(units, count), np.mod(units, count)
+    position = np.arange(count).reshape(positions)
+    return ((base + (position < extra)) * unit).astype("float32")
+
+
 def _latent_magnitude(layer, signs, scale):
     """Latent magnitudes whose recomputed mean(|W|) equals `scale` bit for bit.
 
-    mean(|W|) of equal values can differ from them by an ulp after summation, so
-    the stored value is nudged until the layer's own computation returns it.
+    Equal magnitudes do not always work: the mean of n copies of a float32 `s` is
+    a rounded sum divided by n, and on some backends (torch) that map skips
+    values, so no `s` gives back the stored mean. But the stored mean was itself
+    some float sum S divided by n. So the sum is chosen instead: for S = n *
+    scale and its neighbours (a few ulps either side, nearest first), the kernel
+    gets magnitudes that sum to S exactly on any backend
+    (`_exact_sum_magnitudes`), and the first S for which the layer's own
+    computation returns `scale` is kept, per channel.
     """
     target = scale.astype("float32")
-    stored = target.copy()
-    for attempt in range(64):
-        got = _numpy(layer.kernel_scale_value(signs * stored)).astype("float32")
-        if np.array_equal(got, target):
+    count = signs.size // target.size
+    nearest = (target.astype("float64") * count).astype("float32")
+    magnitudes = np.broadcast_to(target, signs.shape).astype("float32")
+    done = np.zeros(target.shape, bool)
+    for step in (0, 1, -1, 2, -2, 3, -3, 4, -4, 5, -5, 6, -6, 7, -7, 8, -8):
+        total = nearest
+        for _ in range(abs(step)):
+            total = np.nextafter(total, np.float32(np.inf if step > 0 else -np.inf))
+        positive = total > 0  # a zero mean keeps its zero magnitudes
+        candidate = _exact_sum_magnitudes(
+            np.where(positive, total, np.float32(1)), signs.shape, target.shape)
+        got = _numpy(layer.kernel_scale_value(signs * candidate)).astype("float32")
+        hit = (got == target) & positive & ~done
+        magnitudes = np.where(np.broadcast_to(hit, signs.shape), candidate, magnitudes)
+        done |= hit
+        if done.all():
             break
-        if attempt < 8:
-            # Correct by the error first (rounding can be several ulps) ...
-            stored = np.where(got == target, stored, stored + (target - got)).astype("float32")
-        else:
-            # ... then step one ulp at a time.
-            toward = np.where(got < target, np.inf, -np.inf).astype("float32")
-            stored = np.where(got == target, stored, np.nextafter(stored, toward))
-    return np.broadcast_to(stored, signs.shape).astype("float32")
+    return magnitudes
 
 
 def load_packed_weights(model, packed):

@@ -128,3 +128,18 @@ def test_64_layer_tanh_glorot_is_flagged_vanishing():
     y = np.random.default_rng(1).normal(size=(128, 1)).astype("float32")
     report = gradient_report(model, x, y)
     assert report.vanishing and not report.exploding, str(report)
+
+
+def test_relu_with_c_w_4_is_flagged_exploding_at_its_closed_form_rate():
+    # relu with weight variance C_W / fan_in has chi_perp = C_W E[relu'(z)^2] = C_W / 2:
+    # at C_W = 4 the error signal doubles in squared norm per layer toward the input.
+    keras.utils.set_random_seed(0)
+    model = snn((128,), units=128, depth=16, output_units=1, dropout_rate=0.0,
+                activation="relu",
+                kernel_initializer=keras.initializers.VarianceScaling(4.0, "fan_in", "normal"))
+    x = np.random.default_rng(0).normal(size=(128, 128)).astype("float32")
+    y = np.random.default_rng(1).normal(size=(128, 1)).astype("float32")
+    report = gradient_report(model, x, y)
+    assert report.exploding and not report.vanishing, str(report)
+    assert report.ratio > 100.0
+    assert abs(np.log(report.chi) - np.log(2.0)) < 0.15, report.chi

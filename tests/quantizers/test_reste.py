@@ -1,5 +1,6 @@
 """ReSTE: forward sign, the paper's gradient values, o = 1 as clipped STE, finiteness."""
 
+import harness
 import keras
 import numpy as np
 import pytest
@@ -107,3 +108,53 @@ def test_bad_arguments_name_the_argument():
     ]:
         with pytest.raises(ValueError, match=argument):
             ReSTE(**kwargs)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32"])
+def test_zones_are_exact_in_every_float_format(dtype):
+    # The three zones are told apart by sign(|x| - clip(|x|, lower, threshold)) with
+    # `lower` the first float above `rectify` in x's dtype: check both ends of every
+    # zone in that dtype, against the float64 closed form of the values it holds.
+    import ml_dtypes
+
+    np_dtype = ml_dtypes.bfloat16 if dtype == "bfloat16" else np.dtype(dtype)
+    rectify, threshold = (np.asarray(v, np_dtype) for v in (0.1, 1.5))
+    above = [np.nextafter(np.float32(v), np.float32(9)) for v in (rectify, threshold)]
+    while np.asarray(above[0], np_dtype) <= rectify:  # the next float in `dtype`
+        above[0] = np.nextafter(above[0], np.float32(9))
+    while np.asarray(above[1], np_dtype) <= threshold:
+        above[1] = np.nextafter(above[1], np.float32(9))
+    x = np.asarray([0.0, -float(rectify), float(above[0]), 1.0, float(threshold),
+                    -float(above[1]), 7.0], np_dtype)
+    o = 3.0
+    quantizer = ReSTE(o=o)
+    got = keras.ops.convert_to_numpy(keras.ops.cast(
+        quantizer.derivative(keras.ops.convert_to_tensor(x, dtype=dtype)), "float32"))
+    a = np.abs(x.astype("float64"))
+    inner = float(rectify) ** (1 / o - 1)
+    want = np.where(a <= float(rectify), inner, (1 / o) * np.maximum(a, 1e-9) ** (1 / o - 1))
+    want = np.where(a <= float(threshold), want, 0.0)
+    # Low-precision formats round log2 and exp2: one part in 2^7 (bfloat16).
+    tolerance = {"float16": 4e-3, "bfloat16": 3e-2, "float32": 1e-6}[dtype]
+    np.testing.assert_allclose(got, want, rtol=tolerance, atol=0)
+    assert got[5] == 0.0 and got[6] == 0.0
+
+
+def test_gradient_is_the_same_under_create_graph():
+    # On torch a plain backward pass takes an in-place fast path; a backward pass
+    # that builds a graph (grad mode on) takes the keras.ops form: both must agree,
+    # and the latter must stay differentiable.
+    x = np.concatenate([np.linspace(-2, 2, 4001), [0.1, -0.1, 1.5, JUST_ABOVE]]).astype("float32")
+    for o in (1.0, 1.7, 3.0):
+        quantizer = ReSTE(o=o)
+        plain = quantizer_grad(quantizer, x)
+        if harness.BACKEND == "torch":
+            import torch
+
+            t = torch.tensor(x, requires_grad=True)
+            (graph,) = torch.autograd.grad(quantizer(t).sum(), t, create_graph=True)
+            np.testing.assert_array_equal(plain, graph.detach().numpy())
+        else:  # one code path; compiled and eager XLA may differ in the last ulp
+            graph = keras.ops.convert_to_numpy(quantizer.derivative(x))
+            np.testing.assert_allclose(plain, graph, rtol=1e-6)
+        np.testing.assert_allclose(plain, reste_grad_reference(x, o), rtol=1e-5)

@@ -4,7 +4,8 @@ Each backend module defines `scan(fn, init, xs, reverse)`,
 `associative_scan(combine, elems, axis, reverse)`, `concatenate(tensors, axis)`,
 and the autodiff the diagnostics and regularizers need: `value_and_grad(fn, args)`,
 `batch_jacobian(fn, x)` and `jvp(fn, x, tangent)`. A backend without a module of
-its own (numpy, openvino) falls back to `keras.ops`.
+its own (numpy, openvino) falls back to `keras.ops`. Optional fast paths (None where a
+backend has none): `reste_backward` (the quantizer's surrogate gradient, in place).
 """
 
 import importlib
@@ -27,3 +28,4 @@ concatenate = _module.concatenate
 value_and_grad = _module.value_and_grad
 batch_jacobian = _module.batch_jacobian
 jvp = _module.jvp
+reste_backward = getattr(_module, "reste_backward", None)

@@ -225,3 +225,24 @@ def jvp(fn, x, tangent):
         (vjp,) = torch.autograd.grad(y, x, dummy, create_graph=True)
         (product,) = torch.autograd.grad(vjp, dummy, tangent.to(vjp.dtype), create_graph=True)
     return y, product
+
+
+
+def reste_backward(x, upstream, o, lower, threshold, zone_scale, floor):
+    """ReSTE's `upstream * g'(x)` (`ReSTE.backward` in keras_gradstab/quantizers/reste.py).
+
+    The same operations in the same order as the `keras.ops` form there, but on
+    two temporaries updated in place: on CPU each out-of-place element-wise op
+    allocates a fresh tensor, and for activation-sized tensors the allocation
+    costs more than the arithmetic (measured 4.6 ms against 15 ms for 524k
+    floats on a loaded machine). Under `create_graph` (grad mode on) in-place ops
+    would break autograd: returns None there, and the caller uses the
+    `keras.ops` form.
+    """
+    if torch.is_grad_enabled():
+        return None
+    inverse = 1.0 / o
+    zone = torch.abs(x)
+    clipped = zone.clamp(lower, threshold)
+    zone.sub_(clipped).sign_().mul_(-zone_scale).add_(torch.log2(inverse)).clamp_(floor, 0.0)
+    return clipped.log2_().mul_(inverse - 1.0).add_(zone).exp2_().mul_(upstream)
