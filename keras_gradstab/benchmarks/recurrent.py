@@ -4,13 +4,18 @@ SimpleRNN, and the cost of NCGRU's two ways to build its Cayley matrix.
 1. One `model.train_on_batch` (Adam, MSE on a Dense(1) head on the last state) of
    `Sequential([Input((T, 64)), layer, Dense(1)])` with batch 32, T=256, 128 units:
    NCGRU(128), ScoRNN(128), ENRNN(96, 32), keras.layers.GRU(128),
-   keras.layers.SimpleRNN(128). Rows give seconds and `time / GRU`,
-   `time / SimpleRNN` (below 1 is faster). Keras compiles the step as it does by
-   default on each backend (XLA on JAX, tf.function on TensorFlow, eager torch).
+   keras.layers.SimpleRNN(128), all built in one process and timed interleaved
+   (one step of each in turn, `repeats` rounds). Rows give the median wall and
+   process-CPU seconds and `time / GRU`, `cpu time / GRU`, `time / SimpleRNN`
+   (below 1 is faster). Keras compiles the step as it does by default on each
+   backend (XLA on JAX, tf.function on TensorFlow, eager torch).
 2. Building U_c = (I + A)^-1 (I - A) D at n = 128, 512, 1024 by one solve
    (`cayley_inverse="solve"`) or by the Neumann update of a cached inverse
    (`"neumann"`, 6 terms), forward only (jit on JAX, tf.function on TensorFlow).
 """
+
+import statistics
+import time
 
 import keras
 import numpy as np
@@ -34,26 +39,51 @@ def _layers():
     }
 
 
+def _interleaved_seconds(fns, repeats, warmup=2):
+    """Median wall and process-CPU seconds of each `fns[name]()`, the cases interleaved.
+
+    Every round times each case once (A, B, C, A, B, C, ...), so a change of the
+    machine's load during the run hits all cases alike; CPU time is the better
+    measure on a loaded machine when the backend runs single-threaded.
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    wall = {name: [] for name in fns}
+    cpu = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start_wall, start_cpu = time.perf_counter(), time.process_time()
+            fn()
+            cpu[name].append(time.process_time() - start_cpu)
+            wall[name].append(time.perf_counter() - start_wall)
+    return ({name: statistics.median(v) for name, v in wall.items()},
+            {name: statistics.median(v) for name, v in cpu.items()})
+
+
 def _train_step_rows(steps, repeats):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(BATCH, steps, FEATURES)).astype("float32")
     y = rng.normal(size=(BATCH, 1)).astype("float32")
-    seconds = {}
+    fns = {}
     for name, make in _layers().items():
         model = keras.Sequential([keras.Input((steps, FEATURES)), make(), keras.layers.Dense(1)])
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
-        seconds[name] = median_seconds(lambda m=model: m.train_on_batch(x, y), repeats)
+        fns[name] = lambda m=model: m.train_on_batch(x, y)
+    wall, cpu = _interleaved_seconds(fns, repeats)
     return [
         {
             "benchmark": "recurrent",
             "backend": keras.config.backend(),
             "case": f"train step {name}",
             "shape": f"B={BATCH} T={steps} D={FEATURES} H={UNITS}",
-            "seconds": value,
-            "time / GRU": value / seconds["keras.layers.GRU"],
-            "time / SimpleRNN": value / seconds["keras.layers.SimpleRNN"],
+            "seconds": wall[name],
+            "cpu seconds": cpu[name],
+            "time / GRU": wall[name] / wall["keras.layers.GRU"],
+            "cpu time / GRU": cpu[name] / cpu["keras.layers.GRU"],
+            "time / SimpleRNN": wall[name] / wall["keras.layers.SimpleRNN"],
         }
-        for name, value in seconds.items()
+        for name in fns
     ]
 
 
@@ -123,6 +153,6 @@ def _cayley_rows(sizes, repeats, terms=6):
 
 def run(quick=False):
     steps = 32 if quick else 256
-    repeats = 2 if quick else 5
+    repeats = 2 if quick else 7
     sizes = (128,) if quick else (128, 512, 1024)
     return _train_step_rows(steps, repeats) + _cayley_rows(sizes, repeats=3 if quick else 10)

@@ -172,3 +172,36 @@ def test_bad_arguments_raise():
         NCGRU(4, refresh_every=1.5)
     with pytest.raises(ValueError, match="reset_after"):
         NCGRU(4, reset_after="yes")
+
+
+def test_gate_biases_start_the_cell_as_scornn():
+    """update_gate_bias=-8, reset_gate_bias=8 set those biases (the modReLU bias keeps
+    bias_initializer) and make the initial layer a scoRNN, h' = modReLU(x W_c + h U_c),
+    checked against a NumPy scoRNN on the same weights; the config keeps them."""
+    x = np.random.default_rng(6).normal(scale=0.3, size=(3, 12, 4)).astype("float32")
+    layer = NCGRU(6, n_neg=3, return_sequences=True, update_gate_bias=-8.0,
+                  reset_gate_bias=8, bias_initializer="ones")
+    layer.build(x.shape)
+    weights = numpy_weights(layer)
+    np.testing.assert_array_equal(weights["bias"], np.r_[-8.0 * np.ones(6), 8.0 * np.ones(6)])
+    np.testing.assert_array_equal(weights["modrelu_bias"], np.ones(6))
+    layer.cell.modrelu_bias.assign(np.zeros(6, "float32"))
+    d = np.r_[np.ones(3), -np.ones(3)]
+    u_c = np_cayley(weights["recurrent_skew"], d)
+    w_c = weights["kernel"][:, 12:]
+    scornn = run_numpy(lambda h, xt: np_modrelu(xt @ w_c + h @ u_c, 0.0),
+                       np.zeros((3, 6)), np.asarray(x, "float64"))
+    got = keras.ops.convert_to_numpy(layer(x))
+    # u = sigmoid(-8 + x W_u + h U_u) and 1 - r likewise stay below ~1e-3 while the
+    # state stays small, as here.
+    np.testing.assert_allclose(got, scornn, atol=1e-2 * np.abs(scornn).max())
+    assert not np.allclose(got, numpy_ncgru({**weights, "bias": 0 * weights["bias"],
+                                             "modrelu_bias": np.zeros(6)}, x, n_neg=3),
+                           atol=1e-2 * np.abs(scornn).max())
+    config = NCGRU.from_config(layer.get_config()).get_config()
+    assert (config["update_gate_bias"], config["reset_gate_bias"]) == (-8.0, 8.0)
+    default = NCGRU(6)
+    default.build(x.shape)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(default.cell.bias), np.zeros(12))
+    with pytest.raises(ValueError, match="update_gate_bias"):
+        NCGRU(4, update_gate_bias="open")
