@@ -86,3 +86,17 @@ def test_bad_arguments():
         datasets.arrow_pointing(64, object_scale=1.0)
     with pytest.raises(ValueError, match="test_fraction"):
         datasets.digits(test_fraction=1.5)
+
+
+def test_arrow_pointing_arrow_scale_lengthens_only_the_arrow():
+    kwargs = dict(num_train=20, num_test=0, object_scale=1 / 3, seed=3, return_geometry=True)
+    (_, _, plain), _ = datasets.arrow_pointing(64, **kwargs)
+    (x, y, big), _ = datasets.arrow_pointing(64, arrow_scale=2.5, **kwargs)
+    length = np.linalg.norm(big["tip"] - big["tail"], axis=1)
+    # Paper: length 15-30 px, width 2-4 px at scale 1; here x (1/3 * 2.5).
+    assert np.all((length >= 12.5 - 1e-9) & (length <= 25 + 1e-9))
+    assert np.all((big["width"] >= 2 * 2.5 / 3 - 1e-9) & (big["width"] <= 4 * 2.5 / 3 + 1e-9))
+    assert np.all(np.linalg.norm(plain["tip"] - plain["tail"], axis=1) <= 10 + 1e-9)
+    assert np.all((big["radius"] >= 5) & (big["radius"] <= 10)) and y.sum() == 10
+    with pytest.raises(ValueError, match="arrow_scale"):
+        datasets.arrow_pointing(64, arrow_scale=0)
