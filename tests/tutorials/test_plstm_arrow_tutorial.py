@@ -21,3 +21,5 @@ def test_tutorial_shows_bounded_p_mode_and_decaying_d_mode(tmp_path, run_tutoria
     assert near_far[12:].max() < 1e-2 * near_far[1:3].max(), near_far
     recorded = results["arrow"]["recorded"]
     assert set(recorded) == {"plstm", "vit"}
+    for r in recorded.values():
+        assert 0.0 <= r["accuracy_twice_size"] <= 1.0 and r["parameters"] > 0
