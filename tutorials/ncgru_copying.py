@@ -21,6 +21,15 @@
 # RMSprop optimizer (the skew parameters at a tenth of the learning rate, built
 # by `keras_gradstab.layers.skew_learning_rate_optimizer`), same batch and number
 # of steps. Set `KERAS_GRADSTAB_QUICK=1` for the short run that the tests execute.
+#
+# The gate biases matter. With zero gate biases an NC-GRU starts with both gates
+# at 1/2, so one step maps a change of the state through about `I/2 + U_c/4`,
+# whose eigenvalues have moduli between 1/4 and 3/4: over 200 steps the
+# gradient that would tie the recall to the symbols vanishes, just as in a GRU.
+# `NCGRU(..., update_gate_bias=-8.0, reset_gate_bias=8.0)` starts with the update
+# gate shut and the reset gate open, so the cell starts as a scoRNN
+# (`h' = modReLU(x W_c + h U_c)`, an orthogonal Jacobian where modReLU passes)
+# and learns its gates from there. The full run trains both initializations.
 
 # %%
 import os
@@ -51,8 +60,8 @@ OUT_DIR = os.environ.get(
 # memoryless predictor computed directly on the data.
 
 # %%
-(x, y), _ = kg.datasets.copying(TIME_STEPS, num_train=BATCH * STEPS_PER_EPOCH * EPOCHS,
-                                num_test=1, seed=0)
+(x, y), (x_test, y_test) = kg.datasets.copying(
+    TIME_STEPS, num_train=BATCH * STEPS_PER_EPOCH * EPOCHS, num_test=64 if QUICK else 500, seed=0)
 LENGTH = x.shape[1]
 baseline = float(kg.datasets.copying_baseline(TIME_STEPS))
 # The memoryless predictor: blank with probability 1 where the target is blank,
@@ -62,13 +71,20 @@ print(f"T = {TIME_STEPS}: memoryless baseline {baseline:.4f} (on the data: {memo
 
 
 # %%
+MODELS = {
+    "NCGRU": lambda: kg.layers.NCGRU(UNITS, return_sequences=True, seed=0,
+                                     update_gate_bias=-8.0, reset_gate_bias=8.0),
+    "ScoRNN": lambda: kg.layers.ScoRNN(UNITS, return_sequences=True, seed=0),
+    "GRU": lambda: keras.layers.GRU(UNITS, return_sequences=True, seed=0),
+}
+if not QUICK:
+    MODELS["NCGRU, zero gate biases"] = lambda: kg.layers.NCGRU(
+        UNITS, return_sequences=True, seed=0)
+
+
 def build(kind):
     keras.utils.set_random_seed(0)
-    recurrent = {
-        "NCGRU": lambda: kg.layers.NCGRU(UNITS, return_sequences=True, seed=0),
-        "ScoRNN": lambda: kg.layers.ScoRNN(UNITS, return_sequences=True, seed=0),
-        "GRU": lambda: keras.layers.GRU(UNITS, return_sequences=True, seed=0),
-    }[kind]()
+    recurrent = MODELS[kind]()
     return keras.Sequential([
         keras.Input((LENGTH,), dtype="int32"),
         keras.layers.Embedding(10, 16),
@@ -90,22 +106,28 @@ def run(kind):
         history = model.fit(x[part], y[part], batch_size=BATCH, epochs=1, shuffle=False,
                             verbose=0)
         curve.append(float(history.history["loss"][-1]))
-    return curve
+    # Held-out sequences: the fraction of the 10 recalled symbols predicted right
+    # (chance is 1/8).
+    recalled = model.predict(x_test, batch_size=len(x_test), verbose=0)[:, -10:].argmax(-1)
+    return curve, float(np.mean(recalled == y_test[:, -10:]))
 
 
-curves = {kind: run(kind) for kind in ("NCGRU", "ScoRNN", "GRU")}
+runs = {kind: run(kind) for kind in MODELS}
+curves = {kind: r[0] for kind, r in runs.items()}
 results = {
     "time_steps": TIME_STEPS,
     "baseline": baseline,
     "memoryless_on_data": float(memoryless),
     "final_loss": {kind: c[-1] for kind, c in curves.items()},
+    "recall_accuracy": {kind: r[1] for kind, r in runs.items()},
     "curves": curves,
     "steps": [STEPS_PER_EPOCH * (i + 1) for i in range(EPOCHS)],
 }
 for kind, curve in curves.items():
     below = curve[-1] < baseline
-    print(f"{kind:>6}: final loss {curve[-1]:.4f} ({'below' if below else 'not below'} "
-          f"the baseline {baseline:.4f})")
+    print(f"{kind:>24}: final loss {curve[-1]:.4f} ({'below' if below else 'not below'} "
+          f"the baseline {baseline:.4f}), recalled symbols right on held-out sequences "
+          f"{results['recall_accuracy'][kind]:.1%}")
 
 # %% [markdown]
 # The figure `ncgru_copying.png`: mean cross-entropy per step against training
@@ -113,11 +135,15 @@ for kind, curve in curves.items():
 # stays on the dashed line has learned to output blanks but remembers nothing.
 #
 # What the committed figure shows (full mode: T = 200, 600 steps of batch 32 per
-# model, jax, run on a shared 2-core CPU, which is what limited the budget):
-# scoRNN goes below the memoryless baseline after about 300 steps and reaches
-# 0.048 at 600; NC-GRU (0.0950) and the GRU (0.0947) sit on the baseline at 600
-# steps: within this budget only scoRNN remembers. The issue asks for NC-GRU
-# below the baseline too; that needs a longer run than this session could afford.
+# model, jax, single-threaded, 17:17 to 17:26 UTC on a shared 2-core CPU, load
+# average about 10): NC-GRU started as a scoRNN (gate biases -8 / +8) and scoRNN
+# both go below the memoryless baseline within 250 to 300 steps and reach 0.040
+# and 0.048 at 600 steps, recalling 73.7% and 66.0% of the held-out symbols
+# (chance: 12.5%). The GRU sits on the baseline (0.0947; 11.9% recalled). The
+# NC-GRU with zero gate biases never gets below the baseline: its loss climbs
+# back up to 0.73 after 150 steps and stays there (0.0% recalled). Trained
+# longer, the NC-GRU recalls 99.8% (the `ncgru_copying` preset, 4,263 steps),
+# while a GRU trained the same way is still at 13%.
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 3.8))

@@ -287,15 +287,23 @@ class NCGRUCell(OrthogonalCellMixin, keras.layers.Layer):
         return ops.matmul(inputs, self.kernel) + ops.cast(bias, self.compute_dtype)
 
     def step(self, projected, h, constants, recurrent_mask=None):
-        n = self.units
+        # ops.split, not slices: on TensorFlow (graph mode, as Keras runs it there)
+        # the gradient of a slice builds a zero tensor of the whole input and adds
+        # into it; the gradient of a split is one concatenation. That made the
+        # training step ~25% faster there (benchmarks/recurrent).
         hd = h if recurrent_mask is None else h * recurrent_mask
+        p_u, p_r, p_c = ops.split(projected, 3, axis=-1)
         recurrent = ops.matmul(hd, constants["recurrent"])
-        gates = ops.sigmoid(projected[:, : 2 * n] + recurrent[:, : 2 * n])
-        u, r = gates[:, :n], gates[:, n:]
         if self.reset_after:
-            candidate = projected[:, 2 * n :] + r * recurrent[:, 2 * n :]
+            r_u, r_r, r_c = ops.split(recurrent, 3, axis=-1)
         else:
-            candidate = projected[:, 2 * n :] + ops.matmul(r * hd, constants["candidate"])
+            r_u, r_r = ops.split(recurrent, 2, axis=-1)
+        u = ops.sigmoid(p_u + r_u)
+        r = ops.sigmoid(p_r + r_r)
+        if self.reset_after:
+            candidate = p_c + r * r_c
+        else:
+            candidate = p_c + ops.matmul(r * hd, constants["candidate"])
         c = modrelu_where(candidate, constants["modrelu_bias"])
         return c + u * (h - c)  # u h + (1 - u) c
 
