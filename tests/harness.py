@@ -241,6 +241,15 @@ def value_and_grad(f, *args):
     raise NotImplementedError(f"no gradient helper for backend {BACKEND}")
 
 
+def backend_jacobian(model, x):
+    """J[i, j] = d model(x)_i / d x_j for one example `x` of shape [1, n], by one
+    backend gradient: row i of a batch of n copies of x picks output i."""
+    n = x.shape[1]
+    eye = keras.ops.convert_to_tensor(np.eye(n, dtype="float32"))
+    _, (grad,) = value_and_grad(lambda v: keras.ops.sum(model(v) * eye), np.tile(x, (n, 1)))
+    return grad.astype("float64")
+
+
 def numerical_grad(f, *args, eps=1e-6):
     """Central finite differences of scalar `f` (NumPy in, float out) w.r.t. each arg."""
     grads = []

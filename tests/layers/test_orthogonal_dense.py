@@ -1,7 +1,7 @@
 import keras
 import numpy as np
 import pytest
-from harness import check_layer, value_and_grad
+from harness import backend_jacobian, check_layer
 
 import keras_gradstab as kg
 from keras_gradstab.layers import GroupSort, MaxMin, OrthogonalDense
@@ -9,14 +9,6 @@ from keras_gradstab.layers import GroupSort, MaxMin, OrthogonalDense
 
 def _np(x):
     return np.asarray(keras.ops.convert_to_numpy(x), "float64")
-
-
-def _backend_jacobian(model, x):
-    """J[i, j] = d out_i / d x_j by one backend gradient: row i of a tiled batch."""
-    n = x.shape[1]
-    eye = keras.ops.convert_to_tensor(np.eye(n, dtype="float32"))
-    _, (grad,) = value_and_grad(lambda v: keras.ops.sum(model(v) * eye), np.tile(x, (n, 1)))
-    return grad.astype("float64")
 
 
 @pytest.mark.parametrize("in_dim,units", [(5, 5), (7, 3), (3, 7)])
@@ -72,7 +64,7 @@ def test_64_layer_jacobian_singular_values_are_one():
     s = np.linalg.svd(jac, compute_uv=False)
     assert np.max(np.abs(s - 1)) < 1e-4, s
     # The backend's own autodiff through the 64 layers, float32.
-    s = np.linalg.svd(_backend_jacobian(model, x), compute_uv=False)
+    s = np.linalg.svd(backend_jacobian(model, x), compute_uv=False)
     assert np.max(np.abs(s - 1)) < 1e-4, s
 
 
@@ -80,7 +72,7 @@ def test_64_layer_jacobian_singular_values_are_one():
 def test_permutation_activations_keep_jacobian_orthogonal(activation):
     model = kg.models.orthogonal_jacobian_mlp((8,), depth=8, activation=activation)
     x = np.random.default_rng(3).normal(size=(1, 8)).astype("float32")
-    s = np.linalg.svd(_backend_jacobian(model, x), compute_uv=False)
+    s = np.linalg.svd(backend_jacobian(model, x), compute_uv=False)
     assert np.max(np.abs(s - 1)) < 1e-5
 
 

@@ -3,21 +3,13 @@
 import keras
 import numpy as np
 import pytest
-from harness import value_and_grad
+from harness import backend_jacobian
 
 import keras_gradstab as kg
 
 
 def _np(x):
     return np.asarray(keras.ops.convert_to_numpy(x), "float64")
-
-
-def _backend_jacobian(model, x):
-    """J[i, j] = d out_i / d x_j by one backend gradient: row i of a tiled batch."""
-    n = x.shape[1]
-    eye = keras.ops.convert_to_tensor(np.eye(n, dtype="float32"))
-    _, (grad,) = value_and_grad(lambda v: keras.ops.sum(model(v) * eye), np.tile(x, (n, 1)))
-    return grad.astype("float64")
 
 
 def _numpy_forward(model, x, activation):
@@ -43,7 +35,7 @@ def test_64_layers_width_64_jacobian_is_orthogonal(activation, hidden_init):
     x = np.random.default_rng(0).normal(size=(1, 64)).astype("float32")
     np.testing.assert_allclose(_np(model(x)), _numpy_forward(model, x, activation),
                                atol=1e-4)
-    s = np.linalg.svd(_backend_jacobian(model, x), compute_uv=False)
+    s = np.linalg.svd(backend_jacobian(model, x), compute_uv=False)
     assert np.max(np.abs(s - 1)) < 1e-4, s
 
 
