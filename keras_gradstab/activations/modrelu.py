@@ -35,4 +35,8 @@ def modrelu(x, bias=0.0):
     """
     x = ops.convert_to_tensor(x)
     bias = ops.cast(bias, x.dtype)
-    return ops.relu(ops.abs(x) + bias) * ops.sign(x)
+    # `where(|x| + bias > 0, x + bias * sign(x), 0)` is relu(|x| + bias) * sign(x)
+    # bit for bit (|x| sign(x) = x), with the same gradients; in a scan's backward
+    # pass on JAX/XLA CPU it keeps fewer residuals (NCGRU's training step ~20%
+    # faster, benchmarks/RESULTS.md).
+    return ops.where(ops.abs(x) + bias > 0, x + bias * ops.sign(x), ops.zeros_like(x))

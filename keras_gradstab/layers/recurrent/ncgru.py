@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from keras_gradstab import ops as kg_ops
+from keras_gradstab.activations import modrelu
 from keras_gradstab.layers.recurrent._orthogonal import (
     CayleySkewInitializer,
     OrthogonalCellMixin,
@@ -13,7 +14,6 @@ from keras_gradstab.layers.recurrent._orthogonal import (
     check_n_neg,
     check_units,
     diagonal_d,
-    modrelu_where,
     scaled_cayley,
     skew,
 )
@@ -304,7 +304,7 @@ class NCGRUCell(OrthogonalCellMixin, keras.layers.Layer):
             candidate = p_c + r * r_c
         else:
             candidate = p_c + ops.matmul(r * hd, constants["candidate"])
-        c = modrelu_where(candidate, constants["modrelu_bias"])
+        c = modrelu(candidate, constants["modrelu_bias"])
         return c + u * (h - c)  # u h + (1 - u) c
 
     def get_config(self):
