@@ -9,10 +9,10 @@ from keras import ops
 from keras_gradstab.ops import _native
 from keras_gradstab.quantizers.base import SignQuantizer, sign
 
-# sign(|x| - s) * -_ZONE_SCALE + log2(1/o) is >= 0 in the rectified zone and
-# <= _FLOOR beyond the threshold, for any o < 2^1000; 2^(_FLOOR + log2 s^(1/o - 1))
-# is 0 in every float format (float64's smallest subnormal is 2^-1074). Both fit
-# float16.
+# sign(|x| - s) * -_ZONE_SCALE + log(1/o) is >= 0 in the rectified zone and
+# <= _FLOOR beyond the threshold, for any o < 2^1000; exp(_FLOOR + log s^(1/o - 1))
+# and 2^(the same in base 2) are 0 in every float format (float64's smallest
+# subnormal is 2^-1074). Both fit float16.
 _ZONE_SCALE = 4096.0
 _FLOOR = -3000.0
 
@@ -109,16 +109,18 @@ class ReSTE(SignQuantizer):
     def backward(self, x, upstream, o):
         """`upstream * g'(x)`, g' as above at the power `o`."""
         # One exponential for all three zones, no comparisons:
-        #   g' = 2^((1/o - 1) log2 s + h),  s = clip(|x|, lower, threshold),
+        #   g' = exp((1/o - 1) log s + h),  s = clip(|x|, lower, threshold),
         # with `lower` the first float above `rectify` in x's dtype. sign(|x| - s)
         # is exactly -1 on |x| <= rectify (s = lower > |x|), 0 on rectify < |x| <=
         # threshold (s = |x|) and +1 beyond (s = threshold < |x|); h maps it to 0,
-        # log2(1/o) and a floor whose power of 2 underflows to 0:
+        # log(1/o) and a floor whose exponential underflows to 0:
         #   (1/o) |x|^(1/o - 1) in the power-law zone, lower^(1/o - 1) (the secant
         #   slope rectify^(1/o - 1), to one ulp of `rectify`) in the rectified zone.
-        # The log never sees 0, so g' is finite everywhere. exp2/log2 rather than
+        # The log never sees 0, so g' is finite everywhere. exp/log rather than
         # power(s, p): a pow with a tensor exponent costs ~15x more on CPU on XLA
-        # and torch; comparisons cast to masks cost two passes each on torch.
+        # and torch; comparisons cast to masks cost two passes each on torch. On
+        # torch a plain backward pass runs the same formula in place (base 2,
+        # exp2 is cheaper there), `_native.reste_backward`.
         lower = _next_float_above(self.rectify, x.dtype)
         fast = _native.reste_backward
         if fast is not None:
@@ -128,9 +130,9 @@ class ReSTE(SignQuantizer):
         inverse = 1.0 / o
         clipped = ops.clip(ops.abs(x), lower, self.threshold)
         zone = ops.clip(
-            ops.sign(ops.abs(x) - clipped) * -_ZONE_SCALE + ops.log2(inverse), _FLOOR, 0.0
+            ops.sign(ops.abs(x) - clipped) * -_ZONE_SCALE + ops.log(inverse), _FLOOR, 0.0
         )
-        return upstream * ops.exp2(ops.log2(clipped) * (inverse - 1.0) + zone)
+        return upstream * ops.exp(ops.log(clipped) * (inverse - 1.0) + zone)
 
     def equivalent_forward(self, x):
         """f(x) = sign(x) |x|^(1/o) at the current `o` (no clipping)."""

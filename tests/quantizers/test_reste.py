@@ -141,9 +141,9 @@ def test_zones_are_exact_in_every_float_format(dtype):
 
 
 def test_gradient_is_the_same_under_create_graph():
-    # On torch a plain backward pass takes an in-place fast path; a backward pass
-    # that builds a graph (grad mode on) takes the keras.ops form: both must agree,
-    # and the latter must stay differentiable.
+    # On torch a plain backward pass takes an in-place fast path (base 2); a
+    # backward pass that builds a graph (grad mode on) takes the keras.ops form
+    # (base e): both must agree to float32 rounding.
     x = np.concatenate([np.linspace(-2, 2, 4001), [0.1, -0.1, 1.5, JUST_ABOVE]]).astype("float32")
     for o in (1.0, 1.7, 3.0):
         quantizer = ReSTE(o=o)
@@ -153,7 +153,8 @@ def test_gradient_is_the_same_under_create_graph():
 
             t = torch.tensor(x, requires_grad=True)
             (graph,) = torch.autograd.grad(quantizer(t).sum(), t, create_graph=True)
-            np.testing.assert_array_equal(plain, graph.detach().numpy())
+            np.testing.assert_allclose(plain, graph.detach().numpy(), rtol=1e-6)
+            assert np.array_equal(plain == 0, graph.detach().numpy() == 0)
         else:  # one code path; compiled and eager XLA may differ in the last ulp
             graph = keras.ops.convert_to_numpy(quantizer.derivative(x))
             np.testing.assert_allclose(plain, graph, rtol=1e-6)

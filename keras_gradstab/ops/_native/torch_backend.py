@@ -231,8 +231,8 @@ def jvp(fn, x, tangent):
 def reste_backward(x, upstream, o, lower, threshold, zone_scale, floor):
     """ReSTE's `upstream * g'(x)` (`ReSTE.backward` in keras_gradstab/quantizers/reste.py).
 
-    The same operations in the same order as the `keras.ops` form there, but on
-    two temporaries updated in place: on CPU each out-of-place element-wise op
+    The formula of the `keras.ops` form there in base 2 (exp2 costs half of exp
+    on CPU), on two temporaries updated in place: on CPU each out-of-place element-wise op
     allocates a fresh tensor, and for activation-sized tensors the allocation
     costs more than the arithmetic (measured 4.6 ms against 15 ms for 524k
     floats on a loaded machine). Under `create_graph` (grad mode on) in-place ops
@@ -244,5 +244,6 @@ def reste_backward(x, upstream, o, lower, threshold, zone_scale, floor):
     inverse = 1.0 / o
     zone = torch.abs(x)
     clipped = zone.clamp(lower, threshold)
+    # `floor` and `zone_scale` work in base 2 as in base e (see reste.py).
     zone.sub_(clipped).sign_().mul_(-zone_scale).add_(torch.log2(inverse)).clamp_(floor, 0.0)
     return clipped.log2_().mul_(inverse - 1.0).add_(zone).exp2_().mul_(upstream)
