@@ -81,6 +81,18 @@ def bench(backends, names, quick):
     return rows
 
 
+def _format_number(key, value):
+    """Seconds to 4 decimals, ratios (`vs ...`, `... / ...`) with an x, overheads
+    as percentages, anything else (a load average) to 2 decimals."""
+    if "seconds" in key:
+        return f"{value:.4f}"
+    if key.startswith("vs ") or " / " in key:
+        return f"{value:.2f}x"
+    if "overhead" in key:
+        return f"{100 * value:+.1f}%"
+    return f"{value:.2f}"
+
+
 def format_rows(rows):
     header = ["benchmark", "backend", "case", "shape", "seconds", "vs keras.layers.RNN",
               "vs keras.ops.scan"]
@@ -91,10 +103,8 @@ def format_rows(rows):
         cells = []
         for key in header:
             value = row.get(key, "")
-            if key == "seconds":
-                value = f"{value:.4f}"
-            elif isinstance(value, float):
-                value = f"{value:.2f}x"
+            if isinstance(value, float):
+                value = _format_number(key, value)
             cells.append(str(value))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
