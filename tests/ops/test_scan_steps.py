@@ -146,6 +146,21 @@ def test_torch_records_rewrites_and_falls_back():
     for got, want in zip(replayed, torch.utils._pytree.tree_leaves(result)):
         torch.testing.assert_close(got, want)
 
+    # One tensor passed as two carry leaves (an LSTM's `(zeros, zeros)`): the
+    # replay must still tell them apart once they differ.
+    def two_states(c, x):
+        h, s = c
+        s = s + x
+        return (ops.tanh(h + 2.0 * s), s), h
+
+    zeros = torch.zeros_like(h0)
+    (carry1, _), program = StepProgram.record(two_states, (zeros, zeros), h0)
+    assert program is not None
+    want = two_states(carry1, 2.0 * h0)[0]
+    got = program(*carry1, 2.0 * h0)
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b)
+
     # A step that reads a tensor's value into Python is not replayed: the sign
     # it picks differs from step to step.
     def branching(c, x):

@@ -102,9 +102,7 @@ class _Node:
 
 def _to_graph(calls, input_leaves):
     """The recorded calls as nodes over `_Value`s; None if an output is not a tensor."""
-    values = {}
-    for i, t in enumerate(input_leaves):
-        values.setdefault(id(t), _Value(f"i{i}", t))
+    values = {id(t): _Value(f"i{i}", t) for i, t in enumerate(input_leaves)}
     constants = []
 
     def wrap(a):
@@ -344,7 +342,16 @@ class StepProgram:
             maps the flattened `(carry, x)` leaves to the flattened result leaves,
             or `None` where the step cannot be replayed (see the module docstring).
         """
-        input_leaves = pytree.tree_leaves((carry, x))
+        input_leaves, spec = pytree.tree_flatten((carry, x))
+        # One tensor passed as two inputs (an LSTM's `(zeros, zeros)` carry) would
+        # leave the recording unable to tell which of them the step read: each
+        # repeat gets an alias of its own (a view, so gradients still reach it).
+        seen = set()
+        for i, t in enumerate(input_leaves):
+            if id(t) in seen:
+                input_leaves[i] = t.view_as(t)
+            seen.add(id(input_leaves[i]))
+        carry, x = pytree.tree_unflatten(input_leaves, spec)
         recorder = _Recorder()
         with recorder:
             result = fn(carry, x)
@@ -359,13 +366,9 @@ class StepProgram:
         nodes, values = _to_graph(recorder.calls, input_leaves)
         if nodes is None:
             return result, None
-        outputs = []
-        for t in output_leaves:
-            value = values.get(id(t))
-            outputs.append(value if value is not None else _Value("k_out", t))
-        for i, value in enumerate(outputs):
-            if value.name == "k_out":
-                value.name = f"k_out{i}"
+        # An output made outside the recorded calls is a constant of the step.
+        outputs = [values.get(id(t)) or _Value(f"k_out{i}", t)
+                   for i, t in enumerate(output_leaves)]
         nodes = _drop_unused(_fuse_addmm(_fuse_slices(nodes, outputs), outputs), outputs)
         step, source = _codegen(nodes, len(input_leaves), outputs)
         return result, cls(step, source)
