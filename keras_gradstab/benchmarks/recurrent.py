@@ -15,14 +15,13 @@ SimpleRNN, and the cost of NCGRU's two ways to build its Cayley matrix.
 """
 
 import statistics
-import time
 
 import keras
 import numpy as np
 from keras import ops
 
 from keras_gradstab import ops as kg_ops
-from keras_gradstab.benchmarks.timing import median_seconds
+from keras_gradstab.benchmarks.timing import interleaved_samples, median_seconds
 from keras_gradstab.layers import ENRNN, NCGRU, ScoRNN
 
 BATCH, FEATURES, UNITS = 32, 64, 128
@@ -39,28 +38,6 @@ def _layers():
     }
 
 
-def _interleaved_seconds(fns, repeats, warmup=2):
-    """Median wall and process-CPU seconds of each `fns[name]()`, the cases interleaved.
-
-    Every round times each case once (A, B, C, A, B, C, ...), so a change of the
-    machine's load during the run hits all cases alike; CPU time is the better
-    measure on a loaded machine when the backend runs single-threaded.
-    """
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    wall = {name: [] for name in fns}
-    cpu = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start_wall, start_cpu = time.perf_counter(), time.process_time()
-            fn()
-            cpu[name].append(time.process_time() - start_cpu)
-            wall[name].append(time.perf_counter() - start_wall)
-    return ({name: statistics.median(v) for name, v in wall.items()},
-            {name: statistics.median(v) for name, v in cpu.items()})
-
-
 def _train_step_rows(steps, repeats):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(BATCH, steps, FEATURES)).astype("float32")
@@ -70,7 +47,9 @@ def _train_step_rows(steps, repeats):
         model = keras.Sequential([keras.Input((steps, FEATURES)), make(), keras.layers.Dense(1)])
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
         fns[name] = lambda m=model: m.train_on_batch(x, y)
-    wall, cpu = _interleaved_seconds(fns, repeats)
+    samples = interleaved_samples(fns, repeats, clocks=("wall", "process"))
+    wall, cpu = ({name: statistics.median(v) for name, v in samples[clock].items()}
+                 for clock in ("wall", "process"))
     return [
         {
             "benchmark": "recurrent",

@@ -16,11 +16,11 @@ end.
 
 import os
 import statistics
-import time
 
 import keras
 import numpy as np
 
+from keras_gradstab.benchmarks.timing import interleaved_samples
 from keras_gradstab.constraints import WeightClip
 from keras_gradstab.layers import QuantConv2D, QuantDense
 
@@ -49,13 +49,6 @@ def _model(quantizer, width, size):
     return model
 
 
-def _step_seconds(model, x, y, steps):
-    start = time.process_time()
-    for _ in range(steps):
-        model.train_on_batch(x, y)
-    return (time.process_time() - start) / steps
-
-
 def run(quick=False):
     width, size = (16, 8) if quick else (32, 16)
     repeats, steps = (5, 1) if quick else (30, 3)
@@ -63,16 +56,14 @@ def run(quick=False):
     x = rng.normal(size=(BATCH, size, size, 1)).astype("float32")
     y = rng.integers(0, 10, size=(BATCH,)).astype("int32")
     quantizers = ("ste_sign", "reste")
-    models = {}
+    fns = {}
     for quantizer in quantizers:
         keras.utils.set_random_seed(0)
-        models[quantizer] = _model(quantizer, width, size)
-        for _ in range(3):  # compile and warm up
-            models[quantizer].train_on_batch(x, y)
-    times = {quantizer: [] for quantizer in quantizers}
-    for _ in range(repeats):
-        for quantizer in quantizers:
-            times[quantizer].append(_step_seconds(models[quantizer], x, y, steps))
+        model = _model(quantizer, width, size)
+        fns[quantizer] = lambda m=model: [m.train_on_batch(x, y) for _ in range(steps)]
+    # Warm-up compiles; then `steps` training steps per case and round, CPU time.
+    samples = interleaved_samples(fns, repeats, warmup=3, clocks=("process",))["process"]
+    times = {quantizer: [t / steps for t in samples[quantizer]] for quantizer in quantizers}
     ratios = [r / s for r, s in zip(times["reste"], times["ste_sign"])]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     rows = []

@@ -13,13 +13,13 @@ import time
 CLOCKS = {"wall": time.perf_counter, "process": time.process_time}
 
 
-def _clock():
+def _clock_name():
     name = os.environ.get("KERAS_GRADSTAB_BENCH_CLOCK", "wall")
     if name not in CLOCKS:
         raise ValueError(
             f"KERAS_GRADSTAB_BENCH_CLOCK must be one of {sorted(CLOCKS)}; received {name!r}."
         )
-    return CLOCKS[name]
+    return name
 
 
 def median_seconds(fn, repeats, warmup=2):
@@ -29,32 +29,36 @@ def median_seconds(fn, repeats, warmup=2):
     docstring). `fn` must block until its result is computed (call
     `block_until_ready` or convert to NumPy inside it).
     """
-    clock = _clock()
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = clock()
-        fn()
-        times.append(clock() - start)
-    return statistics.median(times)
+    return interleaved_medians({"fn": fn}, repeats, warmup)["fn"]
 
 
-def interleaved_medians(fns, repeats, warmup=2):
-    """`{name: median time}` of each `fns[name]()`, the cases taking turns.
+def interleaved_samples(fns, repeats, warmup=2, clocks=("wall",)):
+    """Each `fns[name]()` timed `repeats` times, the cases taking turns.
 
     One round runs every case once; `repeats` rounds follow `warmup` rounds. Taking
     turns spreads a change in the machine's load over all cases alike, so their
-    ratios hold better than those of back-to-back medians.
+    ratios hold better than those of back-to-back runs.
+
+    Returns:
+        `{clock: {name: [seconds of each round]}}` for each clock named in
+        `clocks` ("wall", "process"), all read around the same call.
     """
-    clock = _clock()
     for _ in range(warmup):
         for fn in fns.values():
             fn()
-    times = {name: [] for name in fns}
+    samples = {clock: {name: [] for name in fns} for clock in clocks}
     for _ in range(repeats):
         for name, fn in fns.items():
-            start = clock()
+            starts = [CLOCKS[clock]() for clock in clocks]
             fn()
-            times[name].append(clock() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
+            for clock, start in zip(clocks, starts):
+                samples[clock][name].append(CLOCKS[clock]() - start)
+    return samples
+
+
+def interleaved_medians(fns, repeats, warmup=2):
+    """`{name: median time}` of each `fns[name]()` (`interleaved_samples`), on the
+    clock `KERAS_GRADSTAB_BENCH_CLOCK` picks."""
+    clock = _clock_name()
+    samples = interleaved_samples(fns, repeats, warmup, clocks=(clock,))[clock]
+    return {name: statistics.median(values) for name, values in samples.items()}
