@@ -232,11 +232,14 @@ def value_and_grad(f, *args):
     if BACKEND == "torch":
         import torch
 
-        tensors = [torch.tensor(np.asarray(a), requires_grad=True) for a in args]
+        # On the device Keras computes on (a GPU where there is one).
+        device = keras.ops.convert_to_tensor(0.0).device
+        tensors = [torch.tensor(np.asarray(a), device=device, requires_grad=True) for a in args]
         value = f(*tensors)
         value.backward()
         return float(value.detach()), [
-            np.zeros_like(a) if t.grad is None else t.grad.numpy() for a, t in zip(args, tensors)
+            np.zeros_like(a) if t.grad is None else t.grad.cpu().numpy()
+            for a, t in zip(args, tensors)
         ]
     raise NotImplementedError(f"no gradient helper for backend {BACKEND}")
 

@@ -304,7 +304,12 @@ class PLSTM2D(_PLSTMBase):
         output_dim: output features (default: the input's).
         mode: "P", "D" or "PD".
         num_orientations: 1, 2 or 4.
-        form: "parallel" (tiles, default) or "recurrent" (a scan).
+        form: "parallel" (tiles, default) or "recurrent" (a scan). Both
+            compute the same function. On a GPU, JAX computes float32 matrix
+            products in TF32 by default, and the parallel form's results
+            then miss float64 NumPy references at the tolerances of this
+            library's tests (seen on an H100; they pass with
+            `JAX_DEFAULT_MATMUL_PRECISION=highest`).
         chunk_size: tile side of the parallel form (None: 4).
         epsilon: of the per-head RMSNorm.
         kernel_initializer: of the projections.

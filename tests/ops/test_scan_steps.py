@@ -133,7 +133,7 @@ def test_torch_records_rewrites_and_falls_back():
 
     from keras_gradstab.ops._native.torch_step import StepProgram
 
-    h0, xs, u, b = (torch.as_tensor(a) for a in sliced_problem(seed=4))
+    h0, xs, u, b = (ops.convert_to_tensor(a) for a in sliced_problem(seed=4))
     u.requires_grad_()
     with torch.enable_grad():
         result, program = StepProgram.record(sliced_step(u, b), h0, xs[0])
