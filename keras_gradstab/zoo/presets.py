@@ -203,6 +203,11 @@ def measure(model, metric, x, y, batch_size=None):
 def evaluate(name_or_directory):
     """Re-measures a preset's metric on its regenerated test data.
 
+    The predictions are made in one batch of the whole test set where it has
+    at most 512 examples, or in the batch size the metadata's
+    `eval_batch_size` names (for models whose activations at that batch would
+    take gigabytes).
+
     Args:
         name_or_directory: a built-in preset name or a preset directory.
 
@@ -229,7 +234,12 @@ def evaluate(name_or_directory):
     metadata = preset_metadata(name_or_directory)
     model = from_preset(name_or_directory, compile=False)
     x, y = _test_data(metadata["data"])
-    measured = measure(model, metadata["metric"], x, y)
+    batch_size = metadata.get("eval_batch_size")
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
+                                   or batch_size < 1):
+        raise ValueError("A preset's `eval_batch_size` must be a positive integer; "
+                         f"received eval_batch_size={batch_size!r}.")
+    measured = measure(model, metadata["metric"], x, y, batch_size=batch_size)
     return {
         "preset": metadata.get("name", os.path.basename(os.path.normpath(name_or_directory))),
         "task": metadata["task"],

@@ -74,3 +74,33 @@ def test_unknown_preset_and_metadata_names():
                     "weights_sha256"):
             assert key in metadata, (name, key)
         json.dumps(metadata)
+
+
+def test_evaluate_uses_the_preset_batch_size(preset_dir, tmp_path, monkeypatch):
+    copy = tmp_path / "batched"
+    copy.mkdir()
+    for name in os.listdir(preset_dir):
+        (copy / name).write_bytes(open(os.path.join(preset_dir, name), "rb").read())
+    metadata = json.loads((copy / "metadata.json").read_text())
+    seen = []
+    original = keras.Model.predict
+
+    def predict(self, x, batch_size=None, **kwargs):
+        seen.append(batch_size)
+        return original(self, x, batch_size=batch_size, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "predict", predict)
+    result = zoo.evaluate(str(copy))
+    n = len(datasets.digits(seed=0)[1][0])
+    assert seen == [n if n <= 512 else seen[0]]  # the whole test set at once
+    for batch_size in (7, 64):
+        (copy / "metadata.json").write_text(json.dumps(dict(metadata,
+                                                            eval_batch_size=batch_size)))
+        seen.clear()
+        batched = zoo.evaluate(str(copy))
+        assert seen == [batch_size]
+        assert batched["measured"] == pytest.approx(result["measured"], abs=1e-9)
+    for bad in (0, 2.5, True):
+        (copy / "metadata.json").write_text(json.dumps(dict(metadata, eval_batch_size=bad)))
+        with pytest.raises(ValueError, match="eval_batch_size"):
+            zoo.evaluate(str(copy))
