@@ -121,6 +121,13 @@ def build(kind, image_size, dim, seed, quick=False, form="recurrent", blocks=("P
     return keras.Model(inputs, layer(inputs), name=f"{kind}_arrow")
 
 
+def _large_kwargs(image_size, num_test, seed, arrow_scale):
+    """`arrow_pointing` arguments of the test set at twice the size (seed + 1),
+    objects at the training size's scale."""
+    return {"image_size": 2 * image_size, "num_train": 0, "num_test": num_test,
+            "object_scale": image_size / 192.0, "seed": seed + 1, "arrow_scale": arrow_scale}
+
+
 def data(image_size, num_train, num_test, seed=0, arrow_scale=ARROW_SCALE):
     """Training images at `image_size`; test images at `image_size` and twice it,
     objects at the training size's scale."""
@@ -128,8 +135,7 @@ def data(image_size, num_train, num_test, seed=0, arrow_scale=ARROW_SCALE):
     train, test = datasets.arrow_pointing(image_size, num_train=num_train, num_test=num_test,
                                           object_scale=scale, seed=seed,
                                           arrow_scale=arrow_scale)
-    large = {"image_size": 2 * image_size, "num_train": 0, "num_test": num_test,
-             "object_scale": scale, "seed": seed + 1, "arrow_scale": arrow_scale}
+    large = _large_kwargs(image_size, num_test, seed, arrow_scale)
     _, test_large = datasets.arrow_pointing(**large)
     return train, test, test_large, large
 
@@ -148,10 +154,7 @@ def cached_data(path, image_size, num_train, num_test, seed, arrow_scale):
                 bits = np.unpackbits(stored[f"x_{name}"], count=len(labels) * size * size)
                 splits.append((bits.reshape(len(labels), size, size, 1).astype("float32"),
                                labels))
-            scale = image_size / 192.0
-            large = {"image_size": 2 * image_size, "num_train": 0, "num_test": num_test,
-                     "object_scale": scale, "seed": seed + 1, "arrow_scale": arrow_scale}
-            return splits[0], splits[1], splits[2], large
+            return (*splits, _large_kwargs(image_size, num_test, seed, arrow_scale))
     train_split, test, test_large, large = data(image_size, num_train, num_test, seed,
                                                 arrow_scale)
     arrays = {"key": key}
@@ -303,6 +306,7 @@ def main(argv=None):
                               "optimizer": "AdamW, weight decay 0.05, cosine decay from "
                                            f"{args.learning_rate} with 5% warmup",
                               "blocks": args.blocks, "form": args.form,
+                              "preset_form": args.preset_form,
                               "checkpoint": "the epoch with the best accuracy on "
                                             f"{args.num_test} validation images at twice the "
                                             f"size (seed {args.seed + 2})"

@@ -33,3 +33,24 @@ def test_recipe_quick_mode(recipe, tmp_path):
     main(["--quick", "--out", str(tmp_path / "out")])
     # A quick run must not overwrite the shipped presets.
     assert _snapshot(PRESETS_DIR) == before
+
+
+def test_arrow_recipe_data_cache_gives_the_generated_images(tmp_path):
+    # The GPU run of plstm2d_arrow drew its images once and read them back from a
+    # bit-packed file: the arrays must be exactly `data(...)`'s.
+    import numpy as np
+
+    recipe = runpy.run_path(os.path.join(ROOT, "model_zoo", "plstm2d_arrow", "train.py"),
+                            run_name="recipe")
+    path = str(tmp_path / "cache.npz")
+    want = recipe["data"](32, 12, 6, 3, 2.5)
+    made = recipe["cached_data"](path, 32, 12, 6, 3, 2.5)
+    read = recipe["cached_data"](path, 32, 12, 6, 3, 2.5)
+    for got in (made, read):
+        for (x, y), (x_want, y_want) in zip(got[:3], want[:3]):
+            assert x.dtype == np.float32 and np.array_equal(x, x_want)
+            assert np.array_equal(y, y_want)
+        assert got[3] == want[3]
+    # Other arguments than the stored ones draw the images anew.
+    other = recipe["cached_data"](path, 32, 12, 6, 4, 2.5)
+    assert not np.array_equal(other[0][0], want[0][0])
