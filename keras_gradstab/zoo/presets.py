@@ -200,6 +200,14 @@ def measure(model, metric, x, y, batch_size=None):
     return float(np.mean(classes[mask] == y[mask]))
 
 
+def _check_eval_batch_size(batch_size):
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
+                                   or batch_size < 1):
+        raise ValueError("A preset's `eval_batch_size` must be a positive integer or None; "
+                         f"received eval_batch_size={batch_size!r}.")
+    return batch_size
+
+
 def evaluate(name_or_directory):
     """Re-measures a preset's metric on its regenerated test data.
 
@@ -234,11 +242,7 @@ def evaluate(name_or_directory):
     metadata = preset_metadata(name_or_directory)
     model = from_preset(name_or_directory, compile=False)
     x, y = _test_data(metadata["data"])
-    batch_size = metadata.get("eval_batch_size")
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
-                                   or batch_size < 1):
-        raise ValueError("A preset's `eval_batch_size` must be a positive integer; "
-                         f"received eval_batch_size={batch_size!r}.")
+    batch_size = _check_eval_batch_size(metadata.get("eval_batch_size"))
     measured = measure(model, metadata["metric"], x, y, batch_size=batch_size)
     return {
         "preset": metadata.get("name", os.path.basename(os.path.normpath(name_or_directory))),
@@ -252,7 +256,7 @@ def evaluate(name_or_directory):
 
 
 def save_preset(model, directory, *, name, task, metric, data, recipe, compile=None,
-                extra=None):
+                eval_batch_size=None, extra=None):
     """Writes `model` as a preset and records its metric measured now on `data`.
 
     Args:
@@ -265,6 +269,9 @@ def save_preset(model, directory, *, name, task, metric, data, recipe, compile=N
             its test split is what the metric is measured on, now and by `evaluate`.
         recipe: how the weights were made (e.g. "model_zoo/<name>/train.py").
         compile: keyword arguments for `model.compile` when loading (JSON-able).
+        eval_batch_size: the batch size the metric is predicted in, now and by
+            `evaluate` (recorded in the metadata); None for the default (the
+            whole test set at once when it has at most 512 examples).
         extra: more JSON-able metadata (e.g. the baseline trained beside it).
 
     Returns:
@@ -285,6 +292,7 @@ def save_preset(model, directory, *, name, task, metric, data, recipe, compile=N
     >>> sorted(metadata)[:3]
     ['backend', 'compile', 'data']
     """
+    _check_eval_batch_size(eval_batch_size)
     os.makedirs(directory, exist_ok=True)
     with open(os.path.join(directory, CONFIG_FILE), "w") as f:
         config = json.loads(model.to_json())
@@ -297,13 +305,14 @@ def save_preset(model, directory, *, name, task, metric, data, recipe, compile=N
         "name": name,
         "task": task,
         "metric": metric,
-        "value": measure(model, metric, x, y),
+        "value": measure(model, metric, x, y, batch_size=eval_batch_size),
         "data": data,
         "recipe": recipe,
         "keras_version": keras.__version__,
         "backend": keras.config.backend(),
         "compile": compile,
         "weights_sha256": _sha256(weights),
+        **({} if eval_batch_size is None else {"eval_batch_size": eval_batch_size}),
         **(extra or {}),
     }
     with open(os.path.join(directory, METADATA_FILE), "w") as f:

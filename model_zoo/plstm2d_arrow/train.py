@@ -37,6 +37,7 @@ from keras import ops  # noqa: E402
 from keras_gradstab import datasets, zoo  # noqa: E402
 from keras_gradstab.layers import PLSTMVisionClassifier  # noqa: E402
 from keras_gradstab.layers.plstm_vision import _bilinear_matrix  # noqa: E402
+from keras_gradstab.zoo.presets import measure  # noqa: E402
 
 NAME = "plstm2d_arrow"
 PRESET_DIR = os.path.join(os.path.dirname(os.path.dirname(HERE)), "keras_gradstab", "zoo",
@@ -187,8 +188,7 @@ def train(kind, args, splits, log, validation=None):
         if images.shape[1:] not in sized:
             sized[images.shape[1:]] = keras.Sequential([keras.Input(images.shape[1:]),
                                                          model.layers[-1]])
-        predicted = sized[images.shape[1:]].predict(images, batch_size=100, verbose=0)
-        return float(np.mean(predicted.argmax(-1) == labels))
+        return measure(sized[images.shape[1:]], "accuracy", images, labels, batch_size=100)
 
     best = (-1.0, None, 0)
     start = time.perf_counter()
@@ -290,10 +290,7 @@ def main(argv=None):
         json.dump(summary, f, indent=1)
     if "plstm" in models and not args.no_preset:
         directory = os.path.join(out, NAME) if out else PRESET_DIR
-        # zoo.evaluate predicts in batches of 100: one batch of all 400 test
-        # images at 128 px took 4-8 GB on a CPU backend.
         extra = {"results": results, "train_image_size": args.image_size,
-                 "eval_batch_size": 100,
                  "test_image_size": 2 * args.image_size,
                  "train_data": {"dataset": "arrow_pointing",
                                 "kwargs": {"image_size": args.image_size,
@@ -323,6 +320,9 @@ def main(argv=None):
             task=f"arrow pointing: trained at {args.image_size} px, tested at "
                  f"{2 * args.image_size} px (same object scale)",
             metric="accuracy", data={"dataset": "arrow_pointing", "kwargs": splits[3]},
+            # Batches of 100: one batch of all 400 test images at 128 px took
+            # 4-8 GB on a CPU backend.
+            eval_batch_size=100,
             recipe="model_zoo/plstm2d_arrow/train.py", compile=COMPILE, extra=extra)
         log(f"preset written to {directory}: accuracy {metadata['value']:.4f}")
     return summary

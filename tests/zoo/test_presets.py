@@ -104,3 +104,28 @@ def test_evaluate_uses_the_preset_batch_size(preset_dir, tmp_path, monkeypatch):
         (copy / "metadata.json").write_text(json.dumps(dict(metadata, eval_batch_size=bad)))
         with pytest.raises(ValueError, match="eval_batch_size"):
             zoo.evaluate(str(copy))
+
+
+def test_save_preset_measures_and_records_its_batch_size(tmp_path, monkeypatch):
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(10)])
+    seen = []
+    original = keras.Model.predict
+
+    def predict(self, x, batch_size=None, **kwargs):
+        seen.append(batch_size)
+        return original(self, x, batch_size=batch_size, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "predict", predict)
+    kwargs = dict(name="batched", task="digits", metric="accuracy", data=DATA,
+                  recipe="tests/zoo/test_presets.py")
+    metadata = zoo.save_preset(model, str(tmp_path / "a"), eval_batch_size=64, **kwargs)
+    assert seen == [64] and metadata["eval_batch_size"] == 64
+    seen.clear()
+    assert zoo.evaluate(str(tmp_path / "a"))["measured"] == metadata["value"]
+    assert seen == [64]
+    # Without it nothing is recorded (the metadata of earlier presets is unchanged).
+    assert "eval_batch_size" not in zoo.save_preset(model, str(tmp_path / "b"), **kwargs)
+    with pytest.raises(ValueError, match="eval_batch_size"):
+        zoo.save_preset(model, str(tmp_path / "c"), eval_batch_size=0, **kwargs)
+    assert not (tmp_path / "c").exists()  # refused before anything is written
