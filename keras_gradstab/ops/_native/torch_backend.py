@@ -227,7 +227,6 @@ def jvp(fn, x, tangent):
     return y, product
 
 
-
 def reste_backward(x, upstream, o, lower, threshold, zone_scale, floor):
     """ReSTE's `upstream * g'(x)` (`ReSTE.backward` in keras_gradstab/quantizers/reste.py).
 

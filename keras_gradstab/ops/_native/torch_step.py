@@ -106,21 +106,16 @@ def _to_graph(calls, input_leaves):
     constants = []
 
     def wrap(a):
-        if isinstance(a, torch.Tensor):
-            value = values.get(id(a))
-            if value is None:  # a tensor from outside the step (a weight, a constant)
-                value = values[id(a)] = _Value(f"k{len(constants)}", a)
-                constants.append(value)
-            return value
-        if isinstance(a, (list, tuple)):
-            return type(a)(wrap(v) for v in a)
-        return a
+        value = values.get(id(a))
+        if value is None:  # a tensor from outside the step (a weight, a constant)
+            value = values[id(a)] = _Value(f"k{len(constants)}", a)
+            constants.append(value)
+        return value
 
     nodes = []
     for n, (func, args, kwargs, out) in enumerate(calls):
         func = aten.reshape.default if func in _AS_RESHAPE else func
-        args = tuple(wrap(a) for a in args)
-        kwargs = {k: wrap(v) for k, v in kwargs.items()}
+        args, kwargs = pytree.tree_map_only(torch.Tensor, wrap, (tuple(args), kwargs))
         tuple_out = isinstance(out, (list, tuple))
         outs = list(out) if tuple_out else [out]
         if not all(isinstance(o, torch.Tensor) for o in outs):
@@ -138,18 +133,9 @@ def _to_graph(calls, input_leaves):
 
 def _uses(nodes, outputs):
     counts = {}
-
-    def visit(a):
+    for a in pytree.tree_leaves([(node.args, node.kwargs) for node in nodes] + list(outputs)):
         if isinstance(a, _Value):
             counts[id(a)] = counts.get(id(a), 0) + 1
-        elif isinstance(a, (list, tuple)):
-            for v in a:
-                visit(v)
-
-    for node in nodes:
-        visit(node.args)
-        visit(tuple(node.kwargs.values()))
-    visit(tuple(outputs))
     return counts
 
 
@@ -175,16 +161,11 @@ def _substitute(nodes, outputs, mapping):
     """Every use of a value in `mapping` (by id) reads its replacement instead."""
 
     def swap(a):
-        if isinstance(a, _Value):
-            return mapping.get(id(a), a)
-        if isinstance(a, (list, tuple)):
-            return type(a)(swap(v) for v in a)
-        return a
+        return mapping.get(id(a), a)
 
     for node in nodes:
-        node.args = swap(node.args)
-        node.kwargs = {k: swap(v) for k, v in node.kwargs.items()}
-    outputs[:] = swap(list(outputs))
+        node.args, node.kwargs = pytree.tree_map_only(_Value, swap, (node.args, node.kwargs))
+    outputs[:] = pytree.tree_map_only(_Value, swap, list(outputs))
 
 
 def _fuse_slices(nodes, outputs):
