@@ -12,8 +12,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # intra-op threads that wait on each other are what makes a loaded machine slow.
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
 # On a GPU, JAX computes float32 matrix products in TF32 by default (a 10-bit
-# mantissa): the pLSTM parallel form then misses its float64 NumPy references
-# (seen on an H100). The tests check the math, so they ask for full float32.
+# mantissa): the pLSTM parallel form then misses its float64 NumPy references.
+# The tests check the math, so they ask for full float32.
 os.environ.setdefault("JAX_DEFAULT_MATMUL_PRECISION", "highest")
 os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")

@@ -163,7 +163,7 @@ print("D-mode Jacobian norm vs distance:", np.array2string(by_distance, precisio
 # so the recipe draws the arrow 2.5 times longer and wider
 # (`arrow_pointing(..., arrow_scale=2.5)`; circles and border padding keep the
 # paper's proportions). The pLSTM of that run ships as the zoo preset
-# `plstm2d_arrow` (trained on an H100 GPU: 100,000 images, 20 epochs, the
+# `plstm2d_arrow` (trained on a GPU: 100,000 images, 20 epochs, the
 # epoch kept by separate validation images at twice the size). Below are the
 # accuracies recorded in its metadata, with the ViT's beside them: both reach
 # 95-98% at the training size; at twice the size the pLSTM keeps 70.0% and

@@ -21,7 +21,7 @@ from keras_gradstab.ops.plstm import FORMS, _check_chunk, plstm_1d, plstm_2d
 
 MODES = ("P", "D", "PD")
 ORIENTATIONS = (1, 2, 4)
-# Gate bias initialisations of the paper's vision model (shared/notes/plstm.md).
+# Gate bias initialisations of the paper's vision model (Poeppel et al., 2025).
 SOURCE_BIAS, MARK_BIAS, DIRECT_BIAS = -4.0, -4.0, -6.0
 
 
@@ -306,10 +306,8 @@ class PLSTM2D(_PLSTMBase):
         num_orientations: 1, 2 or 4.
         form: "parallel" (tiles, default) or "recurrent" (a scan). Both
             compute the same function. On a GPU, JAX computes float32 matrix
-            products in TF32 by default, and the parallel form's results
-            then miss float64 NumPy references at the tolerances of this
-            library's tests (seen on an H100; they pass with
-            `JAX_DEFAULT_MATMUL_PRECISION=highest`).
+            products in TF32 by default; set
+            `JAX_DEFAULT_MATMUL_PRECISION=highest` for full float32.
         chunk_size: tile side of the parallel form (None: 4).
         epsilon: of the per-head RMSNorm.
         kernel_initializer: of the projections.
