@@ -226,6 +226,11 @@ def gradient_report(model, x, y, loss=None, threshold=math.e, training=False):
     >>> report = gradient_report(model, x, np.zeros((64, 1), "float32"))
     >>> report.vanishing
     False
+
+    References:
+        - *The Principles of Deep Learning Theory*, D. A. Roberts, S. Yaida, B.
+          Hanin, Cambridge University Press, 2022.
+          <https://arxiv.org/abs/2106.10165>
     """
     if not threshold > 1:
         raise ValueError(f"`threshold` must be > 1; received threshold={threshold!r}.")

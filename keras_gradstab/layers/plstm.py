@@ -242,6 +242,11 @@ class PLSTM1D(_PLSTMBase):
     >>> layer = PLSTM1D(num_heads=2)
     >>> tuple(layer(np.ones((1, 5, 8), "float32")).shape)
     (1, 5, 8)
+
+    References:
+        - *pLSTM: parallelizable Linear Source Transition Mark networks*, K. Pöppel,
+          R. Freinschlag, T. Schmied, W. Lin, S. Hochreiter, 2025.
+          <https://arxiv.org/abs/2506.11997>
     """
 
     _rank = 3
@@ -326,6 +331,11 @@ class PLSTM2D(_PLSTMBase):
     >>> layer = PLSTM2D(num_heads=2, mode="PD")
     >>> tuple(layer(np.ones((1, 4, 3, 8), "float32")).shape)
     (1, 4, 3, 8)
+
+    References:
+        - *pLSTM: parallelizable Linear Source Transition Mark networks*, K. Pöppel,
+          R. Freinschlag, T. Schmied, W. Lin, S. Hochreiter, 2025.
+          <https://arxiv.org/abs/2506.11997>
     """
 
     _rank = 4
@@ -451,6 +461,11 @@ class PLSTMBlock(keras.layers.Layer):
     >>> block = PLSTMBlock(num_heads=2)
     >>> tuple(block(np.ones((1, 3, 3, 8), "float32")).shape)
     (1, 3, 3, 8)
+
+    References:
+        - *pLSTM: parallelizable Linear Source Transition Mark networks*, K. Pöppel,
+          R. Freinschlag, T. Schmied, W. Lin, S. Hochreiter, 2025.
+          <https://arxiv.org/abs/2506.11997>
     """
 
     def __init__(self, num_heads, mode="P", mlp_ratio=4, num_orientations=4,
