@@ -2,6 +2,9 @@
 #   make run    the main job: sets up .venv if needed, runs `python -m keras_gradstab`
 #   make test   ruff, the full suite once per backend (jax, tensorflow, torch), and
 #               the docs site built with `mkdocs build --strict`
+#   make test-fast  ruff and the suite without the tests marked `slow` (training,
+#               large compiles, subprocesses, the site), once per backend: for
+#               development; CI runs `make test`
 #   make bench  every benchmark at full size, one process per backend
 #   make docs   the documentation site (site/), strict
 PYTHON ?= python3
@@ -11,7 +14,7 @@ STAMP := $(VENV)/.installed
 EXTRAS ?= jax,tensorflow,torch,tuner,data,docs,dev
 BACKENDS ?= jax tensorflow torch
 
-.PHONY: run test bench lint docs venv clean
+.PHONY: run test test-fast bench lint docs venv clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +37,13 @@ test: $(STAMP)
 	$(PY) -m ruff check . || status=1; \
 	bash tests/run_backends.sh $(PY) $(BACKENDS) || status=1; \
 	$(MAKE) --no-print-directory docs || status=1; \
+	exit $$status
+
+# The development tier: the same, without the slow tests and the docs build.
+test-fast: $(STAMP)
+	@status=0; \
+	$(PY) -m ruff check . || status=1; \
+	PYTEST_MARKERS="not slow" bash tests/run_backends.sh $(PY) $(BACKENDS) || status=1; \
 	exit $$status
 
 # The documentation site, strict: a broken reference or a missing page fails.

@@ -45,3 +45,26 @@ def _fresh_keras_state():
     keras.config.set_dtype_policy("float32")
     yield
     keras.config.set_dtype_policy("float32")
+
+
+# The fast tier (`make test-fast`, `pytest -m "not slow"`) leaves out the tests
+# marked `slow`: those that train, compile large models, start subprocesses or
+# build the site. A test is slow if it carries `@pytest.mark.slow` or lies under
+# one of these paths (relative to tests/); `make test` runs everything.
+SLOW_PATHS = (
+    "tutorials/",
+    "zoo/",
+    "tuner/",
+    "test_cross_backend.py",
+    "docs/test_docs_render.py",
+    "layers/test_plstm_layers.py",
+    "layers/test_plstm_vision.py",
+)
+_TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        rel = os.path.relpath(str(item.path), _TESTS_DIR).replace(os.sep, "/")
+        if rel.startswith(SLOW_PATHS):
+            item.add_marker(pytest.mark.slow)
