@@ -37,14 +37,9 @@ import numpy as np  # noqa: E402
 from keras import ops  # noqa: E402
 
 import keras_gradstab as kg  # noqa: E402
+from keras_gradstab._tutorial import tutorial_settings
 
-QUICK = os.environ.get("KERAS_GRADSTAB_QUICK", "0") == "1"
-OUT_DIR = os.environ.get(
-    "KERAS_GRADSTAB_TUTORIAL_OUT",
-    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "tutorials",
-                 "figures"),
-)
-os.makedirs(OUT_DIR, exist_ok=True)
+QUICK, OUT_DIR = tutorial_settings()
 SIZES = (8, 16, 32) if QUICK else (8, 16, 32, 64)
 results = {}
 
