@@ -118,3 +118,17 @@ def test_every_tutorial_cell_has_a_recorded_output():
         recorded = record_tutorials.load_outputs(ROOT, name)
         stale = [c.splitlines()[0] for c in cells if record_tutorials.cell_key(c) not in recorded]
         assert not stale, (name, stale)
+
+
+def test_docstrings_set_at_import_reach_the_api_reference():
+    """`OrthogonalConv1D.__doc__ = _DOC.format(...)` and `_registry.document` set
+    docstrings that griffe's static analysis does not see; RuntimeDocstrings fills them."""
+    import griffe
+
+    extensions = griffe.load_extensions(griffe_keras.RuntimeDocstrings)
+    module = griffe.load("keras_gradstab.layers.orthogonal_conv", search_paths=[ROOT],
+                         extensions=extensions)
+    doc = module["OrthogonalConv1D"].docstring
+    assert doc is not None and doc.value.startswith("1D convolution, orthogonal")
+    area = griffe.load("keras_gradstab.constraints", search_paths=[ROOT], extensions=extensions)
+    assert area["get"].docstring.value.startswith("A constraint from a name")
