@@ -1,21 +1,29 @@
-"""Builds the docs site and checks in headless Chromium that pages render with their plots.
+r"""Builds the docs site and checks in headless Chromium that pages render with their plots.
 
     python docs/check_render.py [--site-dir DIR] [--screenshots DIR] [--chromium PATH]
 
-Builds the site with `mkdocs build --strict`, serves it on a local port, and
-opens in headless Chromium the index and one tutorial page (the first tutorial
-with committed figures). Each page is loaded in a frame of a small checker page
-(same origin), whose script waits for the page and its images to load and then
-writes what it sees into its own DOM, which `chromium --dump-dom` prints:
+Builds the site with `mkdocs build --strict` (or takes a built one with
+`--no-build`), serves it on a local port, and opens one page of every kind in
+headless Chromium: the home page, a concept page, a tutorial (the first with
+committed figures), the model zoo, an API reference page and the benchmarks.
+Each page is loaded in a frame of a small checker page (same origin), whose
+script waits for the page and its images to load and then writes what it sees
+into its own DOM, which `chromium --dump-dom` prints. A page fails when:
 
-- the page has an `<h1>` and a content area with text;
-- the tutorial page holds the rendered notebook (code cells);
-- every `<img>` in the content finished loading with a non-zero natural width,
-  and the page shows at least the figures it should (the tutorial's committed
-  figures; on the index, the tutorial gallery's).
+- it has no `<h1>` or its content has hardly any text;
+- Chromium logged a console message for it (an error, a failed load, an
+  uncaught exception: the site's own pages log nothing);
+- an `<img>` in the content did not load (or has a zero natural width), or the
+  page shows fewer figures than it should (the tutorial's committed figures; on
+  the home page, the tutorial gallery's);
+- it shows a math block unrendered (TeX delimiters `$$`, `\(` or `\[` in the
+  text outside code, or an `arithmatex` element that no math renderer filled);
+- (tutorial) it holds no rendered notebook cells or no cell output.
 
-Exit status 0 when every check passes, 1 otherwise (the failures are printed),
-2 when Chromium is absent. `tests/docs/test_docs_render.py` runs it.
+A screenshot of each page (1280 px wide) is kept under `<site>/screenshots/`
+(or `--screenshots DIR`) for a person to look at. Exit status 0 when every check
+passes, 1 otherwise (the failures are printed), 2 when Chromium is absent.
+`tests/docs/test_docs_render.py` and `make docs` run it.
 """
 
 import argparse
@@ -30,7 +38,14 @@ import tempfile
 import threading
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Headless Chromium that starts as root in a container, offline, with a fresh profile.
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                  "--disable-quic", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync",
+                  "--virtual-time-budget=30000"]
 CHECKER = "__render_check__.html"
+CONCEPT_PAGE = "concepts/self-normalizing/index.html"
+REFERENCE_PAGE = "reference/layers/index.html"
 CHECKER_HTML = """<!doctype html>
 <html><body><pre id="result">pending</pre>
 <iframe id="page" style="width:1280px;height:2000px"></iframe>
@@ -44,7 +59,16 @@ function report() {
   const pending = images.filter(i => !i.complete);
   if (pending.length && Date.now() - start < 20000) { setTimeout(report, 200); return; }
   const h1 = doc.querySelector("h1");
+  const prose = content.cloneNode(true);
+  prose.querySelectorAll("pre, code, script, style").forEach(e => e.remove());
+  const text = prose.textContent;
+  const rawMath = ["$$", "\\\\(", "\\\\["].filter(d => text.includes(d));
+  const arithmatex = Array.from(content.querySelectorAll(".arithmatex"))
+    .filter(e => !e.querySelector("mjx-container, .katex, svg")).length;
   out.textContent = JSON.stringify({
+    raw_math: rawMath,
+    unrendered_math_blocks: arithmatex,
+    notebook_outputs: doc.querySelectorAll(".jp-OutputArea-output").length,
     title: doc.title,
     h1: h1 ? h1.textContent.trim() : null,
     text_length: content.innerText.length,
@@ -94,17 +118,19 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 def inspect_page(chromium, base_url, page, screenshot=None):
     """What the checker page saw of `page` (a path under the site), as a dict."""
     url = f"{base_url}/{CHECKER}?page=/{page}"
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-             "--no-first-run", "--window-size=1400,2200", "--virtual-time-budget=30000"]
     with tempfile.TemporaryDirectory() as profile:
         result = subprocess.run(
-            [chromium, *flags, f"--user-data-dir={profile}", "--dump-dom", url],
+            [chromium, *CHROMIUM_FLAGS, "--window-size=1400,2200",
+             f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
+             "--dump-dom", url],
             capture_output=True, text=True, timeout=180,
         )
-        if screenshot:
+    if screenshot:
+        with tempfile.TemporaryDirectory() as profile:
             subprocess.run(
-                [chromium, *flags, f"--user-data-dir={profile}",
-                 f"--screenshot={screenshot}", f"{base_url}/{page}"],
+                [chromium, *CHROMIUM_FLAGS, "--window-size=1280,3200", "--hide-scrollbars",
+                 f"--user-data-dir={profile}", f"--screenshot={screenshot}",
+                 f"{base_url}/{page}"],
                 capture_output=True, text=True, timeout=180,
             )
     dom = result.stdout
@@ -118,18 +144,33 @@ def inspect_page(chromium, base_url, page, screenshot=None):
     text = html.unescape(text)
     if text == "pending":
         raise RuntimeError(f"{page} did not finish loading in Chromium")
-    return json.loads(text)
+    seen = json.loads(text)
+    seen["console"] = console_messages(result.stderr)
+    return seen
+
+
+def console_messages(stderr):
+    """The console messages in Chromium's log (`--enable-logging=stderr`)."""
+    return [line.split("] ", 1)[-1] for line in stderr.splitlines()
+            if ":CONSOLE" in line]
 
 
 def check_page(seen, *, min_images, notebook=False):
     """Failures (strings) of one page's report; empty when it rendered."""
     failures = []
+    if seen.get("console"):
+        failures.append(f"console messages: {seen['console']}")
+    if seen.get("raw_math") or seen.get("unrendered_math_blocks"):
+        failures.append(f"unrendered math: delimiters {seen.get('raw_math')}, "
+                        f"{seen.get('unrendered_math_blocks')} arithmatex blocks")
     if not seen.get("h1"):
         failures.append("no <h1>")
     if seen.get("text_length", 0) < 200:
         failures.append(f"content has only {seen.get('text_length')} characters")
     if notebook and seen.get("notebook_cells", 0) < 2:
         failures.append("no rendered notebook cells")
+    if notebook and seen.get("notebook_outputs", 0) < 1:
+        failures.append("no notebook cell shows an output")
     images = seen.get("images", [])
     broken = [i["src"] for i in images if not (i["complete"] and i["width"] > 0)]
     if broken:
@@ -151,7 +192,8 @@ def _hooks():
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--site-dir", help="build here (default: a temporary directory)")
-    parser.add_argument("--screenshots", help="write a PNG screenshot of each page here")
+    parser.add_argument("--screenshots",
+                        help="write a PNG screenshot of each page here (default <site>/screenshots)")
     parser.add_argument("--chromium", help="the Chromium binary")
     parser.add_argument("--no-build", action="store_true", help="use an existing --site-dir")
     args = parser.parse_args(argv)
@@ -172,22 +214,24 @@ def main(argv=None):
             f.write(CHECKER_HTML)
         server = _serve(site)
         base_url = f"http://127.0.0.1:{server.server_address[1]}"
-        pages = [("index.html", len(with_figures), False)]
+        pages = [("index.html", len(with_figures), False),
+                 (CONCEPT_PAGE, 0, False)]
         if with_figures:
             name = with_figures[0]
             figures = hooks.tutorial_figures(ROOT, name, names)
             pages.append((f"tutorials/{name}/index.html", len(figures), True))
         else:
             print("no tutorial has a committed figure under docs/tutorials/figures: "
-                  "only the index is checked")
+                  "no tutorial page is checked")
+        pages += [("zoo/index.html", 0, False), (REFERENCE_PAGE, 0, False),
+                  ("benchmarks/index.html", 0, False)]
+        screenshots = args.screenshots or os.path.join(site, "screenshots")
         failed = False
         try:
             for page, min_images, notebook in pages:
-                shot = None
-                if args.screenshots:
-                    os.makedirs(args.screenshots, exist_ok=True)
-                    shot = os.path.join(args.screenshots,
-                                        page.replace("/", "_").replace(".html", ".png"))
+                os.makedirs(screenshots, exist_ok=True)
+                shot = os.path.join(screenshots, page.replace("/index.html", "").replace(
+                    "/", "_").replace(".html", "") + ".png")
                 seen = inspect_page(chromium, base_url, page, screenshot=shot)
                 failures = check_page(seen, min_images=min_images, notebook=notebook)
                 loaded = sum(1 for i in seen["images"] if i["complete"] and i["width"] > 0)

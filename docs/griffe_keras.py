@@ -41,3 +41,31 @@ class KerasExamples(griffe.Extension):
     def on_instance(self, *, node, obj, agent, **kwargs):
         if obj.docstring is not None:
             obj.docstring.value = indent_examples(obj.docstring.value)
+
+
+def _runtime_docstring(obj):
+    """The docstring of `obj` as Python sees it once its module is imported."""
+    import importlib
+    import inspect
+
+    try:
+        module = importlib.import_module(obj.parent.path)
+        return inspect.getdoc(getattr(module, obj.name))
+    except Exception:  # noqa: BLE001 - no runtime docstring: leave the object as it is
+        return None
+
+
+class RuntimeDocstrings(griffe.Extension):
+    """Fills the docstring of a module-level class or function that has none in
+    its source but gets one at import (`Cls.__doc__ = TEMPLATE.format(...)`)."""
+
+    def on_instance(self, *, node, obj, agent, **kwargs):
+        if (obj.docstring is None and (obj.is_class or obj.is_function)
+                and obj.parent is not None and obj.parent.is_module):
+            text = _runtime_docstring(obj)
+            if text:
+                obj.docstring = griffe.Docstring(
+                    indent_examples(text), parent=obj,
+                    parser=getattr(agent, "docstring_parser", None),
+                    parser_options=getattr(agent, "docstring_options", None),
+                )

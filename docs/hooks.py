@@ -2,9 +2,11 @@
 
 Nothing here needs editing when the project grows:
 
-- every `tutorials/*.py` (jupytext py:percent) becomes a page rendered by
-  mkdocs-jupyter (not executed), with its committed figures
-  `docs/tutorials/figures/<name>*.png` appended, and an entry under "Tutorials";
+- every `tutorials/*.py` (jupytext py:percent) becomes a notebook page rendered
+  by mkdocs-jupyter (not executed): each code cell shows the output recorded for
+  it by `docs/record_tutorials.py` (quick mode, `docs/tutorials/outputs/`), and
+  the committed figures `docs/tutorials/figures/<name>*.png` are appended; an
+  entry under "Tutorials";
 - the API reference gets one page per area of `keras_gradstab.__all__`, listing
   every symbol of that area's `__all__` (rendered by mkdocstrings);
 - `<!-- gradstab:zoo-table -->` becomes the table of the presets'
@@ -29,6 +31,11 @@ import tempfile
 
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from record_tutorials import cell_key, load_outputs  # noqa: E402
+
+sys.path.pop(0)
 
 log = logging.getLogger("mkdocs.plugins.gradstab")
 
@@ -231,7 +238,7 @@ def tutorial_gallery(root, page_dir):
     for name in names:
         title, summary = tutorial_title_and_summary(
             os.path.join(root, "tutorials", f"{name}.py"))
-        link = os.path.relpath(f"tutorials/{name}.py", page_dir or ".").replace(os.sep, "/")
+        link = os.path.relpath(f"tutorials/{name}.ipynb", page_dir or ".").replace(os.sep, "/")
         out.append(f"### [{title}]({link})\n")
         if summary:
             out.append(f"{summary}\n")
@@ -256,6 +263,28 @@ def staged_tutorial(root, name, figure_urls):
         cell.append("# No figure of this tutorial is committed yet: run "
                     f"`python tutorials/{name}.py` (full mode) to make it.")
     return text + "\n".join(cell) + "\n"
+
+
+def tutorial_notebook(text, outputs):
+    """`(ipynb_json, missing)`: the py:percent `text` as a notebook whose code
+    cells carry the `outputs` recorded for them (`{cell_key: text}`), and how
+    many code cells had no recorded output."""
+    import jupytext
+    import nbformat
+
+    notebook = jupytext.reads(text, fmt="py:percent")
+    count = missing = 0
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        count += 1
+        cell.execution_count = count
+        recorded = outputs.get(cell_key(cell.source))
+        if recorded is None:
+            missing += 1
+        cell.outputs = ([nbformat.v4.new_output("stream", name="stdout", text=recorded)]
+                        if recorded else [])
+    return nbformat.writes(notebook), missing
 
 
 # ----------------------------------------------------------------------------
@@ -289,7 +318,7 @@ def on_config(config):
     _state.update(root=root, names=names, areas=areas)
     tutorials = [TUTORIALS_NAV] + [
         {tutorial_title_and_summary(os.path.join(root, "tutorials", f"{n}.py"))[0]:
-         f"tutorials/{n}.py"}
+         f"tutorials/{n}.ipynb"}
         for n in names
     ]
     reference = [REFERENCE_NAV] + [{area: f"reference/{area}.md"} for area in areas]
@@ -318,12 +347,18 @@ def on_files(files, config):
                 for f in figures]
         if not figures:
             log.info("tutorial %s has no committed figure under %s", name, FIGURES_DIR)
-        path = os.path.join(stage, "tutorials", f"{name}.py")
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(staged_tutorial(root, name, urls))
+        notebook, missing = tutorial_notebook(staged_tutorial(root, name, urls),
+                                              load_outputs(root, name))
+        if missing:
+            log.info("tutorial %s: %d code cells have no recorded output (run "
+                     "docs/record_tutorials.py %s)", name, missing, name)
+        with open(os.path.join(stage, "tutorials", f"{name}.ipynb"), "w",
+                  encoding="utf-8") as f:
+            f.write(notebook)
         # A File with a src_dir (not File.generated): mkdocs-jupyter's wrapper
         # finds the notebook through `src_dir`.
-        files.append(File(f"tutorials/{name}.py", src_dir=stage, dest_dir=config.site_dir,
+        files.append(File(f"tutorials/{name}.ipynb", src_dir=stage,
+                          dest_dir=config.site_dir,
                           use_directory_urls=config.use_directory_urls))
     for src_uri, content in reference_pages(_state["areas"]).items():
         files.append(File.generated(config, src_uri, content=content))

@@ -5,10 +5,18 @@ model and its baseline, trained and measured the same way.
 Not a preset (no `train.py`): `model_zoo/<name>/train.py` imports it.
 """
 
+import argparse
+import json
+import os
 import time
 
 import keras
 import numpy as np
+
+from keras_gradstab import datasets, zoo
+
+PRESETS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                           "keras_gradstab", "zoo", "presets")
 
 DATA = {"dataset": "digits", "kwargs": {"seed": 0}}
 COMPILE = {
@@ -47,3 +55,55 @@ def train(model, data, epochs, batch_size=64, learning_rate=1e-3):
     seconds = time.perf_counter() - start
     _, accuracy = model.evaluate(x_test, y_test, verbose=0)
     return float(accuracy), seconds
+
+
+def parse_args(doc, argv, *, name, epochs, quick_help):
+    """`(args, out)`: the arguments of a digits recipe (`--quick`, `--out`,
+    `--epochs`, `--seed`) and the preset directory it writes (`--out`, else the
+    package's presets; a quick run must name `--out`)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--out", default=None,
+                        help="where to write the preset (default: the package's presets)")
+    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.quick and args.out is None:
+        parser.error("--quick needs --out (a quick run never writes into the package)")
+    return args, args.out or os.path.join(PRESETS_DIR, name)
+
+
+def load_data(quick, size=256):
+    """The recorded digits split; a quick run trains on its first `size` examples."""
+    (x, y), test = datasets.digits(**DATA["kwargs"])
+    return ((x[:size], y[:size]) if quick else (x, y)), test
+
+
+def train_pair(builders, data, epochs, seed, train_fn):
+    """Trains `{kind: build()}` in order with the same seed; returns the results
+    `{kind: {test_accuracy, train_seconds}}` and the first kind's model."""
+    results, first = {}, None
+    for kind, build in builders.items():
+        keras.utils.set_random_seed(seed)
+        model = build()
+        accuracy, seconds = train_fn(model, data, epochs)
+        results[kind] = {"test_accuracy": accuracy, "train_seconds": round(seconds, 1)}
+        print(f"{keras.config.backend():10s} {kind:10s} test accuracy {accuracy:.4f} "
+              f"({seconds:.1f} s, {epochs} epochs)", flush=True)
+        first = model if first is None else first
+    return results, first
+
+
+def save(model, out, *, name, extra):
+    """Saves `model` as the preset `name` in `out` and prints its headline."""
+    # The config records the compile settings of training, with jit_compile
+    # resolved for the training backend (True on jax), which torch would turn into
+    # torch.compile when loading: record backend-neutral ones instead.
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"], jit_compile=False)
+    metadata = zoo.save_preset(
+        model, out, name=name, task="digit classification (scikit-learn digits, 8x8)",
+        metric="accuracy", data=DATA, recipe=f"model_zoo/{name}/train.py", compile=COMPILE,
+        extra=extra)
+    print(json.dumps({k: metadata[k] for k in ("name", "metric", "value", "backend")}))
+    return metadata

@@ -4,6 +4,7 @@ the same-size `keras.layers.GRU` baseline, trained the same way and measured the
 Not a preset (no `train.py`): `model_zoo/<name>/train.py` imports it.
 """
 
+import argparse
 import json
 import os
 import time
@@ -16,6 +17,27 @@ from keras_gradstab.zoo.presets import measure
 PRESETS_DIR = os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "keras_gradstab", "zoo", "presets"
 )
+
+
+def recipe_parser(doc, *, epochs, batch_size, lr, skew_lr, quick_help):
+    """The arguments every recurrent recipe takes, with that recipe's defaults.
+
+    `--epochs`, `--batch-size`, `--lr`, `--skew-lr` (the Cayley skew parameters'
+    learning rate), `--clipnorm`, `--skip-baseline`, `--quick` (described by
+    `quick_help`), `--out` and `--preset-dir`; the recipe adds its own.
+    """
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument("--batch-size", type=int, default=batch_size)
+    parser.add_argument("--lr", type=float, default=lr)
+    parser.add_argument("--skew-lr", type=float, default=skew_lr)
+    parser.add_argument("--clipnorm", type=float, default=1.0)
+    parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--out", default=None, help="write metrics (and a quick preset) here")
+    parser.add_argument("--preset-dir", default=None,
+                        help="where the full run writes the preset (default: the package)")
+    return parser
 
 
 class _Target(keras.callbacks.Callback):

@@ -12,8 +12,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # intra-op threads that wait on each other are what makes a loaded machine slow.
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
 # On a GPU, JAX computes float32 matrix products in TF32 by default (a 10-bit
-# mantissa): the pLSTM parallel form then misses its float64 NumPy references
-# (seen on an H100). The tests check the math, so they ask for full float32.
+# mantissa): the pLSTM parallel form then misses its float64 NumPy references.
+# The tests check the math, so they ask for full float32.
 os.environ.setdefault("JAX_DEFAULT_MATMUL_PRECISION", "highest")
 os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -77,3 +77,26 @@ def _fresh_keras_state():
     keras.config.set_dtype_policy("float32")
     yield
     keras.config.set_dtype_policy("float32")
+
+
+# The fast tier (`make test-fast`, `pytest -m "not slow"`) leaves out the tests
+# marked `slow`: those that train, compile large models, start subprocesses or
+# build the site. A test is slow if it carries `@pytest.mark.slow` or lies under
+# one of these paths (relative to tests/); `make test` runs everything.
+SLOW_PATHS = (
+    "tutorials/",
+    "zoo/",
+    "tuner/",
+    "test_cross_backend.py",
+    "docs/test_docs_render.py",
+    "layers/test_plstm_layers.py",
+    "layers/test_plstm_vision.py",
+)
+_TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        rel = os.path.relpath(str(item.path), _TESTS_DIR).replace(os.sep, "/")
+        if rel.startswith(SLOW_PATHS):
+            item.add_marker(pytest.mark.slow)

@@ -60,13 +60,13 @@ case("plstm_block_2d", "keras_gradstab.layers:PLSTMBlock",
 case("plstm_vision_classifier", "keras_gradstab.layers:PLSTMVisionClassifier",
      {"num_classes": 3, "position_grid": [2, 2], "patch_size": 2, "dim": 4, "num_heads": 2,
       "block_modes": ["P", "D"], "mlp_ratio": 1, "form": "recurrent"}, (2, 4, 4, 1))
-# Orthogonal-Jacobian networks (issue 8).
+# Orthogonal-Jacobian networks.
 case("orthogonal_dense", "keras_gradstab.layers:OrthogonalDense",
      {"units": 6, "activation": "abs"}, (2, 6))
 case("orthogonal_dense_rect", "keras_gradstab.layers:OrthogonalDense",
      {"units": 4, "activation": "max_min"}, (2, 5))
 
-# SBO-RNN (issue 8).
+# SBO-RNN.
 case("sbornn_gd", "keras_gradstab.layers:SBORNN",
      {"units": 5, "rank": 2, "update": "gd", "eta": 0.1, "bias_initializer": "ones"}, (2, 6, 3))
 case("sbornn_heavy_ball", "keras_gradstab.layers:SBORNN",

@@ -1,7 +1,7 @@
 """A NumPy double-loop oracle of the pLSTM recurrences (float64), cell by cell.
 
 The equations of Pöppel et al. (2025) with scalar gates, one state matrix
-C (DK x DV) per edge, scale s = DK ** -0.5 (shared/notes/plstm.md):
+C (DK x DV) per edge, scale s = DK ** -0.5:
 
 1D:  h_t = s (M_t q_t^T C_{t-1} + D_t (q_t . k_t) v_t),  C_t = T_t C_{t-1} + S_t k_t v_t^T
 

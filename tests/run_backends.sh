@@ -2,6 +2,7 @@
 # The test suite once per backend, each backend in its own pytest process. The
 # processes run side by side (their logs are printed in order afterwards); the
 # script fails if any backend fails.  Usage: tests/run_backends.sh PYTHON [BACKENDS...]
+# PYTEST_MARKERS is passed as pytest's -m expression (e.g. "not slow"), PYTEST_ARGS as is.
 set -u
 python=$1
 shift
@@ -10,7 +11,7 @@ logs=$(mktemp -d)
 pids=()
 for backend in $backends; do
   KERAS_BACKEND=$backend TF_CPP_MIN_LOG_LEVEL=3 "$python" -m pytest -p no:cacheprovider \
-    ${PYTEST_ARGS:-} tests >"$logs/$backend.log" 2>&1 &
+    ${PYTEST_MARKERS:+-m "$PYTEST_MARKERS"} ${PYTEST_ARGS:-} tests >"$logs/$backend.log" 2>&1 &
   pids+=($!)
 done
 status=0

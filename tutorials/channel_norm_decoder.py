@@ -31,19 +31,14 @@ import numpy as np
 from sklearn.datasets import load_sample_image
 
 import keras_gradstab as kg
+from keras_gradstab._tutorial import tutorial_settings
 
-QUICK = os.environ.get("KERAS_GRADSTAB_QUICK", "0") == "1"
+QUICK, OUT_DIR = tutorial_settings()
 SIZE = 16 if QUICK else 64
 UPSAMPLINGS = 3 if QUICK else 4
 CHANNELS = 16 if QUICK else 32
 STEPS = 80 if QUICK else 1500
 EVERY = 20 if QUICK else 100
-OUT_DIR = os.environ.get(
-    "KERAS_GRADSTAB_TUTORIAL_OUT",
-    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "tutorials",
-                 "figures"),
-)
-os.makedirs(OUT_DIR, exist_ok=True)
 
 # %% [markdown]
 # The image: scikit-learn's sample photograph `china.jpg` (shipped with

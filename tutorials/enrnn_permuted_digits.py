@@ -33,14 +33,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_gradstab as kg  # noqa: E402
+from keras_gradstab._tutorial import tutorial_settings
 
-QUICK = os.environ.get("KERAS_GRADSTAB_QUICK", "0") == "1"
+QUICK, OUT_DIR = tutorial_settings()
 N1, N2 = (12, 4) if QUICK else (96, 32)
 EPOCHS = 3 if QUICK else 30
-OUT_DIR = os.environ.get(
-    "KERAS_GRADSTAB_TUTORIAL_OUT",
-    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "tutorials", "figures"),
-)
 
 (x_train, y_train), (x_test, y_test) = kg.datasets.digits(sequential=True, permuted=True, seed=0)
 if QUICK:
@@ -114,5 +111,4 @@ axes[2].set_ylabel("max |W1^T W1 - I|")
 for ax in axes:
     ax.set_xlabel("epoch")
 fig.tight_layout()
-os.makedirs(OUT_DIR, exist_ok=True)
 fig.savefig(os.path.join(OUT_DIR, "enrnn_permuted_digits.png"), dpi=120)

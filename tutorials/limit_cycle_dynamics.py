@@ -34,16 +34,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_gradstab as kg  # noqa: E402
+from keras_gradstab._tutorial import tutorial_settings
 from keras_gradstab.dynamics import CellMap, find_fixed_points, find_limit_cycles  # noqa: E402
 
-QUICK = os.environ.get("KERAS_GRADSTAB_QUICK", "0") == "1"
+QUICK, OUT_DIR = tutorial_settings()
 STEPS = 1000
 UNITS = 64
 GLOROT_DRAWS = 6 if QUICK else 20
-_REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-OUT_DIR = os.environ.get("KERAS_GRADSTAB_TUTORIAL_OUT",
-                         os.path.join(_REPO, "docs", "tutorials", "figures"))
-os.makedirs(OUT_DIR, exist_ok=True)
 results = {}
 
 # %% [markdown]

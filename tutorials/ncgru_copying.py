@@ -42,17 +42,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_gradstab as kg  # noqa: E402
+from keras_gradstab._tutorial import tutorial_settings
 
-QUICK = os.environ.get("KERAS_GRADSTAB_QUICK", "0") == "1"
+QUICK, OUT_DIR = tutorial_settings()
 TIME_STEPS = 10 if QUICK else 200
 UNITS = 8 if QUICK else 64
 BATCH = 32
 STEPS_PER_EPOCH = 10 if QUICK else 50
 EPOCHS = 3 if QUICK else 12
-OUT_DIR = os.environ.get(
-    "KERAS_GRADSTAB_TUTORIAL_OUT",
-    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "tutorials", "figures"),
-)
 
 # %% [markdown]
 # The data: fresh sequences for every step of training (no repetition), and the
@@ -135,8 +132,7 @@ for kind, curve in curves.items():
 # stays on the dashed line has learned to output blanks but remembers nothing.
 #
 # What the committed figure shows (full mode: T = 200, 600 steps of batch 32 per
-# model, jax, single-threaded, 17:17 to 17:26 UTC on a shared 2-core CPU, load
-# average about 10): NC-GRU started as a scoRNN (gate biases -8 / +8) and scoRNN
+# model, jax): NC-GRU started as a scoRNN (gate biases -8 / +8) and scoRNN
 # both go below the memoryless baseline within 250 to 300 steps and reach 0.040
 # and 0.048 at 600 steps, recalling 73.7% and 66.0% of the held-out symbols
 # (chance: 12.5%). The GRU sits on the baseline (0.0947; 11.9% recalled). The
@@ -156,5 +152,4 @@ ax.set_ylabel("cross-entropy per step")
 ax.set_title(f"copying task, T = {TIME_STEPS}")
 ax.legend(fontsize=8)
 fig.tight_layout()
-os.makedirs(OUT_DIR, exist_ok=True)
 fig.savefig(os.path.join(OUT_DIR, "ncgru_copying.png"), dpi=120)

@@ -28,16 +28,11 @@ import numpy as np  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 
 import keras_gradstab as kg  # noqa: E402
+from keras_gradstab._tutorial import tutorial_settings
 
-QUICK = os.environ.get("KERAS_GRADSTAB_QUICK", "0") == "1"
+QUICK, OUT_DIR = tutorial_settings()
 EPOCHS = 3 if QUICK else 20
 FACTORS = [0.0, 1.0] if QUICK else [0.0, 0.001, 0.01, 0.1, 1.0]
-OUT_DIR = os.environ.get(
-    "KERAS_GRADSTAB_TUTORIAL_OUT",
-    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "tutorials",
-                 "figures"),
-)
-os.makedirs(OUT_DIR, exist_ok=True)
 
 # %%
 digits = load_digits()

@@ -57,7 +57,6 @@
 
 # %%
 import os
-import time
 
 import keras
 import matplotlib
@@ -69,18 +68,15 @@ from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
 import keras_gradstab as kg  # noqa: E402
+from keras_gradstab._tutorial import tutorial_settings
 
-QUICK = os.environ.get("KERAS_GRADSTAB_QUICK", "0") == "1"
+QUICK, OUT_DIR = tutorial_settings()
 DEPTH = 6 if QUICK else 64
 EPOCHS = 3 if QUICK else 30
 WIDTH = 64
 LEARNING_RATE = 3e-3
 SKEW_LEARNING_RATE = 1e-4
 LOGIT_SCALE = 4.0
-_REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-OUT_DIR = os.environ.get("KERAS_GRADSTAB_TUTORIAL_OUT",
-                         os.path.join(_REPO, "docs", "tutorials", "figures"))
-os.makedirs(OUT_DIR, exist_ok=True)
 
 # %%
 digits = load_digits()
@@ -157,12 +153,10 @@ def run(name):
                   metrics=["accuracy"])
     sigma_init = jacobian_singular_values(body)
     cosine_init, probe_init = geometry(body)
-    start = time.time()
     history = model.fit(x_train, y_train, batch_size=64, epochs=EPOCHS, verbose=0,
                         validation_data=(x_val, y_val))
-    seconds = time.time() - start
     sigma_trained = jacobian_singular_values(body)
-    return {"name": name, "depth": DEPTH, "seconds": seconds,
+    return {"name": name, "depth": DEPTH,
             "val_accuracy": [float(a) for a in history.history["val_accuracy"]],
             "final_val_accuracy": float(history.history["val_accuracy"][-1]),
             "best_val_accuracy": float(max(history.history["val_accuracy"])),
@@ -176,8 +170,7 @@ for r in results.values():
           f"(best {r['best_val_accuracy']:.3f}); at init: mean cosine "
           f"{r['cosine_init']:.3f}, linear probe {r['probe_init']:.3f}; Jacobian singular "
           f"values init [{r['sigma_init'].min():.3g}, {r['sigma_init'].max():.3g}], "
-          f"trained [{r['sigma_trained'].min():.3g}, {r['sigma_trained'].max():.3g}]; "
-          f"{r['seconds']:.0f} s")
+          f"trained [{r['sigma_trained'].min():.3g}, {r['sigma_trained'].max():.3g}]")
 
 # %% [markdown]
 # `orthogonal_jacobian_digits_accuracy.png`: validation accuracy per epoch.

@@ -37,14 +37,9 @@ import numpy as np  # noqa: E402
 from keras import ops  # noqa: E402
 
 import keras_gradstab as kg  # noqa: E402
+from keras_gradstab._tutorial import tutorial_settings
 
-QUICK = os.environ.get("KERAS_GRADSTAB_QUICK", "0") == "1"
-OUT_DIR = os.environ.get(
-    "KERAS_GRADSTAB_TUTORIAL_OUT",
-    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "tutorials",
-                 "figures"),
-)
-os.makedirs(OUT_DIR, exist_ok=True)
+QUICK, OUT_DIR = tutorial_settings()
 SIZES = (8, 16, 32) if QUICK else (8, 16, 32, 64)
 results = {}
 
@@ -163,7 +158,7 @@ print("D-mode Jacobian norm vs distance:", np.array2string(by_distance, precisio
 # so the recipe draws the arrow 2.5 times longer and wider
 # (`arrow_pointing(..., arrow_scale=2.5)`; circles and border padding keep the
 # paper's proportions). The pLSTM of that run ships as the zoo preset
-# `plstm2d_arrow` (trained on an H100 GPU: 100,000 images, 20 epochs, the
+# `plstm2d_arrow` (trained on a GPU: 100,000 images, 20 epochs, the
 # epoch kept by separate validation images at twice the size). Below are the
 # accuracies recorded in its metadata, with the ViT's beside them: both reach
 # 95-98% at the training size; at twice the size the pLSTM keeps 70.0% and

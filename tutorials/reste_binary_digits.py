@@ -39,15 +39,12 @@ import numpy as np  # noqa: E402
 from keras import ops  # noqa: E402
 
 import keras_gradstab as kg  # noqa: E402
+from keras_gradstab._tutorial import tutorial_settings
 
-QUICK = os.environ.get("KERAS_GRADSTAB_QUICK", "0") == "1"
+QUICK, OUT_DIR = tutorial_settings()
 EPOCHS = 2 if QUICK else 30
 WIDTH = 8 if QUICK else 32
 MAX_TRAIN = 320 if QUICK else None
-DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(kg.__file__)), "..", "docs",
-                           "tutorials", "figures")
-OUT_DIR = os.environ.get("KERAS_GRADSTAB_TUTORIAL_OUT", DEFAULT_OUT)
-os.makedirs(OUT_DIR, exist_ok=True)
 results = {}
 
 # %% [markdown]

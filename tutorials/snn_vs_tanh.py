@@ -30,19 +30,14 @@ import keras
 import numpy as np
 
 import keras_gradstab as kg
+from keras_gradstab._tutorial import tutorial_settings
 
-QUICK = os.environ.get("KERAS_GRADSTAB_QUICK", "0") == "1"
+QUICK, OUT_DIR = tutorial_settings()
 DEPTH = 64
 WIDTH = 64 if QUICK else 256
 BATCH = 64 if QUICK else 128
 STEPS = 10 if QUICK else 200
 EVERY = 5 if QUICK else 50
-OUT_DIR = os.environ.get(
-    "KERAS_GRADSTAB_TUTORIAL_OUT",
-    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "tutorials",
-                 "figures"),
-)
-os.makedirs(OUT_DIR, exist_ok=True)
 
 # %% [markdown]
 # Data: standard-normal inputs and a smooth random teacher (a regression

@@ -35,14 +35,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from keras_gradstab import datasets, models, zoo  # noqa: E402
+from keras_gradstab._tutorial import tutorial_settings
 
-QUICK = os.environ.get("KERAS_GRADSTAB_QUICK", "0") == "1"
+QUICK, OUT_DIR = tutorial_settings()
 EPOCHS = 4 if QUICK else 30
 TRIALS = 2 if QUICK else 8
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT_DIR = os.environ.get("KERAS_GRADSTAB_TUTORIAL_OUT",
-                         os.path.join(ROOT, "docs", "tutorials", "figures"))
-os.makedirs(OUT_DIR, exist_ok=True)
 
 # %% [markdown]
 # ## 1. Train a tiny model

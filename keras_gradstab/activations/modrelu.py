@@ -32,6 +32,10 @@ def modrelu(x, bias=0.0):
     >>> x = np.array([-2.0, 0.0, 0.5, 2.0], "float32")
     >>> [float(v) for v in keras.ops.convert_to_numpy(modrelu(x, bias=-1.0))]
     [-1.0, 0.0, 0.0, 1.0]
+
+    References:
+        - *Unitary Evolution Recurrent Neural Networks*, M. Arjovsky, A. Shah, Y.
+          Bengio, ICML 2016. <https://arxiv.org/abs/1511.06464>
     """
     x = ops.convert_to_tensor(x)
     bias = ops.cast(bias, x.dtype)

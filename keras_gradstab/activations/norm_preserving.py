@@ -33,6 +33,10 @@ def abs(x):  # noqa: A001 - the activation's name in the paper and in `get("abs"
     >>> from keras_gradstab import activations
     >>> keras.ops.convert_to_numpy(activations.abs(keras.ops.array([-2.0, 3.0]))).tolist()
     [2.0, 3.0]
+
+    References:
+        - E. Massucco, D. Murari, C.-B. Schönlieb, orthogonal-Jacobian networks,
+          2025. <https://arxiv.org/abs/2508.02882>
     """
     return ops.absolute(x)
 
@@ -60,6 +64,10 @@ def group_sort(x, group_size=2, axis=-1):
     >>> x = keras.ops.array([[3.0, 1.0, -1.0, 2.0]])
     >>> keras.ops.convert_to_numpy(activations.group_sort(x)).tolist()
     [[1.0, 3.0, -1.0, 2.0]]
+
+    References:
+        - *Sorting Out Lipschitz Function Approximation*, C. Anil, J. Lucas, R.
+          Grosse, ICML 2019. <https://arxiv.org/abs/1811.05381>
     """
     if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 1:
         raise ValueError(f"`group_size` must be an integer >= 1; received {group_size!r}.")
@@ -96,6 +104,12 @@ def max_min(x, axis=-1):
     >>> x = keras.ops.array([[3.0, -1.0, 1.0, 2.0]])
     >>> keras.ops.convert_to_numpy(activations.max_min(x)).tolist()
     [[3.0, 2.0, 1.0, -1.0]]
+
+    References:
+        - *Norm-preserving Orthogonal Permutation Linear Unit Activation Functions
+          (OPLU)*, A. Chernodub, D. Nowicki, 2016.
+        - *Sorting Out Lipschitz Function Approximation*, C. Anil, J. Lucas, R.
+          Grosse, ICML 2019. <https://arxiv.org/abs/1811.05381>
     """
     x = ops.convert_to_tensor(x)
     _check_axis_size("max_min", x.shape[axis], 2)

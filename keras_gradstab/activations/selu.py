@@ -83,6 +83,10 @@ def selu_parameters(mean=0.0, variance=1.0):
     >>> alpha, scale = selu_parameters(0.0, 1.0)
     >>> round(alpha, 12), round(scale, 12)
     (1.673263242354, 1.050700987355)
+
+    References:
+        - *Self-Normalizing Neural Networks*, G. Klambauer, T. Unterthiner, A. Mayr,
+          S. Hochreiter, NeurIPS 2017. <https://arxiv.org/abs/1706.02515>
     """
     mean, variance = float(mean), float(variance)
     if not math.isfinite(mean):
@@ -142,6 +146,10 @@ def selu(x, alpha=ALPHA_01, scale=SCALE_01):
     >>> y = keras.ops.convert_to_numpy(selu(np.array([-1.0, 0.0, 2.0], "float32")))
     >>> [round(float(v), 4) for v in y]
     [-1.1113, 0.0, 2.1014]
+
+    References:
+        - *Self-Normalizing Neural Networks*, G. Klambauer, T. Unterthiner, A. Mayr,
+          S. Hochreiter, NeurIPS 2017. <https://arxiv.org/abs/1706.02515>
     """
     x = ops.convert_to_tensor(x)
     # exp only of the non-positive part: exp of large x would be inf in the
@@ -168,6 +176,10 @@ class SELU:
     >>> layer = keras.layers.Dense(4, activation=SELU((-0.1, 2.0)))
     >>> round(layer.activation.alpha, 6)
     1.976902
+
+    References:
+        - *Self-Normalizing Neural Networks*, G. Klambauer, T. Unterthiner, A. Mayr,
+          S. Hochreiter, NeurIPS 2017. <https://arxiv.org/abs/1706.02515>
     """
 
     def __init__(self, fixed_point=(0.0, 1.0)):

@@ -59,6 +59,11 @@ class ReSTESchedule(keras.callbacks.Callback):
     ...                     callbacks=[ReSTESchedule(o_end=3.0)])
     >>> [round(o, 4) for o in history.history["reste_o"]]
     [1.0, 1.5858, 3.0]
+
+    References:
+        - *Estimator Meets Equilibrium Perspective: A Rectified Straight Through
+          Estimator for Binary Neural Networks Training*, X.-M. Wu, D. Zheng, Z.
+          Liu, W.-S. Zheng, ICCV 2023. <https://arxiv.org/abs/2308.06689>
     """
 
     def __init__(self, o_end=3.0, o_start=1.0, epochs=None, per_step=False):

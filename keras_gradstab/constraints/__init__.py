@@ -26,65 +26,28 @@ _REGISTRY = _registry.Registry(
 )
 
 
+
+# The three functions are documented together in `_registry.document`.
 def serialize(constraint):
-    """The Keras config dict of `constraint` (`None` stays `None`).
-
-    Args:
-        constraint: a constraint instance (this library's or Keras's), or `None`.
-
-    Returns:
-        A JSON-able dict that `deserialize` turns back into an equal constraint.
-
-    Example:
-
-    >>> from keras_gradstab import constraints
-    >>> config = constraints.serialize(constraints.WeightClip(0.5))
-    >>> config["registered_name"]
-    'keras_gradstab>WeightClip'
-    >>> config["config"]["clip_value"]
-    0.5
-    """
     return _registry.serialize(constraint)
 
 
 def deserialize(config, custom_objects=None):
-    """A constraint from its config dict (from `serialize`) or a registered name.
-
-    Args:
-        config: a dict from `serialize`, or a class name of this area.
-        custom_objects: optional `{name: class}` of more classes to look up.
-
-    Returns:
-        A new constraint instance.
-
-    Example:
-
-    >>> from keras_gradstab import constraints
-    >>> clip = constraints.deserialize(constraints.serialize(constraints.WeightClip(0.5)))
-    >>> type(clip).__name__, clip.clip_value
-    ('WeightClip', 0.5)
-    """
     return _REGISTRY.deserialize(config, custom_objects)
 
 
 def get(identifier):
-    """A constraint from an instance, a config dict, a name or None.
-
-    Names of this area ("orthogonal_conv", "weight_clip" and the class names)
-    build the class with its default arguments; any other identifier is
-    handed to `keras.constraints.get`.
-
-    Args:
-        identifier: `None`, a name, a config dict from `serialize`, or an
-            instance.
-
-    Returns:
-        The constraint (a new instance for names and dicts), or `None`.
-
-    Example:
-
-    >>> from keras_gradstab import constraints
-    >>> type(constraints.get("orthogonal_conv")).__name__
-    'OrthogonalConv'
-    """
     return _REGISTRY.get(identifier)
+
+
+_registry.document(
+    serialize, deserialize, get, area="constraints",
+    kind="constraint",
+    example="WeightClip(0.5)",
+    registered_name="WeightClip",
+    class_name="WeightClip",
+    attr="clip_value",
+    value=0.5,
+    names='"orthogonal_conv", "weight_clip" and the class names',
+    get_name="orthogonal_conv",
+)

@@ -84,6 +84,13 @@ class OrthogonalConv(keras.constraints.Constraint):
     >>> projected = constraints.OrthogonalConv(iterations=5)(kernel)
     >>> bool(ops.lorth(projected) < ops.lorth(kernel))
     True
+
+    References:
+        - *Orthogonal Convolutional Neural Networks*, J. Wang, Y. Chen, R.
+          Chakraborty, S. X. Yu, CVPR 2020. <https://arxiv.org/abs/1911.12207>
+        - *Existence, Stability and Scalability of Orthogonal Convolutional Neural
+          Networks*, E. M. Achour, F. Malgouyres, F. Mamalet, JMLR 23, 2022.
+          <https://arxiv.org/abs/2108.05623>
     """
 
     # Step sizes tried each iteration, in units of the Newton-Schulz step.

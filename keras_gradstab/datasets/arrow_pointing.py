@@ -111,6 +111,11 @@ def arrow_pointing(image_size=64, num_train=1000, num_test=200, object_scale=Non
     >>> (x, y), _ = datasets.arrow_pointing(64, num_train=4, num_test=2)
     >>> x.shape, sorted(set(y.tolist()))
     ((4, 64, 64, 1), [0, 1])
+
+    References:
+        - *pLSTM: parallelizable Linear Source Transition Mark networks*, K. Pöppel,
+          R. Freinschlag, T. Schmied, W. Lin, S. Hochreiter, 2025.
+          <https://arxiv.org/abs/2506.11997>
     """
     if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 16:
         raise ValueError(f"`image_size` must be an integer >= 16; received {image_size!r}.")

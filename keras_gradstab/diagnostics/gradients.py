@@ -207,30 +207,10 @@ def gradient_report(model, x, y, loss=None, threshold=math.e, training=False):
         loss: a loss name or callable; default the model's compiled loss or
             mean squared error.
         threshold: the factor between the first and last layers' gradient
-            norms that is flagged; default e, one e-fold over the whole
-            depth. This is the criticality window of "The Principles of Deep
-            Learning Theory" (section 5.2): through L layers the squared
-            error signal is multiplied by about chi_perp^L, which stays O(1)
-            only when |chi_perp - 1| is O(1/L); e (the ratio at
-            |log chi_perp| = 2 / (L - 1)) is the natural unit of that O(1).
-            Note what it says of the issue's 64-layer, width-256 networks:
-            tanh with glorot_uniform (critical, but its error signal decays
-            as a power of depth, ratio 0.1 to 0.2) is flagged vanishing; the
-            selu SNN is not vanishing but is flagged exploding, correctly:
-            at its (0, 1) fixed point chi_perp = scale^2 E[selu'(z)^2] = 1.0716,
-            so its error signal grows by about 1.0716^(L / 2) = 9 toward
-            the input (Philipp et al., 2018, also found selu MLPs' gradients
-            explode with depth). Pass a larger threshold to tolerate that.
-            Two facts to read the flag by (measured at that size, 128
-            standard-normal inputs, seed 0): ReLU at C_W = 4 (chi_perp = 2)
-            gives a ratio of 3e10, what "exploding" is meant to catch; ReLU
-            with He initialization (chi_perp = 1 at infinite width) gives 10.5,
-            about the SNN's 9.8: at depth / width = 1/4 finite-width
-            fluctuations alone move the error signal by about one e-fold, so
-            a ratio within a few e-folds is a warning, not a verdict. Per
-            weighted layer, the norms of the weight gradients (what an
-            optimizer steps by) spread less: max / min over the hidden layers
-            4.7 for the SNN, 2.7 for tanh, 7.5 for He ReLU.
+            norms that is flagged; must be greater than 1. Default e: one
+            e-fold over the whole depth, the criticality window of "The
+            Principles of Deep Learning Theory" (section 5.2). The concept
+            page "Self-normalizing networks" explains how to read the flag.
         training: the `training` flag of the forward pass.
 
     Returns:
@@ -246,6 +226,11 @@ def gradient_report(model, x, y, loss=None, threshold=math.e, training=False):
     >>> report = gradient_report(model, x, np.zeros((64, 1), "float32"))
     >>> report.vanishing
     False
+
+    References:
+        - *The Principles of Deep Learning Theory*, D. A. Roberts, S. Yaida, B.
+          Hanin, Cambridge University Press, 2022.
+          <https://arxiv.org/abs/2106.10165>
     """
     if not threshold > 1:
         raise ValueError(f"`threshold` must be > 1; received threshold={threshold!r}.")

@@ -43,6 +43,11 @@ def estimating_error(model):
     ...     2, kernel_quantizer="reste", kernel_initializer=keras.initializers.Constant(0.125))])
     >>> round(estimating_error(model), 4)  # sqrt(6) * (1 - 0.125 ** (1/3)) at o = 3
     1.2247
+
+    References:
+        - *Estimator Meets Equilibrium Perspective: A Rectified Straight Through
+          Estimator for Binary Neural Networks Training*, X.-M. Wu, D. Zheng, Z.
+          Liu, W.-S. Zheng, ICCV 2023. <https://arxiv.org/abs/2308.06689>
     """
     total = 0.0
     for layer in _reste_layers(model):
@@ -83,6 +88,11 @@ def gradient_stability(model, x, y, loss=None):
     >>> x, y = np.array([[1.0, 3.0]], "float32"), np.zeros((1, 1), "float32")
     >>> round(gradient_stability(model, x, y, loss="mse"), 2)
     17.92
+
+    References:
+        - *Estimator Meets Equilibrium Perspective: A Rectified Straight Through
+          Estimator for Binary Neural Networks Training*, X.-M. Wu, D. Zheng, Z.
+          Liu, W.-S. Zheng, ICCV 2023. <https://arxiv.org/abs/2308.06689>
     """
     layers = _reste_layers(model)
     if not layers:
@@ -131,6 +141,11 @@ class ReSTEIndicators(keras.callbacks.Callback):
     ...                     callbacks=[ReSTESchedule(), ReSTEIndicators(x, y)])
     >>> sorted(k for k in history.history if k.startswith("reste_"))
     ['reste_estimating_error', 'reste_gradient_stability', 'reste_o']
+
+    References:
+        - *Estimator Meets Equilibrium Perspective: A Rectified Straight Through
+          Estimator for Binary Neural Networks Training*, X.-M. Wu, D. Zheng, Z.
+          Liu, W.-S. Zheng, ICCV 2023. <https://arxiv.org/abs/2308.06689>
     """
 
     def __init__(self, x, y, loss=None):

@@ -58,6 +58,10 @@ def check_self_normalizing(model, check_output_layer=False):
     ...     keras.layers.Dense(1, name="out")])
     >>> [f["layer"] for f in check_self_normalizing(model)]
     ['hidden', 'hidden']
+
+    References:
+        - *Self-Normalizing Neural Networks*, G. Klambauer, T. Unterthiner, A. Mayr,
+          S. Hochreiter, NeurIPS 2017. <https://arxiv.org/abs/1706.02515>
     """
     layers = list(_all_layers(model))
     weighted = [layer for layer in layers if getattr(layer, "kernel_initializer", None)]

@@ -59,6 +59,12 @@ def classify(eigenvalues, tolerance=1e-6):
     ('stable', True)
     >>> classify([1.5, 0.2])
     ('saddle', False)
+
+    References:
+        - *Gated Recurrent Units Viewed Through the Lens of Continuous Time
+          Dynamical Systems*, I. D. Jordan, P. A. Sokol, I. M. Park, Frontiers in
+          Computational Neuroscience, 2021.
+          <https://doi.org/10.3389/fncom.2021.678158>
     """
     eigenvalues = np.asarray(eigenvalues, "complex128")
     moduli = np.abs(eigenvalues)
@@ -147,6 +153,12 @@ def find_fixed_points(cell, inputs=None, num_starts=256, low=-1.0, high=1.0, see
     >>> _ = cell.recurrent_kernel.assign(np.array([[2.0]], "float32"))
     >>> [(round(float(p.state[0]), 3) + 0.0, p.kind) for p in find_fixed_points(cell)]
     [(-0.958, 'stable'), (0.0, 'unstable'), (0.958, 'stable')]
+
+    References:
+        - *Gated Recurrent Units Viewed Through the Lens of Continuous Time
+          Dynamical Systems*, I. D. Jordan, P. A. Sokol, I. M. Park, Frontiers in
+          Computational Neuroscience, 2021.
+          <https://doi.org/10.3389/fncom.2021.678158>
     """
     if not isinstance(num_starts, int) or num_starts < 1:
         raise ValueError(f"`num_starts` must be a positive integer; received {num_starts!r}.")

@@ -149,6 +149,11 @@ def find_limit_cycles(cell, inputs=None, num_starts=8, low=-1.0, high=1.0, seed=
     >>> cycles = find_limit_cycles(cell, num_starts=2)
     >>> len(cycles), cycles[0].stable, cycles[0].neutral
     (1, True, 1)
+
+    References:
+        - *Adjoint Dynamics of Stable Limit Cycle Neural Networks*, P. Sokol, I.
+          Jordan, E. Kadile, I. M. Park, Asilomar Conference on Signals, Systems,
+          and Computers, 2019.
     """
     if not isinstance(num_starts, int) or num_starts < 1:
         raise ValueError(f"`num_starts` must be a positive integer; received {num_starts!r}.")

@@ -49,6 +49,12 @@ def phase_portrait(cell, path, inputs=None, dims=(0, 1), base=None, low=-1.0, hi
     >>> path = phase_portrait(cell, os.path.join(tempfile.mkdtemp(), "gru.png"))
     >>> os.path.getsize(path) > 0
     True
+
+    References:
+        - *Gated Recurrent Units Viewed Through the Lens of Continuous Time
+          Dynamical Systems*, I. D. Jordan, P. A. Sokol, I. M. Park, Frontiers in
+          Computational Neuroscience, 2021.
+          <https://doi.org/10.3389/fncom.2021.678158>
     """
     try:
         import matplotlib

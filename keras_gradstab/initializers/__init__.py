@@ -34,66 +34,28 @@ _REGISTRY = _registry.Registry(
 )
 
 
+
+# The three functions are documented together in `_registry.document`.
 def serialize(initializer):
-    """The Keras config dict of `initializer` (`None` stays `None`).
-
-    Args:
-        initializer: an initializer instance (this library's or Keras's), or
-            `None`.
-
-    Returns:
-        A JSON-able dict that `deserialize` turns back into an equal initializer.
-
-    Example:
-
-    >>> from keras_gradstab import initializers
-    >>> config = initializers.serialize(initializers.DeltaOrthogonal(gain=2.0))
-    >>> config["registered_name"]
-    'keras_gradstab>DeltaOrthogonal'
-    >>> config["config"]["gain"]
-    2.0
-    """
     return _registry.serialize(initializer)
 
 
 def deserialize(config, custom_objects=None):
-    """An initializer from its config dict or name, this area's names first.
-
-    Keras's own initializer names and dicts ("glorot_uniform", ...) work too.
-
-    Args:
-        config: a dict from `serialize`, or an initializer name.
-        custom_objects: optional `{name: class}` of more classes to look up.
-
-    Returns:
-        A new initializer instance.
-
-    Example:
-
-    >>> from keras_gradstab import initializers
-    >>> config = initializers.serialize(initializers.DeltaOrthogonal(gain=2.0))
-    >>> init = initializers.deserialize(config)
-    >>> type(init).__name__, init.gain
-    ('DeltaOrthogonal', 2.0)
-    """
     return _REGISTRY.deserialize(config, custom_objects)
 
 
 def get(identifier):
-    """An initializer from a name, a config dict or an instance.
-
-    Args:
-        identifier: "delta_orthogonal" (this area's; `Critical` needs an
-            activation so it has no bare name), a Keras initializer name, a
-            config dict, or an initializer.
-
-    Returns:
-        An initializer.
-
-    Example:
-
-    >>> from keras_gradstab import initializers
-    >>> type(initializers.get("delta_orthogonal")).__name__
-    'DeltaOrthogonal'
-    """
     return _REGISTRY.get(identifier)
+
+
+_registry.document(
+    serialize, deserialize, get, area="initializers",
+    kind="initializer",
+    example="DeltaOrthogonal(gain=2.0)",
+    registered_name="DeltaOrthogonal",
+    class_name="DeltaOrthogonal",
+    attr="gain",
+    value=2.0,
+    names='"delta_orthogonal" and "DeltaOrthogonal"; `Critical` needs an activation, so it has no bare name',
+    get_name="delta_orthogonal",
+)

@@ -121,6 +121,11 @@ def critical_parameters(activation, nodes=200):
     >>> c_w, c_b, k = critical_parameters("relu")
     >>> round(c_w, 9), round(c_b, 9), k
     (2.0, 0.0, None)
+
+    References:
+        - *The Principles of Deep Learning Theory*, D. A. Roberts, S. Yaida, B.
+          Hanin, Cambridge University Press, 2022.
+          <https://arxiv.org/abs/2106.10165>
     """
     if nodes % 2:
         raise ValueError(f"`nodes` must be even; received nodes={nodes}.")
@@ -235,6 +240,11 @@ class Critical(keras.initializers.Initializer):
     ...     bias_initializer=Critical("gelu", mode="bias"))
     >>> round(Critical("relu").weight_variance, 6)
     2.0
+
+    References:
+        - *The Principles of Deep Learning Theory*, D. A. Roberts, S. Yaida, B.
+          Hanin, Cambridge University Press, 2022.
+          <https://arxiv.org/abs/2106.10165>
     """
 
     def __init__(self, activation, mode="kernel", seed=None):

@@ -29,6 +29,11 @@ class DeltaOrthogonal(keras.initializers.Initializer):
     >>> k = np.asarray(DeltaOrthogonal(seed=0)((3, 3, 4, 4)))
     >>> bool(np.allclose(k[1, 1].T @ k[1, 1], np.eye(4), atol=1e-5)), float(abs(k[0]).sum())
     (True, 0.0)
+
+    References:
+        - *Dynamical Isometry and a Mean Field Theory of CNNs*, L. Xiao, Y. Bahri,
+          J. Sohl-Dickstein, S. S. Schoenholz, J. Pennington, ICML 2018.
+          <https://arxiv.org/abs/1806.05393>
     """
 
     def __init__(self, gain=1.0, seed=None):

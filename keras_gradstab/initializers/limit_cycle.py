@@ -41,6 +41,11 @@ class LimitCycle(keras.initializers.Initializer):
     >>> block = w[:2, :2]
     >>> bool(1.0 <= np.sqrt(np.linalg.det(block)) <= 1.1), float(w[0, 2])
     (True, 0.0)
+
+    References:
+        - *Adjoint Dynamics of Stable Limit Cycle Neural Networks*, P. Sokol, I.
+          Jordan, E. Kadile, I. M. Park, Asilomar Conference on Signals, Systems,
+          and Computers, 2019.
     """
 
     def __init__(self, angle_offset=0.2, angle_range=1.0, scale_offset=1.0,
@@ -150,6 +155,11 @@ def put_on_limit_cycle(layer, initializer=None):
     >>> w = kg.initializers.put_on_limit_cycle(rnn)
     >>> w.shape
     (4, 4)
+
+    References:
+        - *Adjoint Dynamics of Stable Limit Cycle Neural Networks*, P. Sokol, I.
+          Jordan, E. Kadile, I. M. Park, Asilomar Conference on Signals, Systems,
+          and Computers, 2019.
     """
     from keras_gradstab.layers.recurrent.ncgru import NCGRUCell
 

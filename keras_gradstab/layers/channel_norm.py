@@ -44,6 +44,10 @@ class ChannelNormalization(keras.layers.Layer):
     >>> y = keras.ops.convert_to_numpy(ChannelNormalization()(x))
     >>> bool(np.allclose(y.mean(axis=(1, 2)), 0, atol=1e-5))
     True
+
+    References:
+        - *Channel Normalization in Convolutional Neural Networks Avoids Vanishing
+          Gradients*, Z. Dai, R. Heckel, 2019.
     """
 
     def __init__(

@@ -215,6 +215,14 @@ _DOC = """{summary}
     >>> s = ops.conv_singular_values(layer.orthogonal_kernel(), {grid})
     >>> bool(np.allclose(keras.ops.convert_to_numpy(s), 1.0, atol=1e-4))
     True
+
+    References:
+        - *Preventing Gradient Attenuation in Lipschitz Constrained Convolutional
+          Networks*, Q. Li, S. Haque, C. Anil, J. Lucas, R. Grosse, J.-H. Jacobsen,
+          NeurIPS 2019.
+        - *Existence, Stability and Scalability of Orthogonal Convolutional Neural
+          Networks*, E. M. Achour, F. Malgouyres, F. Mamalet, JMLR 23, 2022.
+          <https://arxiv.org/abs/2108.05623>
     """
 
 

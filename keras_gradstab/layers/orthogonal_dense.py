@@ -45,6 +45,10 @@ class OrthogonalDense(keras.layers.Layer):
     >>> w = keras.ops.convert_to_numpy(layer.kernel)
     >>> bool(np.allclose(w.T @ w, np.eye(4), atol=1e-5))
     True
+
+    References:
+        - E. Massucco, D. Murari, C.-B. Schönlieb, orthogonal-Jacobian networks,
+          2025. <https://arxiv.org/abs/2508.02882>
     """
 
     def __init__(self, units, activation=None, use_bias=True, skew_initializer=None,
@@ -118,6 +122,10 @@ class GroupSort(keras.layers.Layer):
     >>> y = kg.layers.GroupSort(2)(np.array([[2.0, 1.0]], "float32"))
     >>> keras.ops.convert_to_numpy(y).tolist()
     [[1.0, 2.0]]
+
+    References:
+        - *Sorting Out Lipschitz Function Approximation*, C. Anil, J. Lucas, R.
+          Grosse, ICML 2019. <https://arxiv.org/abs/1811.05381>
     """
 
     def __init__(self, group_size=2, axis=-1, **kwargs):
@@ -163,6 +171,12 @@ class MaxMin(keras.layers.Layer):
     >>> y = kg.layers.MaxMin()(np.array([[1.0, 2.0]], "float32"))
     >>> keras.ops.convert_to_numpy(y).tolist()
     [[2.0, 1.0]]
+
+    References:
+        - *Norm-preserving Orthogonal Permutation Linear Unit Activation Functions
+          (OPLU)*, A. Chernodub, D. Nowicki, 2016.
+        - *Sorting Out Lipschitz Function Approximation*, C. Anil, J. Lucas, R.
+          Grosse, ICML 2019. <https://arxiv.org/abs/1811.05381>
     """
 
     def __init__(self, axis=-1, **kwargs):

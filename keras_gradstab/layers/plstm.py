@@ -21,7 +21,7 @@ from keras_gradstab.ops.plstm import FORMS, _check_chunk, plstm_1d, plstm_2d
 
 MODES = ("P", "D", "PD")
 ORIENTATIONS = (1, 2, 4)
-# Gate bias initialisations of the paper's vision model (shared/notes/plstm.md).
+# Gate bias initialisations of the paper's vision model (Poeppel et al., 2025).
 SOURCE_BIAS, MARK_BIAS, DIRECT_BIAS = -4.0, -4.0, -6.0
 
 
@@ -242,6 +242,11 @@ class PLSTM1D(_PLSTMBase):
     >>> layer = PLSTM1D(num_heads=2)
     >>> tuple(layer(np.ones((1, 5, 8), "float32")).shape)
     (1, 5, 8)
+
+    References:
+        - *pLSTM: parallelizable Linear Source Transition Mark networks*, K. Pöppel,
+          R. Freinschlag, T. Schmied, W. Lin, S. Hochreiter, 2025.
+          <https://arxiv.org/abs/2506.11997>
     """
 
     _rank = 3
@@ -306,10 +311,8 @@ class PLSTM2D(_PLSTMBase):
         num_orientations: 1, 2 or 4.
         form: "parallel" (tiles, default) or "recurrent" (a scan). Both
             compute the same function. On a GPU, JAX computes float32 matrix
-            products in TF32 by default, and the parallel form's results
-            then miss float64 NumPy references at the tolerances of this
-            library's tests (seen on an H100; they pass with
-            `JAX_DEFAULT_MATMUL_PRECISION=highest`).
+            products in TF32 by default; set
+            `JAX_DEFAULT_MATMUL_PRECISION=highest` for full float32.
         chunk_size: tile side of the parallel form (None: 4).
         epsilon: of the per-head RMSNorm.
         kernel_initializer: of the projections.
@@ -328,6 +331,11 @@ class PLSTM2D(_PLSTMBase):
     >>> layer = PLSTM2D(num_heads=2, mode="PD")
     >>> tuple(layer(np.ones((1, 4, 3, 8), "float32")).shape)
     (1, 4, 3, 8)
+
+    References:
+        - *pLSTM: parallelizable Linear Source Transition Mark networks*, K. Pöppel,
+          R. Freinschlag, T. Schmied, W. Lin, S. Hochreiter, 2025.
+          <https://arxiv.org/abs/2506.11997>
     """
 
     _rank = 4
@@ -453,6 +461,11 @@ class PLSTMBlock(keras.layers.Layer):
     >>> block = PLSTMBlock(num_heads=2)
     >>> tuple(block(np.ones((1, 3, 3, 8), "float32")).shape)
     (1, 3, 3, 8)
+
+    References:
+        - *pLSTM: parallelizable Linear Source Transition Mark networks*, K. Pöppel,
+          R. Freinschlag, T. Schmied, W. Lin, S. Hochreiter, 2025.
+          <https://arxiv.org/abs/2506.11997>
     """
 
     def __init__(self, num_heads, mode="P", mlp_ratio=4, num_orientations=4,

@@ -76,6 +76,11 @@ class PLSTMVisionClassifier(keras.layers.Layer):
     (1, 2)
     >>> tuple(model(np.ones((1, 32, 32, 1), "float32")).shape)  # twice the size
     (1, 2)
+
+    References:
+        - *pLSTM: parallelizable Linear Source Transition Mark networks*, K. Pöppel,
+          R. Freinschlag, T. Schmied, W. Lin, S. Hochreiter, 2025.
+          <https://arxiv.org/abs/2506.11997>
     """
 
     def __init__(

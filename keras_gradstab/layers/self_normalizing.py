@@ -57,6 +57,10 @@ def alpha_dropout_affine(rate, fixed_point=(0.0, 1.0)):
     >>> saturation, a, b = alpha_dropout_affine(0.1)
     >>> round(saturation, 6), round(a, 6), round(b, 6)
     (-1.758099, 0.921285, 0.161971)
+
+    References:
+        - *Self-Normalizing Neural Networks*, G. Klambauer, T. Unterthiner, A. Mayr,
+          S. Hochreiter, NeurIPS 2017. <https://arxiv.org/abs/1706.02515>
     """
     rate = _check_rate(rate)
     mean, variance = _check_fixed_point(fixed_point)
@@ -103,6 +107,10 @@ class AlphaDropout(keras.layers.Layer):
     >>> y = np.asarray(AlphaDropout(0.1, seed=1)(x, training=True))
     >>> bool(abs(y.mean()) < 0.03 and abs(y.var() - 1) < 0.05)
     True
+
+    References:
+        - *Self-Normalizing Neural Networks*, G. Klambauer, T. Unterthiner, A. Mayr,
+          S. Hochreiter, NeurIPS 2017. <https://arxiv.org/abs/1706.02515>
     """
 
     def __init__(self, rate, fixed_point=(0.0, 1.0), noise_shape=None, seed=None, **kwargs):
@@ -176,6 +184,10 @@ class FeatureAlphaDropout(AlphaDropout):
     >>> y = np.asarray(FeatureAlphaDropout(0.5, seed=0)(x, training=True))
     >>> bool(np.all(y == y[:, :1, :1, :]))  # constant over positions
     True
+
+    References:
+        - *Self-Normalizing Neural Networks*, G. Klambauer, T. Unterthiner, A. Mayr,
+          S. Hochreiter, NeurIPS 2017. <https://arxiv.org/abs/1706.02515>
     """
 
     def __init__(self, rate, fixed_point=(0.0, 1.0), data_format=None, seed=None, **kwargs):

@@ -67,6 +67,10 @@ def orthogonal_jacobian_mlp(input_shape, depth, width=None, num_classes=None,
     ...                                 hidden_init="identity", logit_scale=4.0)
     >>> model.layers[-1].scale
     4.0
+
+    References:
+        - E. Massucco, D. Murari, C.-B. Schönlieb, orthogonal-Jacobian networks,
+          2025. <https://arxiv.org/abs/2508.02882>
     """
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
         raise ValueError(f"`depth` must be a positive integer; received {depth!r}.")

@@ -58,6 +58,10 @@ def snn(
     >>> model = snn((20,), units=64, depth=4, output_units=3, output_activation="softmax")
     >>> model.output_shape
     (None, 3)
+
+    References:
+        - *Self-Normalizing Neural Networks*, G. Klambauer, T. Unterthiner, A. Mayr,
+          S. Hochreiter, NeurIPS 2017. <https://arxiv.org/abs/1706.02515>
     """
     if not isinstance(depth, int) or depth < 1:
         raise ValueError(f"`depth` must be an integer >= 1; received depth={depth!r}.")

@@ -31,6 +31,11 @@ def cayley(a, d=None):
     >>> w = keras.ops.convert_to_numpy(ops.cayley(x - x.T, d=np.array([1, 1, -1, 1], "float32")))
     >>> bool(np.allclose(w.T @ w, np.eye(4), atol=1e-5))
     True
+
+    References:
+        - *Orthogonal Recurrent Neural Networks with Scaled Cayley Transform*, K.
+          Helfrich, D. Willmott, Q. Ye, ICML 2018.
+          <https://arxiv.org/abs/1707.09520>
     """
     a = ops.convert_to_tensor(a)
     require_floating("a", a)
@@ -74,6 +79,11 @@ def neumann_inverse(m, terms):
     >>> approx = keras.ops.convert_to_numpy(ops.neumann_inverse(m, terms=8))
     >>> bool(np.allclose(approx, np.linalg.inv(np.eye(2) + m), atol=1e-6))
     True
+
+    References:
+        - *Orthogonal Gated Recurrent Unit with Neumann-Cayley Transformation*, E.
+          Mucllari, V. Zadorozhnyy, C. Pospisil, D. Nguyen, Q. Ye, Neural
+          Computation, 2024. <https://arxiv.org/abs/2208.06496>
     """
     m = ops.convert_to_tensor(m)
     require_floating("m", m)

@@ -127,6 +127,10 @@ def dense_conv_operator(kernel, input_shape, strides=1, padding="circular"):
     >>> m = ops.dense_conv_operator(kernel, (4,))
     >>> bool(np.allclose(np.asarray(m), np.eye(4)))
     True
+
+    References:
+        - *The Singular Values of Convolutional Layers*, H. Sedghi, V. Gupta, P. M.
+          Long, ICLR 2019. <https://arxiv.org/abs/1805.10408>
     """
     kernel, spatial, strides = _check_conv_args(kernel, input_shape, strides, padding)
     channels = kernel.shape[-2]
@@ -176,6 +180,10 @@ def conv_singular_values(kernel, input_shape, strides=1, padding="circular"):
     >>> s = keras.ops.convert_to_numpy(ops.conv_singular_values(kernel, (8, 8)))
     >>> s.shape, bool(np.allclose(s, 1.0))
     ((128,), True)
+
+    References:
+        - *The Singular Values of Convolutional Layers*, H. Sedghi, V. Gupta, P. M.
+          Long, ICLR 2019. <https://arxiv.org/abs/1805.10408>
     """
     kernel, spatial, strides = _check_conv_args(kernel, input_shape, strides, padding)
     if padding == "circular" and all(s == 1 for s in strides):
@@ -271,6 +279,10 @@ def conv_spectral_bounds(
     >>> hi, lo = ops.conv_spectral_bounds(kernel, (16, 16), iterations=10)
     >>> round(float(hi), 4), round(float(lo), 4)
     (2.0, 2.0)
+
+    References:
+        - *The Singular Values of Convolutional Layers*, H. Sedghi, V. Gupta, P. M.
+          Long, ICLR 2019. <https://arxiv.org/abs/1805.10408>
     """
     kernel, spatial, strides = _check_conv_args(kernel, input_shape, strides, padding)
     require_int("iterations", iterations, minimum=1)

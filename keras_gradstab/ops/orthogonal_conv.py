@@ -62,6 +62,11 @@ def check_orthogonal_conv(
     ... except ValueError as e:
     ...     print(str(e).split(": received")[0])
     No row-orthogonal convolution exists (rule 'row-orthogonal existence: out_channels <= in_channels * prod(kernel_size)')
+
+    References:
+        - *Existence, Stability and Scalability of Orthogonal Convolutional Neural
+          Networks*, E. M. Achour, F. Malgouyres, F. Mamalet, JMLR 23, 2022.
+          <https://arxiv.org/abs/2108.05623>
     """
     kernel_size, strides = tuple(kernel_size), tuple(strides)
     c, m = (out_channels, in_channels) if transposed else (in_channels, out_channels)
@@ -140,6 +145,13 @@ def lorth(kernel, strides=1, transposed=False):
     >>> kernel = np.zeros((3, 3, 4, 4), "float32"); kernel[1, 1] = np.eye(4)
     >>> float(ops.lorth(kernel, strides=2))
     0.0
+
+    References:
+        - *Orthogonal Convolutional Neural Networks*, J. Wang, Y. Chen, R.
+          Chakraborty, S. X. Yu, CVPR 2020. <https://arxiv.org/abs/1911.12207>
+        - *Existence, Stability and Scalability of Orthogonal Convolutional Neural
+          Networks*, E. M. Achour, F. Malgouyres, F. Mamalet, JMLR 23, 2022.
+          <https://arxiv.org/abs/2108.05623>
     """
     kernel = ops.convert_to_tensor(kernel)
     require_floating("kernel", kernel)

@@ -139,6 +139,11 @@ def plstm_1d(
     >>> h = ops.plstm_1d(q, k, v, ones, 0.5 * ones, ones, ones)
     >>> tuple(h.shape)
     (1, 3, 2)
+
+    References:
+        - *pLSTM: parallelizable Linear Source Transition Mark networks*, K. Pöppel,
+          R. Freinschlag, T. Schmied, W. Lin, S. Hochreiter, 2025.
+          <https://arxiv.org/abs/2506.11997>
     """
     _check_form(form)
     _check_chunk(chunk_size, 1)
@@ -294,6 +299,11 @@ def plstm_2d(
     >>> h = ops.plstm_2d(q, k, v, g, g, g, g, None, g, g, g, g, form="parallel")
     >>> tuple(h.shape)
     (1, 3, 3, 2)
+
+    References:
+        - *pLSTM: parallelizable Linear Source Transition Mark networks*, K. Pöppel,
+          R. Freinschlag, T. Schmied, W. Lin, S. Hochreiter, 2025.
+          <https://arxiv.org/abs/2506.11997>
     """
     _check_form(form)
     _check_chunk(chunk_size, 2)

@@ -36,6 +36,11 @@ class DoReFa(Quantizer):
     >>> from keras_gradstab.quantizers import DoReFa
     >>> keras.ops.convert_to_numpy(DoReFa(k_bit=2)(np.array([-0.5, 0.2, 0.5, 2.0], "float32"))).tolist()
     [0.0, 0.3333333432674408, 0.6666666865348816, 1.0]
+
+    References:
+        - *DoReFa-Net: Training Low Bitwidth Convolutional Neural Networks with Low
+          Bitwidth Gradients*, S. Zhou, Y. Wu, Z. Ni, X. Zhou, H. Wen, Y. Zou, 2016.
+          <https://arxiv.org/abs/1606.06160>
     """
 
     def __init__(self, k_bit=2, mode="activations", **kwargs):

@@ -74,6 +74,11 @@ class ReSTE(SignQuantizer):
     >>> _ = quantizer.o.assign(2.0)  # what ReSTESchedule does between steps
     >>> float(keras.ops.convert_to_numpy(quantizer.o))
     2.0
+
+    References:
+        - *Estimator Meets Equilibrium Perspective: A Rectified Straight Through
+          Estimator for Binary Neural Networks Training*, X.-M. Wu, D. Zheng, Z.
+          Liu, W.-S. Zheng, ICCV 2023. <https://arxiv.org/abs/2308.06689>
     """
 
     def __init__(self, o=3.0, threshold=1.5, rectify=0.1, **kwargs):

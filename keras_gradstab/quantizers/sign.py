@@ -36,6 +36,10 @@ class SteSign(ClippedSignQuantizer):
     >>> from keras_gradstab.quantizers import SteSign
     >>> keras.ops.convert_to_numpy(SteSign()(np.array([-0.5, 0.0, 2.0], "float32"))).tolist()
     [-1.0, 1.0, 1.0]
+
+    References:
+        - *Binarized Neural Networks*, I. Hubara, M. Courbariaux, D. Soudry, R.
+          El-Yaniv, Y. Bengio, NeurIPS 2016. <https://arxiv.org/abs/1602.02830>
     """
 
 
@@ -54,6 +58,12 @@ class ApproxSign(SignQuantizer):
     >>> surrogate = ApproxSign().derivative(np.array([0.0, 0.5, 1.5], "float32"))
     >>> np.asarray(surrogate).tolist()
     [2.0, 1.0, 0.0]
+
+    References:
+        - *Bi-Real Net: Enhancing the Performance of 1-bit CNNs With Improved
+          Representational Capability and Advanced Training Algorithm*, Z. Liu, B.
+          Wu, W. Luo, X. Yang, W. Liu, K.-T. Cheng, ECCV 2018.
+          <https://arxiv.org/abs/1808.00278>
     """
 
     def backward(self, x, upstream):
@@ -81,6 +91,10 @@ class SwishSign(SignQuantizer):
     >>> surrogate = SwishSign(beta=5.0).derivative(np.array([0.0, 2.0], "float32"))
     >>> [round(float(v), 4) for v in np.asarray(surrogate)]
     [5.0, -0.0036]
+
+    References:
+        - *BNN+: Improved Binary Network Training*, S. Darabi, M. Belbahri, M.
+          Courbariaux, V. P. Nia, 2018. <https://arxiv.org/abs/1812.11800>
     """
 
     def __init__(self, beta=5.0, **kwargs):

@@ -25,65 +25,28 @@ _REGISTRY = _registry.Registry(
 )
 
 
+
+# The three functions are documented together in `_registry.document`.
 def serialize(regularizer):
-    """The Keras config dict of `regularizer` (`None` stays `None`).
-
-    Args:
-        regularizer: a regularizer instance (this library's or Keras's), or `None`.
-
-    Returns:
-        A JSON-able dict that `deserialize` turns back into an equal regularizer.
-
-    Example:
-
-    >>> from keras_gradstab import regularizers
-    >>> config = regularizers.serialize(regularizers.OrthogonalConv(0.1))
-    >>> config["registered_name"]
-    'keras_gradstab>OrthogonalConvRegularizer'
-    >>> config["config"]["factor"]
-    0.1
-    """
     return _registry.serialize(regularizer)
 
 
 def deserialize(config, custom_objects=None):
-    """A regularizer from its config dict (from `serialize`) or a registered name.
-
-    Args:
-        config: a dict from `serialize`, or a class name of this area.
-        custom_objects: optional `{name: class}` of more classes to look up.
-
-    Returns:
-        A new regularizer instance.
-
-    Example:
-
-    >>> from keras_gradstab import regularizers
-    >>> reg = regularizers.deserialize(regularizers.serialize(regularizers.OrthogonalConv(0.1)))
-    >>> type(reg).__name__, reg.factor
-    ('OrthogonalConv', 0.1)
-    """
     return _REGISTRY.deserialize(config, custom_objects)
 
 
 def get(identifier):
-    """A regularizer from an instance, a config dict, a name or None.
-
-    Names of this area ("orthogonal_conv" and the class names) build the class
-    with its default arguments; any other identifier is handed to
-    `keras.regularizers.get`.
-
-    Args:
-        identifier: `None`, a name, a config dict from `serialize`, or an
-            instance.
-
-    Returns:
-        The regularizer (a new instance for names and dicts), or `None`.
-
-    Example:
-
-    >>> from keras_gradstab import regularizers
-    >>> type(regularizers.get("orthogonal_conv")).__name__
-    'OrthogonalConv'
-    """
     return _REGISTRY.get(identifier)
+
+
+_registry.document(
+    serialize, deserialize, get, area="regularizers",
+    kind="regularizer",
+    example="OrthogonalConv(0.1)",
+    registered_name="OrthogonalConvRegularizer",
+    class_name="OrthogonalConv",
+    attr="factor",
+    value=0.1,
+    names='"orthogonal_conv" and the class names',
+    get_name="orthogonal_conv",
+)

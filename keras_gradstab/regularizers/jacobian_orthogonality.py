@@ -37,6 +37,10 @@ class JacobianOrthogonality:
     >>> reg = kg.regularizers.JacobianOrthogonality(seed=0)
     >>> round(float(reg(lambda x: x, np.ones((4, 3), "float32"))), 4)  # J = I
     0.0
+
+    References:
+        - E. Massucco, D. Murari, C.-B. Schönlieb, orthogonal-Jacobian networks,
+          2025. <https://arxiv.org/abs/2508.02882>
     """
 
     def __init__(self, factor=1.0, num_probes=1, seed=None):

@@ -40,6 +40,13 @@ class OrthogonalConv(keras.regularizers.Regularizer):
     >>> y = layer(keras.ops.ones((1, 8, 8, 4)))
     >>> len(layer.losses)
     1
+
+    References:
+        - *Orthogonal Convolutional Neural Networks*, J. Wang, Y. Chen, R.
+          Chakraborty, S. X. Yu, CVPR 2020. <https://arxiv.org/abs/1911.12207>
+        - *Existence, Stability and Scalability of Orthogonal Convolutional Neural
+          Networks*, E. M. Achour, F. Malgouyres, F. Mamalet, JMLR 23, 2022.
+          <https://arxiv.org/abs/2108.05623>
     """
 
     def __init__(self, factor=0.01, strides=1, transposed=False):

@@ -9,7 +9,6 @@ it in its metadata. Usage:
     KERAS_BACKEND=jax python model_zoo/enrnn_permuted_digits/train.py --quick --out /tmp/q
 """
 
-import argparse
 import os
 import sys
 
@@ -19,7 +18,7 @@ import keras  # noqa: E402
 
 from keras_gradstab import datasets  # noqa: E402
 from keras_gradstab.layers import ENRNN, skew_learning_rate_optimizer  # noqa: E402
-from model_zoo._recurrent import finish, run_pair, validation_split  # noqa: E402
+from model_zoo._recurrent import finish, recipe_parser, run_pair, validation_split  # noqa: E402
 
 NAME = "enrnn_permuted_digits"
 
@@ -33,19 +32,10 @@ def build(kind, n1, n2, seed=0):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = recipe_parser(__doc__, epochs=30, batch_size=64, lr=1e-3, skew_lr=1e-4,
+                           quick_help="6 + 2 units, 1 epoch")
     parser.add_argument("--orthogonal-units", type=int, default=96)
     parser.add_argument("--normalized-units", type=int, default=32)
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--skew-lr", type=float, default=1e-4)
-    parser.add_argument("--clipnorm", type=float, default=1.0)
-    parser.add_argument("--skip-baseline", action="store_true")
-    parser.add_argument("--quick", action="store_true", help="6 + 2 units, 1 epoch")
-    parser.add_argument("--out", default=None, help="write metrics (and a quick preset) here")
-    parser.add_argument("--preset-dir", default=None,
-                        help="where the full run writes the preset (default: the package)")
     args = parser.parse_args(argv)
     if args.quick:
         args.orthogonal_units, args.normalized_units, args.epochs = 6, 2, 1

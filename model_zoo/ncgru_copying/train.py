@@ -10,7 +10,6 @@ it in its metadata. Usage:
     KERAS_BACKEND=jax python model_zoo/ncgru_copying/train.py --quick --out /tmp/q
 """
 
-import argparse
 import os
 import sys
 
@@ -22,7 +21,13 @@ import numpy as np  # noqa: E402
 from keras_gradstab import datasets  # noqa: E402
 from keras_gradstab.layers import NCGRU, skew_learning_rate_optimizer  # noqa: E402
 from keras_gradstab.zoo.presets import measure  # noqa: E402
-from model_zoo._recurrent import finish, run_pair, train, validation_split  # noqa: E402
+from model_zoo._recurrent import (  # noqa: E402
+    finish,
+    recipe_parser,
+    run_pair,
+    train,
+    validation_split,
+)
 
 NAME = "ncgru_copying"
 NUM_SYMBOLS = 8
@@ -76,24 +81,15 @@ def optimizer(kind, lr, skew_lr, clipnorm):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = recipe_parser(__doc__, epochs=15, batch_size=32, lr=1e-3, skew_lr=1e-4,
+                           quick_help="T=20, 8 units, 1 epoch")
     parser.add_argument("--time-steps", type=int, default=200)
     parser.add_argument("--units", type=int, default=64)
     parser.add_argument("--num-train", type=int, default=20000)
-    parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--skew-lr", type=float, default=1e-4)
-    parser.add_argument("--clipnorm", type=float, default=1.0)
     parser.add_argument("--target", type=float, default=0.995,
                         help="stop once the validation symbol accuracy reaches this")
     parser.add_argument("--gate-init", default="scornn", choices=["scornn", "chrono", "zeros"],
                         help="initial gate biases (see build)")
-    parser.add_argument("--skip-baseline", action="store_true")
-    parser.add_argument("--quick", action="store_true", help="T=20, 8 units, 1 epoch")
-    parser.add_argument("--out", default=None, help="write metrics (and a quick preset) here")
-    parser.add_argument("--preset-dir", default=None,
-                        help="where the full run writes the preset (default: the package)")
     args = parser.parse_args(argv)
     if args.quick:
         args.time_steps, args.units, args.num_train, args.epochs = 20, 8, 256, 1

@@ -8,7 +8,6 @@ beside it in its metadata. Usage:
     KERAS_BACKEND=jax python model_zoo/ncgru_mnist1d/train.py --quick --out /tmp/q
 """
 
-import argparse
 import os
 import sys
 
@@ -18,7 +17,7 @@ import keras  # noqa: E402
 
 from keras_gradstab import datasets  # noqa: E402
 from keras_gradstab.layers import NCGRU, skew_learning_rate_optimizer  # noqa: E402
-from model_zoo._recurrent import finish, run_pair, validation_split  # noqa: E402
+from model_zoo._recurrent import finish, recipe_parser, run_pair, validation_split  # noqa: E402
 
 NAME = "ncgru_mnist1d"
 
@@ -31,19 +30,10 @@ def build(kind, units, seed=0):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = recipe_parser(__doc__, epochs=60, batch_size=64, lr=2e-3, skew_lr=2e-4,
+                           quick_help="8 units, 1 epoch, 200 samples")
     parser.add_argument("--units", type=int, default=128)
-    parser.add_argument("--epochs", type=int, default=60)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--skew-lr", type=float, default=2e-4)
-    parser.add_argument("--clipnorm", type=float, default=1.0)
     parser.add_argument("--num-samples", type=int, default=5000)
-    parser.add_argument("--skip-baseline", action="store_true")
-    parser.add_argument("--quick", action="store_true", help="8 units, 1 epoch, 200 samples")
-    parser.add_argument("--out", default=None, help="write metrics (and a quick preset) here")
-    parser.add_argument("--preset-dir", default=None,
-                        help="where the full run writes the preset (default: the package)")
     args = parser.parse_args(argv)
     if args.quick:
         args.units, args.epochs, args.num_samples = 8, 1, 200

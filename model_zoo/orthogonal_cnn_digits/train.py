@@ -17,21 +17,16 @@ The full run writes the preset to `keras_gradstab/zoo/presets/orthogonal_cnn_dig
 the preset's convolutions.
 """
 
-import argparse
-import json
 import os
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, ROOT)  # the checkout's package
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from keras_gradstab import datasets, layers, ops, zoo  # noqa: E402
+from keras_gradstab import layers, ops  # noqa: E402
 from model_zoo import _digits  # noqa: E402
-from model_zoo._digits import COMPILE, DATA  # noqa: E402
 
 NAME = "orthogonal_cnn_digits"
 # (filters, strides) of the three convolutions.
@@ -78,51 +73,21 @@ def train(model, data, epochs):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="two small convolutions for 1 epoch on 256 examples")
-    parser.add_argument("--out", default=None,
-                        help="where to write the preset (default: the package's presets)")
-    parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    if args.quick and args.out is None:
-        parser.error("--quick needs --out (a quick run never writes into the package)")
-    out = args.out or os.path.join(ROOT, "keras_gradstab", "zoo", "presets", NAME)
-    data = datasets.digits(**DATA["kwargs"])
+    args, out = _digits.parse_args(
+        __doc__, argv, name=NAME, epochs=40,
+        quick_help="two small convolutions for 1 epoch on 256 examples")
     blocks, epochs = (((8, 1), (8, 2)), 1) if args.quick else (BLOCKS, args.epochs)
-    if args.quick:
-        (x, y), test = data
-        data = ((x[:256], y[:256]), test)
-
-    results = {}
-    for kind, builder in (("orthogonal", build_orthogonal), ("baseline", build_baseline)):
-        keras.utils.set_random_seed(args.seed)
-        model = builder(blocks)
-        accuracy, seconds = train(model, data, epochs)
-        results[kind] = {"test_accuracy": accuracy, "train_seconds": round(seconds, 1)}
-        print(f"{keras.config.backend():10s} {kind:10s} test accuracy {accuracy:.4f} "
-              f"({seconds:.1f} s, {epochs} epochs)", flush=True)
-        if kind == "orthogonal":
-            orthogonal_model = model
+    results, orthogonal_model = _digits.train_pair(
+        {"orthogonal": lambda: build_orthogonal(blocks), "baseline": lambda: build_baseline(blocks)},
+        _digits.load_data(args.quick), epochs, args.seed, train)
     error = orthogonality_error(orthogonal_model)
     print(f"max |sigma - 1| of the orthogonal convolutions: {error:.2e}")
-    # The config records the compile settings of training, with jit_compile
-    # resolved for the training backend (True on jax), which torch would turn into
-    # torch.compile when loading: record backend-neutral ones instead.
-    orthogonal_model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                             metrics=["accuracy"], jit_compile=False)
-    metadata = zoo.save_preset(
-        orthogonal_model, out, name=NAME,
-        task="digit classification (scikit-learn digits, 8x8)",
-        metric="accuracy", data=DATA, recipe=f"model_zoo/{NAME}/train.py", compile=COMPILE,
-        extra={"blocks": [list(b) for b in blocks], "epochs": epochs, "seed": args.seed,
-               "train_seconds": results["orthogonal"]["train_seconds"],
-               "max_singular_value_error": error,
-               "baseline": {"model": "same filters/strides, keras.layers.Conv2D 'same'",
-                            **results["baseline"]}},
-    )
-    print(json.dumps({k: metadata[k] for k in ("name", "metric", "value", "backend")}))
+    _digits.save(orthogonal_model, out, name=NAME, extra={
+        "blocks": [list(b) for b in blocks], "epochs": epochs, "seed": args.seed,
+        "train_seconds": results["orthogonal"]["train_seconds"],
+        "max_singular_value_error": error,
+        "baseline": {"model": "same filters/strides, keras.layers.Conv2D 'same'",
+                     **results["baseline"]}})
     return results
 
 

@@ -12,12 +12,12 @@ separate images at twice the size (`--checkpoint`).
     KERAS_BACKEND=jax python model_zoo/plstm2d_arrow/train.py --form parallel   # full
     KERAS_BACKEND=jax python model_zoo/plstm2d_arrow/train.py --quick --out /tmp/x
 
-The full run (100,000 images, 20 epochs; the shipped preset was trained on an
-H100 GPU, about 4 minutes for the pLSTM with `--form parallel`) writes the preset
+The full run (100,000 images, 20 epochs; the shipped preset was trained on one
+GPU, about 4 minutes for the pLSTM with `--form parallel`) writes the preset
 `keras_gradstab/zoo/presets/plstm2d_arrow` (the pLSTM model in the recurrent form,
 its accuracy at twice the training size, the ViT's beside it) and
 `model_zoo/plstm2d_arrow/results.json`; `--quick` writes everything under
-`--out`. README.md has the results: the pLSTM does not reach the issue's 78% at
+`--out`. README.md has the results: the pLSTM does not reach the paper's 78% at
 twice the size.
 """
 

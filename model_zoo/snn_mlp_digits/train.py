@@ -14,21 +14,15 @@ The full run writes the preset to `keras_gradstab/zoo/presets/snn_mlp_digits`
 (or `--out DIR`) and prints both test accuracies.
 """
 
-import argparse
-import json
 import os
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, ROOT)  # the checkout's package
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 import keras  # noqa: E402
 
-from keras_gradstab import datasets, zoo  # noqa: E402
 from keras_gradstab.models import snn  # noqa: E402
 from model_zoo import _digits  # noqa: E402
-from model_zoo._digits import COMPILE, DATA  # noqa: E402
 
 NAME = "snn_mlp_digits"
 
@@ -56,48 +50,17 @@ def train(model, data, epochs):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="a 4-layer model for 1 epoch on 256 examples")
-    parser.add_argument("--out", default=None,
-                        help="where to write the preset (default: the package's presets)")
-    parser.add_argument("--epochs", type=int, default=60)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    if args.quick and args.out is None:
-        parser.error("--quick needs --out (a quick run never writes into the package)")
-    out = args.out or os.path.join(ROOT, "keras_gradstab", "zoo", "presets", NAME)
-    data = datasets.digits(**DATA["kwargs"])
+    args, out = _digits.parse_args(__doc__, argv, name=NAME, epochs=60,
+                                   quick_help="a 4-layer model for 1 epoch on 256 examples")
     depth, epochs = (4, 1) if args.quick else (16, args.epochs)
-    if args.quick:
-        (x, y), test = data
-        data = ((x[:256], y[:256]), test)
-
-    results = {}
-    for kind, builder in (("snn", build_snn), ("baseline", build_baseline)):
-        keras.utils.set_random_seed(args.seed)
-        model = builder(depth=depth)
-        accuracy, seconds = train(model, data, epochs)
-        results[kind] = {"test_accuracy": accuracy, "train_seconds": round(seconds, 1)}
-        print(f"{keras.config.backend():10s} {kind:9s} test accuracy {accuracy:.4f} "
-              f"({seconds:.1f} s, {epochs} epochs)", flush=True)
-        if kind == "snn":
-            snn_model = model
-    # The config records the compile settings of training, with jit_compile
-    # resolved for the training backend (True on jax), which torch would turn into
-    # torch.compile when loading: record backend-neutral ones instead.
-    snn_model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                             metrics=["accuracy"], jit_compile=False)
-    metadata = zoo.save_preset(
-        snn_model, out, name=NAME,
-        task="digit classification (scikit-learn digits, 8x8)",
-        metric="accuracy", data=DATA, recipe=f"model_zoo/{NAME}/train.py", compile=COMPILE,
-        extra={"depth": depth, "units": 64, "epochs": epochs, "seed": args.seed,
-               "train_seconds": results["snn"]["train_seconds"],
-               "baseline": {"model": "same depth/width, relu + he_normal + BatchNorm",
-                            **results["baseline"]}},
-    )
-    print(json.dumps({k: metadata[k] for k in ("name", "metric", "value", "backend")}))
+    results, snn_model = _digits.train_pair(
+        {"snn": lambda: build_snn(depth=depth), "baseline": lambda: build_baseline(depth=depth)},
+        _digits.load_data(args.quick), epochs, args.seed, train)
+    _digits.save(snn_model, out, name=NAME, extra={
+        "depth": depth, "units": 64, "epochs": epochs, "seed": args.seed,
+        "train_seconds": results["snn"]["train_seconds"],
+        "baseline": {"model": "same depth/width, relu + he_normal + BatchNorm",
+                     **results["baseline"]}})
     return results
 
 

@@ -14,7 +14,7 @@ from keras_gradstab.activations import SELU, selu, selu_parameters
 
 
 def _closed_form_01():
-    # The note's closed forms of the (0, 1) parameters (Klambauer et al., eq. 14).
+    # The closed forms of the (0, 1) parameters (Klambauer et al., eq. 14).
     e = math.e
     c = special.erfc(1 / math.sqrt(2))
     alpha = -math.sqrt(2 / math.pi) / (math.exp(0.5) * c - 1)

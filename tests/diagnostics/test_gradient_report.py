@@ -1,5 +1,5 @@
 """layer_statistics, gradient_report and jacobian_singular_values against NumPy
-backpropagation, and the issue's 64-layer SNN / tanh comparison."""
+backpropagation, and the 64-layer SNN / tanh comparison."""
 
 import keras
 import numpy as np
@@ -90,7 +90,7 @@ def test_jacobian_singular_values_match_numpy():
                                atol=1e-6)
 
 
-# The issue's "Done when", at full size: 64 hidden layers of width 256,
+# At full size: 64 hidden layers of width 256,
 # standard-normal inputs (batch 128), mean squared error on random targets.
 def test_64_layer_snn_keeps_fixed_point_and_is_not_vanishing():
     keras.utils.set_random_seed(0)

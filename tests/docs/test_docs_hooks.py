@@ -18,6 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "docs"))
 import griffe_keras  # noqa: E402
 import hooks  # noqa: E402
+import record_tutorials  # noqa: E402
 
 sys.path.pop(0)
 
@@ -57,7 +58,7 @@ def test_every_tutorial_becomes_a_page_with_its_figures(tmp_path):
     assert staged.startswith("# %% [markdown]\n# # Title of snn")
     assert staged.rstrip().endswith("# ![snn.png](../figures/snn.png)")
     gallery = hooks.tutorial_gallery(str(tmp_path), "tutorials")
-    assert "### [Title of snn](snn.py)" in gallery
+    assert "### [Title of snn](snn.ipynb)" in gallery
     assert "(figures/snn_deep.png)" in gallery
 
 
@@ -91,3 +92,43 @@ def test_keras_examples_become_an_examples_section():
     out = griffe_keras.indent_examples(doc)
     assert "Examples:\n    >>> 1 + 1\n    2\n\nReturns:\n    y." in out
     assert out.startswith("Summary.\n\nArgs:\n    x: a thing.\n\n")
+
+
+def test_a_tutorial_page_shows_the_outputs_recorded_for_its_cells():
+    pytest.importorskip("jupytext", reason="the docs extra (jupytext) is not installed")
+    text = ("# %% [markdown]\n# # T\n\n# %%\nprint(1)\n\n# %%\nx = 2\n\n"
+            "# %%\nprint(x)\n")
+    outputs = {record_tutorials.cell_key("print(1)"): "1\n",
+               record_tutorials.cell_key("x = 2"): ""}
+    notebook, missing = hooks.tutorial_notebook(text, outputs)
+    cells = [c for c in json.loads(notebook)["cells"] if c["cell_type"] == "code"]
+    assert [c["execution_count"] for c in cells] == [1, 2, 3]
+    assert "".join(cells[0]["outputs"][0]["text"]) == "1\n"
+    assert cells[1]["outputs"] == [] and cells[2]["outputs"] == []
+    assert missing == 1  # print(x) has no recorded output
+
+
+def test_every_tutorial_cell_has_a_recorded_output():
+    """A tutorial whose cells changed must be recorded again
+    (`python docs/record_tutorials.py <name>`), or its page shows no output."""
+    pytest.importorskip("jupytext", reason="the docs extra (jupytext) is not installed")
+    for name in hooks.tutorial_names(ROOT):
+        with open(os.path.join(ROOT, "tutorials", f"{name}.py"), encoding="utf-8") as f:
+            cells = record_tutorials.code_cells(f.read())
+        recorded = record_tutorials.load_outputs(ROOT, name)
+        stale = [c.splitlines()[0] for c in cells if record_tutorials.cell_key(c) not in recorded]
+        assert not stale, (name, stale)
+
+
+def test_docstrings_set_at_import_reach_the_api_reference():
+    """`OrthogonalConv1D.__doc__ = _DOC.format(...)` and `_registry.document` set
+    docstrings that griffe's static analysis does not see; RuntimeDocstrings fills them."""
+    import griffe
+
+    extensions = griffe.load_extensions(griffe_keras.RuntimeDocstrings)
+    module = griffe.load("keras_gradstab.layers.orthogonal_conv", search_paths=[ROOT],
+                         extensions=extensions)
+    doc = module["OrthogonalConv1D"].docstring
+    assert doc is not None and doc.value.startswith("1D convolution, orthogonal")
+    area = griffe.load("keras_gradstab.constraints", search_paths=[ROOT], extensions=extensions)
+    assert area["get"].docstring.value.startswith("A constraint from a name")

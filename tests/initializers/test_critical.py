@@ -123,7 +123,7 @@ def test_mean_field_variance_stays_within_factor_2(activation, sigma):
 
 
 def test_deep_network_keeps_preactivation_variance():
-    # The issue's network with gelu: 50 layers, width 512, standard-normal inputs
+    # A deep gelu network: 50 layers, width 512, standard-normal inputs
     # (batch 32). Criticality is a statement on the variance expected over
     # initializations: one network of width 512 also random-walks by about
     # sqrt(2 / 512) per layer (chi_par = 1 does not damp it), so the test
@@ -131,7 +131,7 @@ def test_deep_network_keeps_preactivation_variance():
     # over seeds 0..9 the max/min variance of layers 5..50 was 1.8 to 4.3
     # (see the `Critical` docstring for why; a finite-width effect). (swish is not tested here: its K* = 14.3 is far
     # from the K_1 = 2.5 of standard-normal inputs and finite width speeds the
-    # drift towards it; see the report of issue 3.)
+    # drift towards it.)
     c_w, c_b, _ = critical_parameters("gelu")
     v = _preactivation_variances(_gelu, c_w, c_b, 50, 512, 32, 4)
     tail = v[4:]  # layers 5..50

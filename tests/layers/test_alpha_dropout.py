@@ -1,4 +1,4 @@
-"""AlphaDropout and FeatureAlphaDropout: the note's a/b formulas, Monte Carlo statistics."""
+"""AlphaDropout and FeatureAlphaDropout: the paper's a/b formulas, Monte Carlo statistics."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""ENRNN against a NumPy implementation of the note's equations (spectral radius from
+"""ENRNN against a NumPy implementation of the paper's equations (spectral radius from
 np.linalg.eigvals), finite differences, Keras's own RNN loop, and the orthogonal /
 normalized matrices after training."""
 

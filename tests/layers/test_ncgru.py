@@ -1,4 +1,4 @@
-"""NCGRU against a NumPy implementation of the note's equations, finite differences,
+"""NCGRU against a NumPy implementation of the paper's equations, finite differences,
 Keras's own RNN loop, and orthogonality after 500 Adam steps (solve and neumann)."""
 
 import keras
@@ -107,7 +107,7 @@ def test_check_layer(tmp_path):
 
 
 def test_orthogonal_after_500_adam_steps():
-    """The issue's criterion at a small size to keep test time down (units 16, T=4,
+    """Orthogonality after training, at a small size to keep test time down (units 16, T=4,
     batch 4): 500 Adam steps at lr 1e-2 on random data, max|W^T W - I| < 1e-5 with
     "solve" and < 1e-4 with "neumann" (refresh_every=50). Both layers train in one
     model, both with the orthogonal reset matrix."""
@@ -127,7 +127,7 @@ def test_orthogonal_after_500_adam_steps():
 
 
 def test_sequential_trains_saves_and_reloads(tmp_path):
-    """The issue's Sequential([Input, NCGRU, Dense(10)]), here after a "neumann" NCGRU
+    """A Sequential([Input, NCGRU, Dense(10)]), here after a "neumann" NCGRU
     whose cached inverse (non-trainable state) must survive saving too."""
     x = np.random.default_rng(4).normal(size=(8, 6, 3)).astype("float32")
     model = keras.Sequential([

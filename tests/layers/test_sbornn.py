@@ -11,7 +11,7 @@ def _np(x):
 
 
 def reference(xs, kernel, bias, u, v, mu, update, eta, alpha):
-    """The note's equations, column vectors, full matrix W_h = I + U V (NumPy float64).
+    """The paper's equations, column vectors, full matrix W_h = I + U V (NumPy float64).
 
     phi = relu(W_h^T h + W_x^T x + b), D = diag(phi > 0),
     grad f = (alpha I - W_h D)(alpha h - phi).

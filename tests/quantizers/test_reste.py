@@ -13,7 +13,7 @@ JUST_ABOVE = float(np.nextafter(np.float32(0.1), np.float32(1)))
 
 
 def reste_grad_reference(x, o, threshold=1.5, rectify=0.1):
-    """The note's piecewise derivative in float64 NumPy (zones decided in float32)."""
+    """The paper's piecewise derivative in float64 NumPy (zones decided in float32)."""
     a32 = np.abs(np.asarray(x, "float32"))
     a = a32.astype("float64")
     slope = (1.0 / o) * np.maximum(a, rectify) ** ((1.0 - o) / o)
@@ -21,7 +21,7 @@ def reste_grad_reference(x, o, threshold=1.5, rectify=0.1):
     return np.where(a32 <= np.float32(threshold), slope, 0.0)
 
 
-# (o, {|x|: gradient}) as the issue and the note state them.
+# (o, {|x|: gradient}) as Wu et al. (2023) tabulate them.
 PAPER_VALUES = [
     (3.0, {0.0: 4.6416, 0.05: 4.6416, 0.1: 4.6416, JUST_ABOVE: 1.5472, 1.0: 0.3333,
            1.5: 0.2544, 1.6: 0.0, 10.0: 0.0}),

@@ -1,4 +1,4 @@
-"""The deep-decoder tutorial in quick mode is the issue's reduced check: fitting one
+"""The deep-decoder tutorial in quick mode is a reduced check: fitting one
 image (16x16, three layers, 80 Adam steps) reaches a lower loss with
 ChannelNormalization than without, and the gradient norms show why."""
 

@@ -1,5 +1,5 @@
 """The SNN-vs-tanh tutorial runs in quick mode (64 layers of width 64) and reaches
-the issue's verdicts: tanh + glorot_uniform flagged vanishing, the SNN not."""
+the expected verdicts: tanh + glorot_uniform flagged vanishing, the SNN not."""
 
 
 import numpy as np
