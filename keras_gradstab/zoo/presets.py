@@ -158,6 +158,48 @@ def improvement(metric, ours, baseline):
     return sign * (ours - baseline)
 
 
+def format_value(metric, value):
+    """A metric value as the zoo's tables show it: accuracies in percent, others to 4 decimals.
+
+    Args:
+        metric: a key of `METRICS`.
+        value: the value, or None.
+
+    Returns:
+        A string ("-" for None).
+
+    Example:
+
+    >>> from keras_gradstab.zoo import presets
+    >>> presets.format_value("accuracy", 0.97214), presets.format_value("mse", 0.12345)
+    ('97.21%', '0.1235')
+    """
+    if value is None:
+        return "-"
+    return f"{100 * value:.2f}%" if metric_spec(metric).percent else f"{value:.4f}"
+
+
+def format_improvement(metric, delta):
+    """An `improvement` as the zoo's tables show it: signed, in the metric's units.
+
+    Args:
+        metric: a key of `METRICS`.
+        delta: `improvement(metric, ours, baseline)`, or None (no baseline).
+
+    Returns:
+        A string: percentage points ("pts") for accuracies; "-" for None.
+
+    Example:
+
+    >>> from keras_gradstab.zoo import presets
+    >>> presets.format_improvement("accuracy", 0.0111), presets.format_improvement("mse", -0.02)
+    ('+1.11 pts', '-0.0200')
+    """
+    if delta is None:
+        return "-"
+    return f"{100 * delta:+.2f} pts" if metric_spec(metric).percent else f"{delta:+.4f}"
+
+
 def _check_baseline_record(record, metric, argument):
     """Raises a ValueError unless `record` is one baseline record of `metric`."""
     allowed = (f"a dict with keys {sorted(_BASELINE_KEYS)} (optionally "
@@ -587,7 +629,8 @@ def evaluate(name_or_directory):
 
     Returns:
         A dict with `preset`, `task`, `metric`, `recorded`, `measured`,
-        `baseline` (the metadata's baseline record), `improvement` (the recorded
+        `baseline` (the metadata's baseline record), `more_baselines` (a list,
+        maybe empty), `improvement` (the recorded
         value against the baseline's, positive when the preset is better; None
         without a baseline), `parameters` and `seconds` (the time this call took).
 
@@ -623,6 +666,7 @@ def evaluate(name_or_directory):
         "recorded": metadata["value"],
         "measured": measured,
         "baseline": baseline,
+        "more_baselines": metadata.get("more_baselines", []),
         "improvement": (None if "none" in baseline else
                         improvement(metadata["metric"], metadata["value"], baseline["value"])),
         "parameters": int(model.count_params()),

@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 
 from keras_gradstab import datasets, layers, ops, zoo  # noqa: E402
 from model_zoo import _digits  # noqa: E402
-from model_zoo._digits import COMPILE, DATA  # noqa: E402
+from model_zoo._digits import COMPILE, DATA, baseline_record  # noqa: E402
 
 NAME = "orthogonal_cnn_digits"
 # (filters, strides) of the three convolutions.
@@ -118,9 +118,10 @@ def main(argv=None):
         metric="accuracy", data=DATA, recipe=f"model_zoo/{NAME}/train.py", compile=COMPILE,
         extra={"blocks": [list(b) for b in blocks], "epochs": epochs, "seed": args.seed,
                "train_seconds": results["orthogonal"]["train_seconds"],
-               "max_singular_value_error": error,
-               "baseline": {"model": "same filters/strides, keras.layers.Conv2D 'same'",
-                            **results["baseline"]}},
+               "max_singular_value_error": error},
+        baseline=baseline_record(
+            "the same filters and strides with keras.layers.Conv2D (kernel 3, 'same' padding)",
+            results["baseline"], epochs, args.seed),
     )
     print(json.dumps({k: metadata[k] for k in ("name", "metric", "value", "backend")}))
     return results

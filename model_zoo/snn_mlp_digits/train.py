@@ -28,7 +28,7 @@ import keras  # noqa: E402
 from keras_gradstab import datasets, zoo  # noqa: E402
 from keras_gradstab.models import snn  # noqa: E402
 from model_zoo import _digits  # noqa: E402
-from model_zoo._digits import COMPILE, DATA  # noqa: E402
+from model_zoo._digits import COMPILE, DATA, baseline_record  # noqa: E402
 
 NAME = "snn_mlp_digits"
 
@@ -93,9 +93,10 @@ def main(argv=None):
         task="digit classification (scikit-learn digits, 8x8)",
         metric="accuracy", data=DATA, recipe=f"model_zoo/{NAME}/train.py", compile=COMPILE,
         extra={"depth": depth, "units": 64, "epochs": epochs, "seed": args.seed,
-               "train_seconds": results["snn"]["train_seconds"],
-               "baseline": {"model": "same depth/width, relu + he_normal + BatchNorm",
-                            **results["baseline"]}},
+               "train_seconds": results["snn"]["train_seconds"]},
+        baseline=baseline_record(
+            "the same depth and width with relu, he_normal and BatchNormalization",
+            results["baseline"], epochs, args.seed),
     )
     print(json.dumps({k: metadata[k] for k in ("name", "metric", "value", "backend")}))
     return results
