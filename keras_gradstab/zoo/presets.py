@@ -509,17 +509,26 @@ def rehash(directory):
     >>> import json, os, tempfile
     >>> import keras
     >>> from keras_gradstab import zoo
-    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(10)])
+    >>> model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+    ...                           keras.layers.Dense(10)])
     >>> directory = tempfile.mkdtemp()
     >>> _ = zoo.save_preset(model, directory, name="example", task="digits",
     ...                     metric="accuracy", data={"dataset": "digits"},
     ...                     recipe="this docstring", baseline={"none": "an example"})
     >>> path = os.path.join(directory, "metadata.json")
-    >>> metadata = json.load(open(path))
+    >>> with open(path) as f:
+    ...     metadata = json.load(f)
     >>> metadata["task"] = "an edited task"
-    >>> json.dump(metadata, open(path, "w"))
+    >>> with open(path, "w") as f:
+    ...     json.dump(metadata, f)
+    >>> zoo.from_preset(directory)
+    Traceback (most recent call last):
+    ...
+    ValueError: The preset file ...metadata.json does not match the sha256 ...
     >>> zoo.rehash(directory)["task"]
     'an edited task'
+    >>> zoo.from_preset(directory).count_params()
+    650
     """
     directory = os.path.expanduser(os.fspath(directory))
     path = os.path.join(directory, METADATA_FILE)
