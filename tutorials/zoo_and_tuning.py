@@ -14,7 +14,7 @@
 #    8x8 digits;
 # 2. save it as a **preset** with `keras_gradstab.zoo.save_preset`: a directory in
 #    KerasHub's shape (`config.json`, `model.weights.h5`, `metadata.json` with the
-#    task, metric, data seed and the weights' sha256);
+#    task, metric, data seed and the sha256 of every file);
 # 3. reload it with `zoo.from_preset` and re-measure its metric with
 #    `zoo.evaluate`, which regenerates the test data from the recorded seed;
 # 4. list the built-in presets (the table `python -m keras_gradstab` prints);
