@@ -45,13 +45,6 @@ GALLERY_MARKER = "<!-- gradstab:tutorial-gallery -->"
 TUTORIALS_NAV = "tutorials/index.md"
 REFERENCE_NAV = "reference/index.md"
 FIGURES_DIR = os.path.join("docs", "tutorials", "figures")
-# Metadata keys that every preset has (see keras_gradstab.zoo.save_preset);
-# any other key is something extra the recipe recorded (a baseline, timings).
-_STANDARD_KEYS = {
-    "name", "task", "metric", "value", "data", "recipe", "keras_version",
-    "backend", "compile", "weights_sha256",
-}
-
 _state = {}
 
 
@@ -176,47 +169,65 @@ def reference_pages(areas):
 
 
 def _cell(value):
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, (dict, list)):
-        value = json.dumps(value, sort_keys=True)
-        value = value if len(value) <= 80 else value[:77] + "..."
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
+def _data_text(data):
+    text = data.get("dataset", "")
+    if data.get("kwargs"):
+        text += "(" + ", ".join(f"{k}={v!r}" for k, v in sorted(data["kwargs"].items())) + ")"
+    return text
+
+
+def _preset_section(meta, presets):
+    """The details of one preset: its task, data, recipe, and every model compared."""
+    metric = meta["metric"]
+    lines = [f"### {meta['name']}", "", _cell(meta["task"]), "",
+             f"- data: `{_data_text(meta.get('data') or {})}`",
+             f"- recipe: `{meta['recipe']}`",
+             f"- trained on {meta['backend']}, Keras {meta['keras_version']}", "",
+             f"| model | {metric} | how it was trained |", "|---|---|---|",
+             f"| **this preset** | **{presets.format_value(metric, meta['value'])}** | "
+             "the recipe above |"]
+    baseline = meta["baseline"]
+    if "none" in baseline:
+        lines.append(f"| no baseline | - | {_cell(baseline['none'])} |")
+    for record in ([] if "none" in baseline else [baseline]) + meta.get("more_baselines", []):
+        seconds = (f" ({record['train_seconds']:.0f} s)" if "train_seconds" in record
+                   else "")
+        lines.append(f"| {_cell(record['model'])} | "
+                     f"{presets.format_value(metric, record['value'])} | "
+                     f"{_cell(record['trained'])}{seconds} |")
+    return "\n".join(lines) + "\n"
+
+
 def zoo_table(root):
-    """Markdown table of every `keras_gradstab/zoo/presets/*/metadata.json`."""
+    """The zoo page's Markdown: one row per preset of
+    `keras_gradstab/zoo/presets/*/metadata.json` (its metric against its baseline,
+    signed so that positive means the preset is better), then each preset's details."""
     paths = sorted(glob.glob(os.path.join(root, "keras_gradstab", "zoo", "presets", "*",
                                           "metadata.json")))
     if not paths:
         return "*No preset ships yet.*\n"
-    rows = [
-        "| preset | task | metric | recorded | data | trained on | recipe | also recorded |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    presets = importlib.import_module("keras_gradstab.zoo.presets")
+    rows = ["| preset | metric | this preset | baseline | difference |",
+            "|---|---|---|---|---|"]
+    sections = []
     for path in paths:
         with open(path, encoding="utf-8") as f:
             meta = json.load(f)
-        name = meta.get("name") or os.path.basename(os.path.dirname(path))
-        data = meta.get("data") or {}
-        data_text = data.get("dataset", "")
-        if data.get("kwargs"):
-            args = ", ".join(f"{k}={v!r}" for k, v in sorted(data["kwargs"].items()))
-            data_text = f"{data_text}({args})"
-        extra = "; ".join(
-            f"{key}: {_cell(meta[key])}" for key in sorted(meta) if key not in _STANDARD_KEYS
-        )
-        trained = " ".join(
-            s for s in (meta.get("backend", ""), f"keras {meta['keras_version']}"
-                        if meta.get("keras_version") else "") if s
-        )
-        recipe = f"`{meta['recipe']}`" if meta.get("recipe") else ""
-        rows.append(
-            f"| `{_cell(name)}` | {_cell(meta.get('task', ''))} | {_cell(meta.get('metric', ''))}"
-            f" | {_cell(meta.get('value', ''))} | `{_cell(data_text)}` | {_cell(trained)}"
-            f" | {recipe} | {extra} |"
-        )
-    return "\n".join(rows) + "\n"
+        presets.check_metadata(meta, source=path)
+        metric, baseline = meta["metric"], meta["baseline"]
+        if "none" in baseline:
+            base, delta = "none", "-"
+        else:
+            base = presets.format_value(metric, baseline["value"])
+            delta = presets.format_improvement(
+                metric, presets.improvement(metric, meta["value"], baseline["value"]))
+        rows.append(f"| [`{meta['name']}`](#{meta['name']}) | {metric} | "
+                    f"{presets.format_value(metric, meta['value'])} | {base} | {delta} |")
+        sections.append(_preset_section(meta, presets))
+    return "\n".join(rows) + "\n\n" + "\n".join(sections)
 
 
 def benchmark_results(root):

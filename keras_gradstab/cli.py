@@ -8,6 +8,9 @@
     keras-gradstab zoo [PRESET ...] [--json FILE]
                                    # the preset table only
     keras-gradstab bench [--full] [--backend B ...] [--json FILE]
+    keras-gradstab rehash DIRECTORY [...]
+                                   # records the sha256 of every file of a preset
+                                   # directory in its metadata (migrates old presets)
     keras-gradstab tune PRESET [--trials N] [--epochs E] [--quick] [--json FILE]
                                    # keras-tuner RandomSearch on a preset's task
 """
@@ -110,13 +113,6 @@ def format_rows(rows):
     return "\n".join(lines)
 
 
-def _within_tolerance(row):
-    """The zoo's promise: within 0.5 percentage points (5% relative for mse)."""
-    if row["metric"] == "mse":
-        return abs(row["measured"] - row["recorded"]) <= 0.05 * abs(row["recorded"]) + 1e-6
-    return abs(row["measured"] - row["recorded"]) <= 0.005
-
-
 def _progress(done, total, label, stream, width=24):
     filled = width * done // max(total, 1)
     line = f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label}"
@@ -143,11 +139,12 @@ def evaluate_presets(names=None, stream=None):
         start = time.perf_counter()
         try:
             row = zoo.evaluate(name)
-            row["ok"] = _within_tolerance(row)
+            row["ok"] = zoo.within_tolerance(row["metric"], row["measured"], row["recorded"])
             row["error"] = None
         except Exception as e:  # one broken preset must not hide the others
             row = {"preset": name, "task": "", "metric": "", "recorded": None,
-                   "measured": None, "parameters": None, "ok": False,
+                   "measured": None, "baseline": None, "improvement": None,
+                   "parameters": None, "ok": False,
                    "seconds": time.perf_counter() - start,
                    "error": f"{type(e).__name__}: {e}"}
         rows.append(row)
@@ -156,37 +153,57 @@ def evaluate_presets(names=None, stream=None):
     return rows
 
 
-def _metric_text(metric, value):
-    if value is None:
-        return "-"
-    return f"{value:.4f}" if metric == "mse" else f"{100 * value:.2f}%"
+def _baseline_note(row):
+    from keras_gradstab.zoo.presets import format_value
+
+    baseline = row["baseline"]
+    if "none" in baseline:
+        return f"- {row['preset']}: no baseline ({baseline['none']})"
+    more = "".join(f"; {b['model']}: {format_value(row['metric'], b['value'])}"
+                   for b in row.get("more_baselines") or ())
+    return (f"- {row['preset']}: {baseline['model']}: "
+            f"{format_value(row['metric'], baseline['value'])}{more}")
 
 
 def format_zoo_table(rows, backend=None):
-    """The Markdown table of `evaluate_presets` rows, and a summary line."""
+    """The Markdown table of `evaluate_presets` rows, its baselines, and a summary line.
+
+    "vs baseline" is the recorded value against the baseline's, signed so that a
+    positive difference means the preset is better (percentage points for
+    accuracies).
+    """
     if not rows:
         return "No presets ship with this version yet."
-    lines = ["| preset | task | metric | recorded | measured now | parameters | seconds |",
-             "|---|---|---|---|---|---|---|"]
+    from keras_gradstab.zoo.presets import format_improvement, format_value
+
+    lines = ["| preset | task | metric | recorded | measured now | baseline | vs baseline "
+             "| parameters | seconds |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    notes = []
     for r in rows:
-        measured = _metric_text(r["metric"], r["measured"])
         if r["error"]:
-            measured = f"ERROR {r['error'][:60]}"
-        elif not r["ok"]:
-            measured += " (off)"
+            measured, baseline, delta = f"ERROR {r['error'][:200]}", "-", "-"
+        else:
+            measured = format_value(r["metric"], r["measured"]) + ("" if r["ok"] else " (off)")
+            baseline = ("none" if "none" in r["baseline"] else
+                        format_value(r["metric"], r["baseline"]["value"]))
+            delta = format_improvement(r["metric"], r["improvement"])
+            notes.append(_baseline_note(r))
         params = "-" if r["parameters"] is None else f"{r['parameters']:,}"
-        lines.append(f"| {r['preset']} | {r['task']} | {r['metric']} | "
-                     f"{_metric_text(r['metric'], r['recorded'])} | {measured} | {params} | "
-                     f"{r['seconds']:.1f} |")
+        recorded = "-" if r["error"] else format_value(r["metric"], r["recorded"])
+        lines.append(f"| {r['preset']} | {r['task']} | {r['metric']} | {recorded} | "
+                     f"{measured} | {baseline} | {delta} | {params} | {r['seconds']:.1f} |")
+    if notes:
+        lines += ["", "Baselines (trained the same way; see each preset's metadata):", *notes]
     bad = [r["preset"] for r in rows if not r["ok"]]
     where = f" on {backend}" if backend else ""
     total = sum(r["seconds"] for r in rows)
     if bad:
         lines.append(f"\n{len(rows)} presets evaluated{where} in {total:.1f} s; NOT within "
-                     f"0.5 points of the recorded metric (or failed): {', '.join(bad)}")
+                     "the tolerance of the recorded metric (or failed): " + ", ".join(bad))
     else:
         lines.append(f"\n{len(rows)} presets evaluated{where} in {total:.1f} s; every one "
-                     "within 0.5 points of its recorded metric.")
+                     "within the tolerance of its recorded metric.")
     return "\n".join(lines)
 
 
@@ -263,6 +280,12 @@ def main(argv=None):
     tune_parser.add_argument("--directory", help="keras-tuner's working directory")
     tune_parser.add_argument("--seed", type=int, default=0)
     tune_parser.add_argument("--json", help="also write the result to this file")
+    rehash_parser = sub.add_parser(
+        "rehash", help="record the sha256 of every file of preset directories",
+        description="Checks each preset directory's weights against an old "
+        "`weights_sha256` if it has one, checks its metadata's schema, and records the "
+        "sha256 of config.json, metadata.json and model.weights.h5 in its metadata.")
+    rehash_parser.add_argument("directories", nargs="+", help="preset directories")
     worker = sub.add_parser("_bench-worker")
     worker.add_argument("names", nargs="+")
     worker.add_argument("--quick", action="store_true")
@@ -280,6 +303,13 @@ def main(argv=None):
         return _zoo_command(args)
     if args.command == "tune":
         return tune_command(parser, args)
+    if args.command == "rehash":
+        from keras_gradstab.zoo import presets
+
+        for directory in args.directories:
+            metadata = presets.rehash(directory)
+            print(f"{directory}: {metadata['name']} re-hashed")
+        return 0
     if args.command == "bench":
         names = args.names or list(BENCHMARKS)
         unknown = sorted(set(names) - set(BENCHMARKS))

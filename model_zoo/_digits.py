@@ -94,8 +94,9 @@ def train_pair(builders, data, epochs, seed, train_fn):
     return results, first
 
 
-def save(model, out, *, name, extra):
-    """Saves `model` as the preset `name` in `out` and prints its headline."""
+def save(model, out, *, name, extra, baseline, more_baselines=None):
+    """Saves `model` as the preset `name` in `out` (with its baseline records) and
+    prints its headline."""
     # The config records the compile settings of training, with jit_compile
     # resolved for the training backend (True on jax), which torch would turn into
     # torch.compile when loading: record backend-neutral ones instead.
@@ -104,6 +105,14 @@ def save(model, out, *, name, extra):
     metadata = zoo.save_preset(
         model, out, name=name, task="digit classification (scikit-learn digits, 8x8)",
         metric="accuracy", data=DATA, recipe=f"model_zoo/{name}/train.py", compile=COMPILE,
-        extra=extra)
+        extra=extra, baseline=baseline, more_baselines=more_baselines)
     print(json.dumps({k: metadata[k] for k in ("name", "metric", "value", "backend")}))
     return metadata
+
+
+def baseline_record(model, result, epochs, seed):
+    """The preset metadata's baseline: `result` of `train` for the baseline model."""
+    return {"model": model, "metric": "accuracy", "value": result["test_accuracy"],
+            "trained": "the same recipe as the preset: the same data, optimizer, schedule, "
+                       f"{epochs} epochs, seed {seed}",
+            "train_seconds": result["train_seconds"]}

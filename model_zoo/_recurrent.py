@@ -89,7 +89,15 @@ def finish(model, *, name, out, quick, metric, data, task, test, baseline, setti
             model, directory, name=name, task=task, metric=metric, data=data,
             recipe=f"model_zoo/{name}/train.py",
             compile={"loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]},
-            extra={"baseline": baseline, "training": settings},
+            baseline=({"none": "not trained in this run (--skip-baseline)"} if baseline is None
+                      else {"model": baseline["model"], "metric": metric,
+                            "value": baseline[metric],
+                            "trained": "the same recipe as the preset: the same data, "
+                                       f"optimizer and batch size, {baseline['epochs_run']} "
+                                       "epochs",
+                            "train_seconds": baseline["seconds"],
+                            "parameters": baseline["parameters"], "log": baseline["log"]}),
+            extra={"training": settings},
         )
     if out:
         os.makedirs(out, exist_ok=True)

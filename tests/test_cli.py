@@ -33,7 +33,7 @@ def test_scan_benchmark_runs_every_case():
     assert table.count("\n") == len(rows) + 1
 
 
-def tiny_preset(directory, name, units):
+def tiny_preset(directory, name, units, baseline=None):
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
                               keras.layers.Dense(units, activation="relu"),
@@ -41,12 +41,23 @@ def tiny_preset(directory, name, units):
     return presets_module.save_preset(
         model, os.path.join(directory, name), name=name, task="digits (untrained)",
         metric="accuracy", data={"dataset": "digits", "kwargs": {"seed": 0}},
-        recipe="tests/test_cli.py")
+        recipe="tests/test_cli.py", baseline=baseline or {"none": "untrained"})
 
 
 def table_rows(out):
     return [[c.strip() for c in line.strip("|").split("|")]
             for line in out.splitlines() if line.startswith("| ") and "---" not in line][1:]
+
+
+class FakeClock:
+    """`time.perf_counter` advancing by `step` seconds per call."""
+
+    def __init__(self, step):
+        self.step, self.now = step, 100.0
+
+    def perf_counter(self):
+        self.now += self.step
+        return self.now
 
 
 def test_main_job_with_no_presets(tmp_path, monkeypatch, capsys):
@@ -58,9 +69,13 @@ def test_main_job_with_no_presets(tmp_path, monkeypatch, capsys):
 
 
 def test_main_job_evaluates_every_preset(tmp_path, monkeypatch, capsys):
-    recorded = {name: tiny_preset(str(tmp_path), name, units)["value"]
-                for name, units in (("tiny_a", 4), ("tiny_b", 6))}
+    baseline = {"model": "chance", "metric": "accuracy", "value": 0.1,
+                "trained": "not trained"}
+    recorded = {"tiny_a": tiny_preset(str(tmp_path), "tiny_a", 4, baseline)["value"],
+                "tiny_b": tiny_preset(str(tmp_path), "tiny_b", 6)["value"]}
     monkeypatch.setattr(presets_module, "PRESETS_DIR", str(tmp_path))
+    # evaluate() reads the clock when it starts and when it ends: 1.25 s per preset.
+    monkeypatch.setattr(presets_module, "time", FakeClock(1.25))
     out_json = tmp_path / "rows.json"
     assert cli.main(["--json", str(out_json)]) == 0
     captured = capsys.readouterr()
@@ -68,26 +83,56 @@ def test_main_job_evaluates_every_preset(tmp_path, monkeypatch, capsys):
     rows = table_rows(captured.out)
     assert [r[0] for r in rows] == ["tiny_a", "tiny_b"]
     for row, units in zip(rows, (4, 6)):
-        name, task, metric, recorded_text, measured_text, params, seconds = row
+        name, task, metric, recorded_text, measured_text, base, delta, params, seconds = row
         assert (task, metric) == ("digits (untrained)", "accuracy")
         assert recorded_text == measured_text == f"{100 * recorded[name]:.2f}%"
         assert params == f"{64 * units + units + units * 10 + 10:,}"
-        assert float(seconds) >= 0  # printed to 0.1 s: a tiny preset may show 0.0
-    assert f"2 presets evaluated on {BACKEND}" in captured.out
+        assert seconds == "1.2"  # 1.25 s, printed to 0.1 s
+    # The baseline, and the difference in percentage points (positive: ours better).
+    assert rows[0][5:7] == ["10.00%", f"{100 * (recorded['tiny_a'] - 0.1):+.2f} pts"]
+    assert rows[1][5:7] == ["none", "-"]
+    assert "- tiny_a: chance: 10.00%" in captured.out
+    assert "- tiny_b: no baseline (untrained)" in captured.out
+    assert f"2 presets evaluated on {BACKEND} in 2.5 s; every one within" in captured.out
     saved = json.loads(out_json.read_text())
     assert [r["ok"] for r in saved] == [True, True]
-    assert all(r["seconds"] > 0 for r in saved)
+    assert [r["seconds"] for r in saved] == [1.25, 1.25]
+    assert saved[0]["improvement"] == pytest.approx(recorded["tiny_a"] - 0.1)
+
+
+def test_a_preset_off_its_recorded_metric_fails_the_job(tmp_path, monkeypatch, capsys):
+    tiny_preset(str(tmp_path), "tiny", 4)
+    monkeypatch.setattr(presets_module, "PRESETS_DIR", str(tmp_path))
+    recorded = presets_module.preset_metadata("tiny")["value"]
+    # A re-measurement 0.6 points off the recorded value is outside the tolerance.
+    monkeypatch.setattr(presets_module, "measure", lambda *a, **k: recorded - 0.006)
+    assert cli.main(["zoo"]) == 1
+    captured = capsys.readouterr().out
+    assert table_rows(captured)[0][4] == f"{100 * (recorded - 0.006):.2f}% (off)"
+    assert "NOT within the tolerance of the recorded metric (or failed): tiny" in captured
 
 
 def test_zoo_command_reports_a_tampered_preset_and_fails(tmp_path, monkeypatch, capsys):
     tiny_preset(str(tmp_path), "good", 4)
     tiny_preset(str(tmp_path), "bad", 4)
-    weights = tmp_path / "bad" / "model.weights.h5"
-    data = bytearray(weights.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    weights.write_bytes(bytes(data))
+    config = tmp_path / "bad" / "config.json"
+    config.write_text(config.read_text().replace('"relu"', '"selu"'))
     monkeypatch.setattr(presets_module, "PRESETS_DIR", str(tmp_path))
     assert cli.main(["zoo"]) == 1
     rows = {r[0]: r for r in table_rows(capsys.readouterr().out)}
-    assert rows["bad"][4].startswith("ERROR ValueError")
+    assert rows["bad"][4].startswith("ERROR ValueError: The preset file")
+    assert "config.json" in rows["bad"][4]
     assert rows["good"][4].endswith("%") and "ERROR" not in rows["good"][4]
+
+
+def test_rehash_command_migrates_an_old_preset(tmp_path, capsys):
+    metadata = tiny_preset(str(tmp_path), "old", 4)
+    path = tmp_path / "old" / "metadata.json"
+    old = dict(metadata, weights_sha256=metadata["sha256"]["model.weights.h5"])
+    del old["sha256"]
+    path.write_text(json.dumps(old))
+    with pytest.raises(ValueError, match="no sha256 record"):
+        presets_module.preset_metadata(tmp_path / "old")
+    assert cli.main(["rehash", str(tmp_path / "old")]) == 0
+    assert "old re-hashed" in capsys.readouterr().out
+    assert presets_module.preset_metadata(tmp_path / "old")["sha256"] == metadata["sha256"]

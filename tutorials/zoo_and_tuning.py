@@ -14,7 +14,7 @@
 #    8x8 digits;
 # 2. save it as a **preset** with `keras_gradstab.zoo.save_preset`: a directory in
 #    KerasHub's shape (`config.json`, `model.weights.h5`, `metadata.json` with the
-#    task, metric, data seed and the weights' sha256);
+#    task, metric, data seed and the sha256 of every file);
 # 3. reload it with `zoo.from_preset` and re-measure its metric with
 #    `zoo.evaluate`, which regenerates the test data from the recorded seed;
 # 4. list the built-in presets (the table `python -m keras_gradstab` prints);
@@ -72,7 +72,9 @@ print(f"training accuracy after {EPOCHS} epochs: {history.history['accuracy'][-1
 #
 # `save_preset` writes the three files and measures the metric on the test split
 # now; `compile` (JSON-able keyword arguments of `model.compile`) is what
-# `from_preset` will compile the model with.
+# `from_preset` will compile the model with. `baseline` is the model the preset is
+# compared with, trained the same way (`{"model", "metric", "value", "trained"}`),
+# or `{"none": <why>}` where there is none.
 
 # %%
 preset_dir = os.path.join(tempfile.mkdtemp(prefix="zoo_tutorial_"), "tiny_snn_digits")
@@ -80,6 +82,7 @@ metadata = zoo.save_preset(
     model, preset_dir, name="tiny_snn_digits", task="digits classification (8x8)",
     metric="accuracy", data=DATA, recipe="tutorials/zoo_and_tuning.py",
     compile=compile_args, extra={"epochs": EPOCHS},
+    baseline={"none": "a tutorial example: no other model was trained"},
 )
 print(sorted(os.listdir(preset_dir)))
 print({k: metadata[k] for k in ("metric", "value", "backend", "keras_version")})
@@ -87,8 +90,9 @@ print({k: metadata[k] for k in ("metric", "value", "backend", "keras_version")})
 # %% [markdown]
 # ## 3. Reload and re-measure
 #
-# `from_preset` checks the weights' sha256 against the metadata before loading
-# anything (a corrupted or tampered file raises a `ValueError`), rebuilds the
+# `from_preset` checks the sha256 of every file of the preset against the
+# metadata before loading anything (a corrupted or tampered file raises a
+# `ValueError` naming it), rebuilds the
 # model from `config.json` and loads the weights. `evaluate` regenerates the
 # test data from the recorded seed and measures the metric again; on any backend
 # it must agree with the recorded value.

@@ -85,9 +85,10 @@ def main(argv=None):
     _digits.save(orthogonal_model, out, name=NAME, extra={
         "blocks": [list(b) for b in blocks], "epochs": epochs, "seed": args.seed,
         "train_seconds": results["orthogonal"]["train_seconds"],
-        "max_singular_value_error": error,
-        "baseline": {"model": "same filters/strides, keras.layers.Conv2D 'same'",
-                     **results["baseline"]}})
+        "max_singular_value_error": error},
+        baseline=_digits.baseline_record(
+            "the same filters and strides with keras.layers.Conv2D (kernel 3, 'same' padding)",
+            results["baseline"], epochs, args.seed))
     return results
 
 

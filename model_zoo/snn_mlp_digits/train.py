@@ -58,9 +58,10 @@ def main(argv=None):
         _digits.load_data(args.quick), epochs, args.seed, train)
     _digits.save(snn_model, out, name=NAME, extra={
         "depth": depth, "units": 64, "epochs": epochs, "seed": args.seed,
-        "train_seconds": results["snn"]["train_seconds"],
-        "baseline": {"model": "same depth/width, relu + he_normal + BatchNorm",
-                     **results["baseline"]}})
+        "train_seconds": results["snn"]["train_seconds"]},
+        baseline=_digits.baseline_record(
+            "the same depth and width with relu, he_normal and BatchNormalization",
+            results["baseline"], epochs, args.seed))
     return results
 
 

@@ -65,18 +65,40 @@ def test_every_tutorial_becomes_a_page_with_its_figures(tmp_path):
 def test_zoo_table_has_a_row_per_preset(tmp_path):
     presets = tmp_path / "keras_gradstab" / "zoo" / "presets"
     assert hooks.zoo_table(str(tmp_path)).startswith("*No preset ships yet.*")
-    for name, value in (("b_preset", 0.5), ("a_preset", 0.98765)):
+    baselines = {
+        "a_preset": {"model": "a GRU", "metric": "accuracy", "value": 0.9,
+                     "trained": "the same way", "train_seconds": 12.4},
+        "b_preset": {"none": "no model to compare with"},
+        "c_preset": {"model": "an LSTM", "metric": "bits_per_character", "value": 2.0,
+                     "trained": "the same way"},
+    }
+    for name, value in (("b_preset", 0.5), ("a_preset", 0.98765), ("c_preset", 1.75)):
         (presets / name).mkdir(parents=True)
+        metric = baselines[name].get("metric", "accuracy")
         (presets / name / "metadata.json").write_text(json.dumps({
-            "name": name, "task": "digits", "metric": "accuracy", "value": value,
-            "data": {"dataset": "digits", "kwargs": {"seed": 0}}, "recipe": f"model_zoo/{name}/train.py",
-            "keras_version": "3.15.1", "backend": "jax", "baseline_accuracy": 0.9,
+            "name": name, "task": f"task | of {name}", "metric": metric, "value": value,
+            "data": {"dataset": "digits", "kwargs": {"seed": 0}},
+            "recipe": f"model_zoo/{name}/train.py", "keras_version": "3.15.1",
+            "backend": "jax", "baseline": baselines[name],
         }))
-    rows = hooks.zoo_table(str(tmp_path)).strip().splitlines()
-    assert len(rows) == 4
-    assert rows[2].startswith("| `a_preset` | digits | accuracy | 0.9877 | `digits(seed=0)` | jax keras 3.15.1")
-    assert "baseline_accuracy: 0.9" in rows[2]
-    assert rows[3].startswith("| `b_preset` |")
+    text = hooks.zoo_table(str(tmp_path))
+    rows = text.split("\n\n")[0].splitlines()
+    assert rows[:2] == ["| preset | metric | this preset | baseline | difference |",
+                        "|---|---|---|---|---|"]
+    # ours minus the baseline, positive when ours is better (lower bits are better).
+    assert rows[2:] == [
+        "| [`a_preset`](#a_preset) | accuracy | 98.77% | 90.00% | +8.77 pts |",
+        "| [`b_preset`](#b_preset) | accuracy | 50.00% | none | - |",
+        "| [`c_preset`](#c_preset) | bits_per_character | 1.7500 | 2.0000 | +0.2500 |",
+    ]
+    details = text.split("### a_preset", 1)[1].split("### b_preset")[0]
+    assert "task \\| of a_preset" in details and "`digits(seed=0)`" in details
+    assert "| a GRU | 90.00% | the same way (12 s) |" in details
+    assert "| no baseline | - | no model to compare with |" in text
+    # Metadata without a baseline record is refused, not shown with a blank.
+    (presets / "b_preset" / "metadata.json").write_text(json.dumps({"name": "b_preset"}))
+    with pytest.raises(ValueError, match="lacks the required keys"):
+        hooks.zoo_table(str(tmp_path))
 
 
 def test_benchmark_page_is_results_md_without_its_title():

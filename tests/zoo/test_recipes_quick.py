@@ -1,15 +1,24 @@
-"""Every zoo recipe runs in its `--quick` mode (a few steps) on this backend.
+"""Every zoo recipe runs in its `--quick` mode (a few steps) on this backend, and the
+preset it writes is checked as a shipped one is.
 
 The convention of `model_zoo/<name>/train.py`: a `main(argv)` function; with
 `--quick --out DIR` it trains a tiny version for a few steps and writes whatever
-it produces (a preset, a metrics JSON) under DIR, never into the package.
+it produces (a preset, a metrics JSON) under DIR, never into the package. The
+recipe of a shipped preset must write a preset there: it loads, predicts finite
+values of the right shape, its metadata follows the schema (baseline included),
+and its metric re-measures to the recorded value.
 """
 
 import glob
 import os
+import pathlib
 import runpy
 
+import numpy as np
 import pytest
+
+from keras_gradstab import zoo
+from keras_gradstab.zoo import presets
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 RECIPES = sorted(glob.glob(os.path.join(ROOT, "model_zoo", "*", "train.py")))
@@ -24,15 +33,38 @@ def _snapshot(directory):
     return found
 
 
+def check_written_preset(directory, name):
+    """What a quick run wrote: the same checks as a shipped preset's."""
+    metadata = zoo.preset_metadata(directory)  # the files' sha256 and the schema
+    assert metadata["name"] == name
+    assert metadata["recipe"] == f"model_zoo/{name}/train.py"
+    model = zoo.from_preset(directory)
+    x, y = presets._test_data(metadata["data"])
+    predictions = np.asarray(model.predict(x[:4], verbose=0))
+    assert predictions.shape[0] == 4 and np.all(np.isfinite(predictions))
+    if metadata["metric"] in ("accuracy", "symbol_accuracy"):
+        assert predictions.shape[-1] > int(np.max(y))  # one output per class
+    result = zoo.evaluate(directory)
+    assert zoo.within_tolerance(result["metric"], result["measured"], result["recorded"]), result
+
+
 @pytest.mark.parametrize(
     "recipe", RECIPES, ids=[os.path.basename(os.path.dirname(r)) for r in RECIPES]
 )
 def test_recipe_quick_mode(recipe, tmp_path):
+    name = os.path.basename(os.path.dirname(recipe))
     before = _snapshot(PRESETS_DIR)
     main = runpy.run_path(recipe, run_name="recipe")["main"]
     main(["--quick", "--out", str(tmp_path / "out")])
     # A quick run must not overwrite the shipped presets.
     assert _snapshot(PRESETS_DIR) == before
+    written = sorted(pathlib.Path(p).parent for p in
+                     glob.glob(str(tmp_path / "out" / "**" / presets.METADATA_FILE),
+                               recursive=True))
+    if name in zoo.list_presets():
+        assert written, f"the quick run of {name} wrote no preset under --out"
+    for directory in written:
+        check_written_preset(directory, name)
 
 
 def test_arrow_recipe_data_cache_gives_the_generated_images(tmp_path):
