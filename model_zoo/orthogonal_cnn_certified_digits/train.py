@@ -24,7 +24,6 @@ re-measures); the certified accuracies of both models and their Lipschitz
 bounds are in the metadata's `certified` field.
 """
 
-import argparse
 import json
 import os
 import sys
@@ -36,7 +35,7 @@ sys.path.insert(0, ROOT)  # the checkout's package
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from keras_gradstab import activations, datasets, layers, ops, zoo  # noqa: E402
+from keras_gradstab import activations, layers, ops, zoo  # noqa: E402
 from model_zoo import _digits  # noqa: E402
 from model_zoo._digits import COMPILE, DATA  # noqa: E402
 
@@ -127,24 +126,12 @@ def train(model, data, epochs):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="two small convolutions for 1 epoch on 256 examples")
-    parser.add_argument("--out", default=None,
-                        help="where to write the preset (default: the package's presets)")
-    parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--seed", type=int, default=0)
+    parser = _digits.parser(__doc__.splitlines()[0], "two small convolutions for 1 epoch on 256 examples",
+                            40)
     parser.add_argument("--no-preset", action="store_true",
                         help="train and print both models; write nothing (other seeds)")
-    args = parser.parse_args(argv)
-    if args.quick and args.out is None:
-        parser.error("--quick needs --out (a quick run never writes into the package)")
-    out = args.out or os.path.join(ROOT, "keras_gradstab", "zoo", "presets", NAME)
-    data = datasets.digits(**DATA["kwargs"])
+    args, out, data = _digits.parse(parser, argv, NAME)
     blocks, epochs = (((8, 1), (8, 2)), 1) if args.quick else (BLOCKS, args.epochs)
-    if args.quick:
-        (x, y), test = data
-        data = ((x[:256], y[:256]), test)
     x_test, y_test = data[1]
 
     results, models = {}, {}

@@ -17,7 +17,6 @@ The full run writes the preset to `keras_gradstab/zoo/presets/orthogonal_cnn_dig
 the preset's convolutions.
 """
 
-import argparse
 import json
 import os
 import sys
@@ -29,7 +28,7 @@ sys.path.insert(0, ROOT)  # the checkout's package
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from keras_gradstab import datasets, layers, ops, zoo  # noqa: E402
+from keras_gradstab import layers, ops, zoo  # noqa: E402
 from model_zoo import _digits  # noqa: E402
 from model_zoo._digits import COMPILE, DATA  # noqa: E402
 
@@ -78,22 +77,10 @@ def train(model, data, epochs):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="two small convolutions for 1 epoch on 256 examples")
-    parser.add_argument("--out", default=None,
-                        help="where to write the preset (default: the package's presets)")
-    parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    if args.quick and args.out is None:
-        parser.error("--quick needs --out (a quick run never writes into the package)")
-    out = args.out or os.path.join(ROOT, "keras_gradstab", "zoo", "presets", NAME)
-    data = datasets.digits(**DATA["kwargs"])
+    parser = _digits.parser(__doc__.splitlines()[0], "two small convolutions for 1 epoch on 256 examples",
+                            40)
+    args, out, data = _digits.parse(parser, argv, NAME)
     blocks, epochs = (((8, 1), (8, 2)), 1) if args.quick else (BLOCKS, args.epochs)
-    if args.quick:
-        (x, y), test = data
-        data = ((x[:256], y[:256]), test)
 
     results = {}
     for kind, builder in (("orthogonal", build_orthogonal), ("baseline", build_baseline)):

@@ -14,7 +14,6 @@ The full run writes the preset to `keras_gradstab/zoo/presets/snn_mlp_digits`
 (or `--out DIR`) and prints both test accuracies.
 """
 
-import argparse
 import json
 import os
 import sys
@@ -25,7 +24,7 @@ sys.path.insert(0, ROOT)  # the checkout's package
 
 import keras  # noqa: E402
 
-from keras_gradstab import datasets, zoo  # noqa: E402
+from keras_gradstab import zoo  # noqa: E402
 from keras_gradstab.models import snn  # noqa: E402
 from model_zoo import _digits  # noqa: E402
 from model_zoo._digits import COMPILE, DATA  # noqa: E402
@@ -56,22 +55,10 @@ def train(model, data, epochs):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="a 4-layer model for 1 epoch on 256 examples")
-    parser.add_argument("--out", default=None,
-                        help="where to write the preset (default: the package's presets)")
-    parser.add_argument("--epochs", type=int, default=60)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    if args.quick and args.out is None:
-        parser.error("--quick needs --out (a quick run never writes into the package)")
-    out = args.out or os.path.join(ROOT, "keras_gradstab", "zoo", "presets", NAME)
-    data = datasets.digits(**DATA["kwargs"])
+    parser = _digits.parser(__doc__.splitlines()[0], "a 4-layer model for 1 epoch on 256 examples",
+                            60)
+    args, out, data = _digits.parse(parser, argv, NAME)
     depth, epochs = (4, 1) if args.quick else (16, args.epochs)
-    if args.quick:
-        (x, y), test = data
-        data = ((x[:256], y[:256]), test)
 
     results = {}
     for kind, builder in (("snn", build_snn), ("baseline", build_baseline)):
