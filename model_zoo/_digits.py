@@ -1,4 +1,5 @@
-"""What the digits image presets' recipes share (snn_mlp_digits, orthogonal_cnn_digits):
+"""What the digits image presets' recipes share (snn_mlp_digits, orthogonal_cnn_digits,
+orthogonal_cnn_certified_digits): the command-line options and data of a run,
 the compile settings recorded in the preset, and one training loop for the preset
 model and its baseline, trained and measured the same way.
 
