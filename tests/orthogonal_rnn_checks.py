@@ -7,9 +7,15 @@ import numpy as np
 from harness import BACKEND, KERAS_OPS_KEEP_FLOAT64, numerical_grad, value_and_grad
 
 
+def np_skew(x):
+    """A = triu(X, 1) - triu(X, 1)^T, in float64."""
+    upper = np.triu(np.asarray(x, "float64"), 1)
+    return upper - upper.T
+
+
 def np_cayley(x, d):
-    """NumPy reference of the scaled Cayley transform, in float64."""
-    a = np.asarray(x, "float64") - np.asarray(x, "float64").T
+    """NumPy reference of the scaled Cayley transform of A = np_skew(x), in float64."""
+    a = np_skew(x)
     eye = np.eye(a.shape[0])
     return np.linalg.solve(eye + a, eye - a) * np.asarray(d, "float64")[None, :]
 

@@ -8,6 +8,12 @@ first call (model built, data made). The timed step is the gradient of a
 scalar loss w.r.t. every weight of one `PLSTM2D(num_heads=4, mode="PD")` layer,
 64 features, batch 2, four orientations: `jax.jit(jax.grad)` on JAX,
 `tf.function` with a `GradientTape` on TensorFlow, eager `backward()` on torch.
+
+`kernel_tiles` times the kernel `keras_gradstab.ops.plstm_2d` alone, forward
+only, on one 32x32 grid with 4 heads (folded into the batch) and 8 features:
+the parallel form at tile side 4 and 8 and the recurrent form, in one process,
+the cases taking turns (`interleaved_medians`): compiled with `jax.jit` on JAX,
+`tf.function` on TensorFlow, eager on torch.
 """
 
 import json
@@ -84,6 +90,53 @@ def _measure(size, form, repeats):
     return {"seconds": seconds, "peak_mb": peak, "rise_mb": peak - before}
 
 
+KERNEL_GRID, KERNEL_HEADS, KERNEL_FEATURES = 32, 4, 8
+KERNEL_CASES = (("parallel", 4), ("parallel", 8), ("recurrent", None))
+
+
+def kernel_tiles(repeats=20, grid=KERNEL_GRID):
+    """Forward seconds of `plstm_2d` per (form, tile side), measured in this process."""
+    import keras
+    import numpy as np
+
+    from keras_gradstab import ops as kg_ops
+    from keras_gradstab.benchmarks.timing import interleaved_medians
+
+    backend = keras.config.backend()
+    rng = np.random.default_rng(0)
+    shape = (KERNEL_HEADS, grid, grid)
+    q, k, v = (rng.normal(size=shape + (KERNEL_FEATURES,)).astype("float32") for _ in range(3))
+    gates = [rng.uniform(0.0, 1.0, size=shape).astype("float32") for _ in range(9)]
+    args = [keras.ops.convert_to_tensor(t) for t in [q, k, v] + gates]
+
+    def forward(form, chunk):
+        def fn(*a):
+            return kg_ops.plstm_2d(*a, chunk_size=chunk, form=form)
+
+        if backend == "jax":
+            import jax
+
+            fn = jax.jit(fn)
+            return lambda: jax.block_until_ready(fn(*args))
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            fn = tf.function(fn)
+        return lambda: keras.ops.convert_to_numpy(fn(*args))
+
+    names = {f"{form} {chunk}" if chunk else form: (form, chunk) for form, chunk in KERNEL_CASES}
+    seconds = interleaved_medians(
+        {name: forward(*case) for name, case in names.items()}, repeats, warmup=2
+    )
+    return [{
+        "benchmark": "plstm",
+        "backend": backend,
+        "case": f"plstm_2d forward {name}",
+        "shape": f"{grid}x{grid} H={KERNEL_HEADS} D={KERNEL_FEATURES}",
+        "seconds": seconds[name],
+    } for name in names]
+
+
 def run(quick=False):
     import keras
 
@@ -108,7 +161,7 @@ def run(quick=False):
                 "shape": f"B={BATCH} {size}x{size} D={FEATURES} H={HEADS}",
                 **result,
             })
-    return rows
+    return kernel_tiles(repeats=5 if quick else 20) + rows
 
 
 if __name__ == "__main__":

@@ -8,8 +8,6 @@ chunks, sum all paths inside a chunk in log depth, and carry only the states
 that cross chunk borders.
 """
 
-import math
-
 import keras
 import numpy as np
 from keras import ops
@@ -266,10 +264,12 @@ def plstm_2d(
       rightward states; inside a step the downward states along y are a linear
       recurrence (`linear_recurrence`).
     - `form="parallel"`: the grid is cut into tiles of `chunk_size` cells per
-      side. Inside a tile, the sum over all paths between its cells and its
-      borders is (I - A)^-1 for the tile's transition graph A, computed as
-      (I + A)(I + A^2)(I + A^4)... in ceil(log2(cx + cy)) rounds (A is
-      nilpotent). Border states cross between tiles in a wavefront over the
+      side. Inside a tile, the sums over all paths from each cell and each
+      border state to each cell's marks and to the tile's outgoing borders come
+      from one sweep over the tile's columns that runs the recurrence with
+      scalar states, one per source (O(chunk^5) per tile, O(chunk^3) per cell);
+      the cells' own contributions are then a masked linear attention inside
+      the tile. Border states cross between tiles in a wavefront over the
       anti-diagonals of tiles. Memory O(X Y chunk^2), never O((X Y)^2). The
       result does not depend on `chunk_size`.
 
@@ -382,28 +382,67 @@ def _plstm_2d_recurrent(
     return scale * (_swap01(reads) + direct_out)
 
 
-def _tile_graph(cx, cy):
-    """Constant 0/1 matrices of one tile's state graph.
+def _tile_paths(sr, sd, trl, tdu, tdl, tru, ml, mu):
+    """Path sums inside every tile, by one sweep over the tile's columns.
 
-    Nodes: the rightward state of each cell (p = ix * cy + iy), then its
-    downward state, then the cy states entering from the left border (one per
-    row iy) and the cx states entering from the top border (one per column ix).
-    `left[p]` / `up[p]` select the node that brings cell p its state from the
-    left / from above. `outputs` lists the nodes that leave the tile: the
-    rightward states of the last column, then the downward states of the last row.
+    Gates are `[B, nx, ny, cx, cy]`. Impulses e (m = cy + cx + cx cy of them): a
+    unit state entering from the left border at row iy, then one entering from
+    the top border at column ix, then a source at cell p = ix * cy + iy (S^r into
+    its rightward state, S^d into its downward one). Each impulse is run through
+    the tile's recurrence with scalar states; a column is one step, which only
+    carries the impulses that can have reached it (the borders and the sources
+    of this and earlier columns). Inside a column the downward states along y
+    are `Tcol @ inputs`, Tcol[y, z] the product of T^du over rows z .. y (a
+    cy x (cy + 1) matrix; input 0 is the state from the top). The cost is
+    O(m cx cy^2) per tile, O(chunk^3) per cell.
+
+    Returns:
+        read: `[B, nx, ny, cx cy, m]`, the gating of impulse e at the marks of
+            cell p (what `M^l q^T C^r_in + M^u q^T C^d_in` receives from e).
+        leaving: `[B, nx, ny, cy + cx, m]`, the gating of impulse e at the states
+            leaving the tile: rightward states of the last column (per row),
+            then downward states of the last row (per column).
     """
-    cells = cx * cy
-    n = 2 * cells + cy + cx
-    left = np.zeros((cells, n))
-    up = np.zeros((cells, n))
+    cx, cy = sr.shape[-2], sr.shape[-1]
+    borders = cy + cx
+    m = borders + cx * cy
+    dtype = sr.dtype
+    # cum[..., ix, y, z] = T^du_z ... T^du_y for z <= y (1 for z > y), z = 0 .. cy.
+    rows = np.arange(cy)[:, None]
+    cols = np.arange(cy + 1)[None, :]
+    factors = ops.where(ops.convert_to_tensor(rows >= cols), tdu[..., :, None], 1.0)
+    cum = _cumprod_doubling(factors, axis=-2)
+    # Column z of the inputs reaches row y when z <= y + 1 (z = y + 1: the cell's own input).
+    transfer = cum * ops.convert_to_tensor(cols <= rows + 1, dtype)
+    eye = np.eye(m, dtype="float32")
+
+    def at(t, ix):
+        return t[..., ix, None, :]  # [B, nx, ny, 1, cy]
+
+    def pad_impulses(t, total):
+        return ops.pad(t, ((0, 0),) * (len(t.shape) - 2) + ((0, total - t.shape[-2]), (0, 0)))
+
+    reads, bottoms = [], []
     for ix in range(cx):
-        for iy in range(cy):
-            p = ix * cy + iy
-            left[p, (ix - 1) * cy + iy if ix > 0 else 2 * cells + iy] = 1.0
-            up[p, cells + ix * cy + iy - 1 if iy > 0 else 2 * cells + cy + ix] = 1.0
-    outputs = [(cx - 1) * cy + iy for iy in range(cy)]
-    outputs += [cells + ix * cy + cy - 1 for ix in range(cx)]
-    return left, up, outputs
+        active = borders + (ix + 1) * cy
+        own = ops.convert_to_tensor(eye[:active, active - cy : active], dtype)
+        top = ops.convert_to_tensor(eye[:active, cy + ix : cy + ix + 1], dtype)
+        if ix == 0:  # the states entering from the left border
+            from_left = ops.convert_to_tensor(eye[:active, :cy], dtype)
+        else:
+            from_left = pad_impulses(from_left, active)
+        inputs = at(tdl, ix) * from_left + at(sd, ix) * own
+        top = ops.broadcast_to(top, tuple(ops.shape(inputs)[:-1]) + (1,))
+        down = ops.einsum(
+            "bijyz,bijez->bijey", transfer[..., ix, :, :], ops.concatenate([top, inputs], -1)
+        )
+        from_up = ops.concatenate([top, down[..., :-1]], axis=-1)
+        reads.append(pad_impulses(at(ml, ix) * from_left + at(mu, ix) * from_up, m))
+        bottoms.append(pad_impulses(down[..., -1:], m))
+        from_left = at(trl, ix) * from_left + at(tru, ix) * from_up + at(sr, ix) * own
+    read = ops.concatenate(reads, axis=-1)  # [B, nx, ny, m, cx cy], p = ix * cy + iy
+    leaving = ops.concatenate([from_left] + bottoms, axis=-1)  # [B, nx, ny, m, cy + cx]
+    return ops.swapaxes(read, -1, -2), ops.swapaxes(leaving, -1, -2)
 
 
 def _skew_indices(nx, ny):
@@ -446,40 +485,17 @@ def _plstm_2d_parallel(
         q, k, v, source_r, source_d, transition_rl, transition_du, transition_dl,
         transition_ru, mark_l, mark_u,
     ))
-    left, up, outputs = _tile_graph(cx, cy)
-    n = left.shape[1]
-    left = ops.convert_to_tensor(left, q.dtype)
-    up = ops.convert_to_tensor(up, q.dtype)
 
-    def col(t):
-        return t[..., :, None]
+    def grid(t):
+        return ops.reshape(t, (batch, nx, ny, cx, cy))
 
-    # Rows: what flows into each node (border nodes have no predecessor).
-    graph = ops.concatenate(
-        [col(trl) * left + col(tru) * up, col(tdu) * up + col(tdl) * left], axis=-2
-    )
-    graph = ops.pad(graph, ((0, 0),) * 3 + ((0, cx + cy), (0, 0)))
-    # (I - A)^-1 = (I + A)(I + A^2)(I + A^4)...: every path is shorter than cx + cy.
-    paths = ops.eye(n, dtype=q.dtype) + graph
-    power = graph
-    for _ in range(math.ceil(math.log2(cx + cy)) - 1):
-        power = ops.matmul(power, power)
-        paths = paths + ops.matmul(paths, power)
-    # Marks read the predecessors' states: every path ending at a mark of a cell.
-    read = ops.matmul(col(ml) * left + col(mu) * up, paths)
-    gate = read[..., :cells] * sr[..., None, :] + read[..., cells : 2 * cells] * sd[..., None, :]
-    scores = ops.einsum("bijpk,bijck->bijpc", q, k) * gate
+    read, leaving = _tile_paths(*(grid(t) for t in (sr, sd, trl, tdu, tdl, tru, ml, mu)))
+    borders = cx + cy
+    scores = ops.einsum("bijpk,bijck->bijpc", q, k) * read[..., borders:]
     inner = ops.einsum("bijpc,bijcv->bijpv", scores, v)
     # Border to border: the states leaving a tile from its sources and entering states.
-    leaving = ops.take(paths, np.array(outputs, dtype="int32"), axis=-2)
-    through = leaving[..., 2 * cells :]
-    emitted = ops.einsum(
-        "bijoc,bijck,bijcv->bijokv",
-        leaving[..., :cells] * sr[..., None, :] + leaving[..., cells : 2 * cells] * sd[
-            ..., None, :
-        ],
-        k, v,
-    )
+    through = leaving[..., :borders]
+    emitted = ops.einsum("bijoc,bijck,bijcv->bijokv", leaving[..., borders:], k, v)
     # Wavefront over anti-diagonals of tiles: tile (i, j) takes its left border
     # from tile (i - 1, j) and its top border from tile (i, j - 1).
     skew, unskew = _skew_indices(nx, ny)
@@ -514,7 +530,7 @@ def _plstm_2d_parallel(
         ops.take(entering, unskew, axis=1), (batch, nx, ny, cy + cx, dk, dv)
     )
     queried = ops.einsum("bijpk,bijekv->bijpev", q, entering)
-    outer = ops.einsum("bijpe,bijpev->bijpv", read[..., 2 * cells :], queried)
+    outer = ops.einsum("bijpe,bijpev->bijpv", read[..., :borders], queried)
     h = ops.reshape(inner + outer, (batch, nx, ny, cx, cy, dv))
     h = ops.reshape(ops.transpose(h, (0, 1, 3, 2, 4, 5)), (batch, nx * cx, ny * cy, dv))
     return scale * (h[:, :size_x, :size_y] + direct_out)

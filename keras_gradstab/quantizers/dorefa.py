@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_gradstab.quantizers.base import Quantizer, straight_through
+from keras_gradstab.quantizers.base import Quantizer, mask, straight_through
 
 
 @keras.saving.register_keras_serializable(package="keras_gradstab")
@@ -16,12 +16,24 @@ class DoReFa(Quantizer):
 
     `mode="weights"`: `w = tanh(x) / (2 max|tanh(x)|) + 1/2` maps the weights into
     [0, 1], which is quantized as above and mapped back to [-1, 1] by `2 q - 1`;
-    the gradient flows through the tanh normalization (including the max) and
-    straight through the rounding.
+    the gradient flows through the tanh normalization and straight through the
+    rounding. Where all weights are zero the division is Larq's `divide_no_nan`:
+    `w = 1/2` and the gradient is exactly 0.
+
+    The gradient at the largest `|weight|`, with `t = tanh(x)`, `m = max|t|` and
+    `g` the upstream gradient of `w`: by default it is the exact derivative of the
+    normalization, the max included, so `dw/dt` gives the weight that sets the
+    scale `-sign(t_m) sum_{j != m} g_j t_j / (2 m^2)` (its own term cancels, as
+    `t_m / |t_m|` is constant) and every other weight `g_i / (2 m)`. With
+    `stop_max_gradient=True`, `m` is a constant of the backward pass, as in Larq's
+    `DoReFa`: every weight, the largest included, receives `g_i / (2 m)`. Both
+    are multiplied by `1 - t_i^2` for the gradient with respect to `x`.
 
     Args:
         k_bit: the number of bits of the output, an integer >= 1.
         mode: `"activations"` or `"weights"`.
+        stop_max_gradient: weights mode only; `False` (default) differentiates
+            through `max|tanh(x)|`, `True` stops the gradient there (Larq's rule).
 
     Call arguments:
         inputs: a floating tensor.
@@ -43,15 +55,21 @@ class DoReFa(Quantizer):
           <https://arxiv.org/abs/1606.06160>
     """
 
-    def __init__(self, k_bit=2, mode="activations", **kwargs):
+    def __init__(self, k_bit=2, mode="activations", stop_max_gradient=False, **kwargs):
         if isinstance(k_bit, bool) or not isinstance(k_bit, int) or k_bit < 1:
             raise ValueError(f"`k_bit` must be an integer >= 1; received {k_bit!r}.")
         if mode not in ("activations", "weights"):
             raise ValueError(
                 f"`mode` must be 'activations' or 'weights'; received {mode!r}."
             )
+        if not isinstance(stop_max_gradient, bool):
+            raise ValueError(
+                "`stop_max_gradient` must be True or False; "
+                f"received {stop_max_gradient!r}."
+            )
         self.k_bit = k_bit
         self.mode = mode
+        self.stop_max_gradient = stop_max_gradient
         super().__init__(**kwargs)
 
     @property
@@ -68,10 +86,19 @@ class DoReFa(Quantizer):
             quantized = self._round(ops.clip(inputs, 0.0, 1.0))
             return straight_through(inputs, quantized, ops.cast(inside, inputs.dtype))
         squashed = ops.tanh(inputs)
-        # The floor keeps all-zero weights finite (Larq would divide by zero).
-        peak = ops.maximum(ops.max(ops.abs(squashed)), keras.config.epsilon())
-        unit = squashed / (2.0 * peak) + 0.5
+        peak = ops.max(ops.abs(squashed))
+        if self.stop_max_gradient:
+            peak = ops.stop_gradient(peak)
+        # divide_no_nan: an all-zero kernel gives 0 / 1 and a zero gradient; for
+        # peak > 0, `nonzero` is exactly 1 and the denominator exactly `2 peak`.
+        nonzero = mask(peak > 0, squashed)
+        unit = squashed * nonzero / (2.0 * (peak + 1.0 - nonzero)) + 0.5
         return 2.0 * straight_through(unit, self._round(unit)) - 1.0
 
     def get_config(self):
-        return {**super().get_config(), "k_bit": self.k_bit, "mode": self.mode}
+        return {
+            **super().get_config(),
+            "k_bit": self.k_bit,
+            "mode": self.mode,
+            "stop_max_gradient": self.stop_max_gradient,
+        }

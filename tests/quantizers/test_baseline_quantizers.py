@@ -105,8 +105,50 @@ def test_dorefa_weights_mode_matches_larq_forward_and_its_gradient():
     want = numerical_grad(lambda w: float(np.sum(upstream * (2.0 * unit(w) - 1.0))), x,
                           eps=1e-6)[0]
     np.testing.assert_allclose(quantizer_grad(quantizer, x, upstream), want, atol=1e-4)
-    zero_grad = quantizer_grad(quantizer, np.zeros((3,), "float32"))
-    assert np.all(np.isfinite(zero_grad))
+
+
+def dorefa_weights_grad(x, upstream, stop_max_gradient):
+    """d/dx sum(upstream * (2 w - 1)), w = divide_no_nan(t, 2 max|t|) + 1/2, t = tanh(x),
+    in closed form; `stop_max_gradient` treats max|t| as a constant (Larq's rule)."""
+    t = np.tanh(np.asarray(x, "float64"))
+    g = 2.0 * np.asarray(upstream, "float64")
+    peak = np.max(np.abs(t))
+    if peak == 0.0:
+        return np.zeros_like(t)
+    dt = g / (2.0 * peak)
+    if not stop_max_gradient:
+        at = np.unravel_index(np.argmax(np.abs(t)), t.shape)
+        dt[at] -= np.sign(t[at]) * np.sum(g * t) / (2.0 * peak**2)
+    return dt * (1.0 - t**2)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+@pytest.mark.parametrize("stop_max_gradient", [False, True], ids=["through_max", "larq"])
+def test_dorefa_weights_gradient_matches_each_rule(stop_max_gradient, jit):
+    rng = np.random.default_rng(4)
+    quantizer = DoReFa(k_bit=2, mode="weights", stop_max_gradient=stop_max_gradient)
+    for x in (rng.normal(size=(3, 4)), -np.abs(rng.normal(size=(6,))), np.zeros((3, 4))):
+        x = x.astype("float32")
+        upstream = rng.normal(size=x.shape).astype("float32")
+        grad = quantizer_grad(quantizer, x, upstream, jit=jit)
+        want = dorefa_weights_grad(x, upstream, stop_max_gradient)
+        np.testing.assert_allclose(grad, want, rtol=1e-5, atol=1e-6, err_msg=str(x))
+    # The two rules differ at the largest |weight| only (so the cases above tell them apart).
+    x = np.array([0.3, -1.2, 0.5], "float32")
+    other = DoReFa(k_bit=2, mode="weights", stop_max_gradient=not stop_max_gradient)
+    grads = [quantizer_grad(q, x, jit=jit) for q in (quantizer, other)]
+    assert abs(grads[0][1] - grads[1][1]) > 0.03
+    np.testing.assert_allclose(grads[0][[0, 2]], grads[1][[0, 2]], rtol=1e-6)
+
+
+def test_dorefa_weights_mode_on_an_all_zero_kernel():
+    """Larq's divide_no_nan: forward 2 round(3/2) / 3 - 1 = 1/3, gradient exactly 0."""
+    for flag in (False, True):
+        quantizer = DoReFa(k_bit=2, mode="weights", stop_max_gradient=flag)
+        zeros = np.zeros((3, 4), "float32")
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(quantizer(zeros)), 1.0 / 3.0,
+                                   rtol=1e-6)
+        np.testing.assert_array_equal(quantizer_grad(quantizer, zeros), np.zeros((3, 4)))
 
 
 def test_bfloat16_inputs_keep_their_dtype_and_exact_signs():
@@ -129,6 +171,7 @@ def test_get_by_name():
 
 def test_serialize_deserialize_and_get_pass_through():
     for quantizer in (SteSign(clip_value=0.7), SwishSign(beta=3.0), DoReFa(k_bit=3, mode="weights"),
+                      DoReFa(k_bit=2, mode="weights", stop_max_gradient=True),
                       SteHeaviside(clip_value=None)):
         config = quantizers.serialize(quantizer)
         revived = quantizers.get(config)
@@ -154,6 +197,7 @@ def test_bad_arguments_name_the_argument():
         (lambda: SwishSign(beta=0), "`beta`"),
         (lambda: DoReFa(k_bit=0), "`k_bit`"),
         (lambda: DoReFa(mode="both"), "`mode`"),
+        (lambda: DoReFa(stop_max_gradient="yes"), "`stop_max_gradient`"),
     ]:
         with pytest.raises(ValueError, match=argument):
             make()

@@ -22,11 +22,13 @@ from keras import ops
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
 from keras_gradstab import ops as kg_ops
+from keras_gradstab.layers.recurrent.skew_learning_rate import SKEW_WEIGHT_NAMES
 
 
 @keras.saving.register_keras_serializable(package="keras_gradstab")
 class CayleySkewInitializer(keras.initializers.Initializer):
-    """Initial skew parameter X of the scaled Cayley transform, A = X - X^T.
+    """Initial skew parameter X of the scaled Cayley transform, A = U - U^T with U
+    the strictly upper triangle of X (see `skew`).
 
     A is block diagonal with 2x2 blocks [[0, s], [-s, 0]],
     s = -sqrt((1 - cos t) / (1 + cos t)), t ~ U[0, pi/2] (Helfrich et al., 2018):
@@ -78,13 +80,30 @@ def diagonal_d(units, n_neg):
 
 
 def skew(x):
-    """A = X - X^T, skew-symmetric by construction."""
+    """A = U - U^T, U the strictly upper triangle of X: skew-symmetric by construction.
+
+    An SGD step `X -= lr dL/dX` changes A by `-lr dL/dA`, with `dL/dA` the
+    gradient with respect to A's free entries `a_ij = -a_ji` (`G - G^T` for `G`
+    the derivative with respect to an unconstrained A), as the papers step A.
+    """
+    upper = ops.triu(ops.convert_to_tensor(x), k=1)
+    return upper - ops.transpose(upper)
+
+
+def upper_skew_parameter(x):
+    """The X with zero lower triangle and diagonal that `skew` maps to `X - X^T`.
+
+    Applied to the skew parameters on load, it converts weight files that define
+    `A = X - X^T` with a full X (the entries are exact differences, so A and the
+    outputs are bit for bit those of that definition) and leaves an already upper X
+    unchanged.
+    """
     x = ops.convert_to_tensor(x)
-    return x - ops.transpose(x)
+    return ops.triu(x - ops.transpose(x), k=1)
 
 
 def scaled_cayley(x, d):
-    """W = (I + A)^-1 (I - A) D with A = X - X^T, by one solve."""
+    """W = (I + A)^-1 (I - A) D with A = skew(X), by one solve."""
     return kg_ops.cayley(skew(x), d)
 
 
@@ -119,6 +138,13 @@ class OrthogonalCellMixin(DropoutRNNCell):
         self.seed_generator = keras.random.SeedGenerator(seed=seed)
         self.state_size = units
         self.output_size = units
+
+    def load_own_variables(self, store):
+        super().load_own_variables(store)
+        for name in SKEW_WEIGHT_NAMES:
+            variable = getattr(self, name, None)
+            if variable is not None:
+                variable.assign(upper_skew_parameter(variable))
 
     def shared_config(self):
         """The config entries of the arguments stored by `init_shared`."""

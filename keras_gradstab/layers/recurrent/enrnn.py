@@ -122,7 +122,7 @@ class ENRNNCell(OrthogonalCellMixin, keras.layers.Layer):
         h'   = modReLU(x U + [rec1, rec2], b)
 
     W1 = (I + A)^-1 (I - A) D is the scaled Cayley transform of the skew-symmetric
-    A = X - X^T (`recurrent_skew`, D with `n_neg` entries -1), W2
+    A = triu(X, 1) - triu(X, 1)^T (X is `recurrent_skew`, D has `n_neg` entries -1), W2
     (`normalized_kernel`) is a free matrix divided by its spectral radius rho once
     rho > 1 (`spectral_radius`, gradient through rho included), and W3
     (`coupling_kernel`) feeds the normalized block into the orthogonal one. The
@@ -132,6 +132,8 @@ class ENRNNCell(OrthogonalCellMixin, keras.layers.Layer):
 
     The papers train the skew parameter with a smaller learning rate:
     `keras_gradstab.layers.skew_learning_rate_optimizer` builds such an optimizer.
+    A step of rate `lr` on X moves A by `lr` times the papers' `dL/dA`, so their
+    rates for A apply as they are.
 
     Args:
         orthogonal_units: n1, size of the orthogonal block.

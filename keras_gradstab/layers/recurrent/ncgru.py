@@ -67,7 +67,8 @@ class NCGRUCell(OrthogonalCellMixin, keras.layers.Layer):
 
     then `c = modReLU(cand, b)` and `h' = u * h + (1 - u) * c`. U_c = (I + A)^-1
     (I - A) D is the scaled Cayley transform of the trainable skew-symmetric
-    A = X - X^T (`recurrent_skew`), D diagonal with `n_neg` entries -1. With
+    A = triu(X, 1) - triu(X, 1)^T (X is `recurrent_skew`), D diagonal with `n_neg`
+    entries -1. With
     `orthogonal_reset=True` (the NC-GRU(U_c, U_r) variant) the reset gate's
     recurrent matrix is a second Cayley matrix (`reset_skew`); the update gate is
     never constrained.
@@ -84,6 +85,8 @@ class NCGRUCell(OrthogonalCellMixin, keras.layers.Layer):
 
     The papers train the skew parameters with a smaller learning rate:
     `keras_gradstab.layers.skew_learning_rate_optimizer` builds such an optimizer.
+    A step of rate `lr` on X moves A by `lr` times the papers' `dL/dA`, so their
+    rates for A apply as they are.
 
     Gate biases and long memory: with zero gate biases (the reference's
     initialization, our default) u = r = 1/2 at the start, so the step's

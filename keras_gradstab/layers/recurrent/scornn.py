@@ -28,8 +28,8 @@ class ScoRNNCell(OrthogonalCellMixin, keras.layers.Layer):
     """Cell of scoRNN: `h' = modReLU(x U + h W, b)`, W orthogonal.
 
     W = (I + A)^-1 (I - A) D is the scaled Cayley transform of the skew-symmetric
-    A = X - X^T, X trainable (`recurrent_skew`), and D diagonal with `n_neg`
-    entries -1 (Helfrich, Willmott & Ye, ICML 2018). Plain autodiff through W
+    A = triu(X, 1) - triu(X, 1)^T of the trainable X (`recurrent_skew`; its
+    diagonal and lower triangle are unused), and D diagonal with `n_neg` entries -1 (Helfrich, Willmott & Ye, ICML 2018). Plain autodiff through W
     gives the paper's Cayley update, with any optimizer, and W stays orthogonal to
     float precision. States are row vectors: the cell computes `h @ W`, the
     transpose of the paper's `W h`. Used in `keras.layers.RNN(cell)` the cell
@@ -37,6 +37,9 @@ class ScoRNNCell(OrthogonalCellMixin, keras.layers.Layer):
 
     The papers train the skew parameter with a smaller learning rate:
     `keras_gradstab.layers.skew_learning_rate_optimizer` builds such an optimizer.
+    A step of rate `lr` on X moves A by `lr` times the papers' `dL/dA` (the
+    gradient with respect to A's free entries), so their rates for A apply as
+    they are.
 
     Args:
         units: positive integer, size of the state.

@@ -11,7 +11,12 @@ def skew_learning_rate_optimizer(optimizer, skew_learning_rate=None, skew_optimi
 
     scoRNN, NC-GRU and ENRNN train the skew parameter A of their scaled Cayley
     matrices with a smaller learning rate than the other weights (e.g. RMSprop
-    1e-4 for A against 1e-3 for the rest, or 1e-5 for ENRNN's A). This builds a
+    1e-4 for A against 1e-3 for the rest in scoRNN, or 1e-5 for ENRNN's A). Those
+    rates apply here as they are: the layers store A as the strictly upper
+    triangle of `X` (`A = triu(X, 1) - triu(X, 1)^T`), whose gradient is the
+    papers' `dL/dA` (scoRNN's `V^T - V`), so a step of rate `lr` changes A by
+    exactly the papers' step of rate `lr`, for SGD and for any element-wise
+    optimizer (RMSprop, Adam). This builds a
     `keras.optimizers.MultiOptimizer` that sends every weight named
     `recurrent_skew` or `reset_skew` (those of `ScoRNN`, `NCGRU`, `ENRNN` and their
     cells) to `skew_optimizer`, and every other weight to `optimizer`.
