@@ -6,8 +6,7 @@ on some x86 CPUs when the operands' batch axes broadcast (for example a
 `record_products()` installs a TensorFlow op callback (it sees eager ops and ops
 added to a graph while a function is traced) and collects every `BatchMatMul*`
 and ellipsis `Einsum` whose operands' batch shapes differ and that the library's
-own code makes (a `keras_gradstab` frame on the Python stack), with the innermost
-such frame.
+own code asks for (directly or through `keras.ops`), with that line.
 """
 
 import contextlib
@@ -67,18 +66,34 @@ def broadcasting_product(op_type, shapes, attrs=None):
     return None
 
 
-def _site():
-    """The innermost frame of the library on the stack, or None (not its product)."""
+# Frames of the machinery between a caller and the op it asked for.
+_PLUMBING = (os.sep + "tensorflow" + os.sep, os.path.join("keras", "src", "ops") + os.sep,
+             os.path.join("keras", "src", "backend") + os.sep,
+             os.path.join("keras", "src", "utils") + os.sep, os.sep + "autograph" + os.sep)
+
+
+def _site(roots):
+    """`path:line` of the code that asked for the op, if it lies under `roots`.
+
+    The first frame from the innermost outwards that is not TensorFlow's or
+    Keras's op plumbing made the product: a product of `keras.layers.Dense`
+    inside a model that library code predicts with is Keras's, not the library's.
+    """
     for frame in reversed(traceback.extract_stack()[:-3]):
         path = os.path.abspath(frame.filename)
-        if path.startswith(_PACKAGE):
-            return f"{os.path.relpath(path, os.path.dirname(_PACKAGE))}:{frame.lineno}"
+        if any(part in path for part in _PLUMBING):
+            continue
+        for root in roots:
+            if path.startswith(root):
+                return f"{os.path.relpath(path, os.path.dirname(root))}:{frame.lineno}"
+        return None
     return None
 
 
 @contextlib.contextmanager
-def record_products():
-    """Yields a list that fills with `(description, site)` of broadcasting products."""
+def record_products(roots=(_PACKAGE,)):
+    """Yields a list that fills with `(description, site)` of broadcasting products
+    made by code under the directories `roots` (the library's, by default)."""
     from tensorflow.python.framework import op_callbacks
 
     found = []
@@ -97,7 +112,7 @@ def record_products():
                 equation = equation.decode()
             attrs = {"equation": equation}
         problem = broadcasting_product(op_type, [i.shape for i in inputs], attrs)
-        site = _site() if problem else None
+        site = _site(roots) if problem else None
         if site:
             found.append((problem, site))
         return None
