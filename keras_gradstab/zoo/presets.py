@@ -24,7 +24,7 @@ PRESETS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "presets"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
 METADATA_FILE = "metadata.json"
-_METRICS = ("accuracy", "symbol_accuracy", "mse")
+_METRICS = ("accuracy", "symbol_accuracy", "mse", "bits_per_character")
 
 
 def _sha256(path):
@@ -168,7 +168,7 @@ def _test_data(data):
     generator = getattr(datasets, data["dataset"], None)
     if generator is None:
         raise ValueError(f"metadata names unknown data set {data['dataset']!r}")
-    _, test = generator(**data.get("kwargs", {}))
+    test = generator(**data.get("kwargs", {}))[-1]  # the last split (after any validation)
     return test[0], test[1]
 
 
@@ -183,7 +183,9 @@ def measure(model, metric, x, y, batch_size=None):
     """Computes a preset metric of `model` on (x, y).
 
     "accuracy": argmax of the last axis against the labels; "symbol_accuracy":
-    the same only where the label is not blank (0); "mse": mean squared error.
+    the same only where the label is not blank (0); "mse": mean squared error;
+    "bits_per_character": the mean cross-entropy of the predicted probabilities
+    (the last axis) at the label, over every position, in bits (nats / ln 2).
     """
     if metric not in _METRICS:
         raise ValueError(f"`metric` must be one of {_METRICS}; received {metric!r}.")
@@ -193,6 +195,9 @@ def measure(model, metric, x, y, batch_size=None):
     predictions = np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
     if metric == "mse":
         return float(np.mean((predictions - y) ** 2))
+    if metric == "bits_per_character":
+        chosen = np.take_along_axis(predictions, np.asarray(y)[..., None], axis=-1)
+        return float(-np.mean(np.log(np.maximum(chosen, 1e-12))) / np.log(2.0))
     # accuracy: class = argmax over the last axis; symbol_accuracy: only where the
     # target is not blank (0), as for the copying task's recalled symbols.
     classes = predictions.argmax(-1)
