@@ -159,7 +159,8 @@ def evaluate_presets(names=None, stream=None):
 def _metric_text(metric, value):
     if value is None:
         return "-"
-    return f"{value:.4f}" if metric == "mse" else f"{100 * value:.2f}%"
+    # Fractions as percentages; mean squared errors and bits per character as numbers.
+    return f"{value:.4f}" if metric in ("mse", "bits_per_character") else f"{100 * value:.2f}%"
 
 
 def format_zoo_table(rows, backend=None):

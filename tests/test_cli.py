@@ -91,3 +91,10 @@ def test_zoo_command_reports_a_tampered_preset_and_fails(tmp_path, monkeypatch, 
     rows = {r[0]: r for r in table_rows(capsys.readouterr().out)}
     assert rows["bad"][4].startswith("ERROR ValueError")
     assert rows["good"][4].endswith("%") and "ERROR" not in rows["good"][4]
+
+
+def test_zoo_table_prints_bits_per_character_as_a_number():
+    row = {"preset": "charlm", "task": "t", "metric": "bits_per_character", "recorded": 2.25,
+           "measured": 2.2512, "parameters": 10, "seconds": 1.0, "ok": True, "error": None}
+    table = cli.format_zoo_table([row])
+    assert "| 2.2500 | 2.2512 |" in table and "%" not in table.splitlines()[2]
