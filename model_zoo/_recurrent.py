@@ -11,6 +11,7 @@ import time
 import keras
 
 from keras_gradstab import zoo
+from keras_gradstab.layers import skew_learning_rate_optimizer
 from keras_gradstab.zoo.presets import measure
 
 PRESETS_DIR = os.path.join(
@@ -37,6 +38,13 @@ class _Target(keras.callbacks.Callback):
             return
         if value <= self.target if self.metric in LOWER_IS_BETTER else value >= self.target:
             self.model.stop_training = True
+
+
+def rmsprop(kind, lr, skew_lr, clipnorm):
+    """RMSprop with `clipnorm`; for the preset model (`kind="preset"`) its skew
+    parameters at their own learning rate `skew_lr`, as the orthogonal-RNN papers do."""
+    base = keras.optimizers.RMSprop(lr, clipnorm=clipnorm)
+    return skew_learning_rate_optimizer(base, skew_lr) if kind == "preset" else base
 
 
 def train(model, optimizer, train_data, validation, *, metric, epochs, batch_size, target=None,

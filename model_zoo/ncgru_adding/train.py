@@ -18,8 +18,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import keras  # noqa: E402
 
 from keras_gradstab import datasets  # noqa: E402
-from keras_gradstab.layers import NCGRU, skew_learning_rate_optimizer  # noqa: E402
-from model_zoo._recurrent import finish, train, train_baseline, validation_split  # noqa: E402
+from keras_gradstab.layers import NCGRU  # noqa: E402
+from model_zoo._recurrent import (  # noqa: E402
+    finish,
+    rmsprop,
+    train,
+    train_baseline,
+    validation_split,
+)
 
 NAME = "ncgru_adding"
 
@@ -39,11 +45,6 @@ def build(kind, units, length, seed=0):
         recurrent = keras.layers.LSTM(units, seed=seed)
     return keras.Sequential([keras.Input((length, 2)), recurrent, keras.layers.Dense(1)],
                             name=NAME if kind == "preset" else f"{kind}_adding")
-
-
-def optimizer(kind, lr, skew_lr, clipnorm):
-    base = keras.optimizers.RMSprop(lr, clipnorm=clipnorm)
-    return skew_learning_rate_optimizer(base, skew_lr) if kind == "preset" else base
 
 
 def main(argv=None):
@@ -82,7 +83,7 @@ def main(argv=None):
                f"{args.clipnorm}, seed 0")
 
     model = build("preset", args.units, args.time_steps)
-    seconds, log = train(model, optimizer("preset", args.lr, args.skew_lr, args.clipnorm),
+    seconds, log = train(model, rmsprop("preset", args.lr, args.skew_lr, args.clipnorm),
                          train_data, validation, **fit)
     settings.update(seconds=round(seconds, 1), steps=steps, log=log,
                     parameters=int(model.count_params()))
@@ -92,7 +93,7 @@ def main(argv=None):
         label = f"keras.layers.{kind.upper()}({units})"
         record, base_log = train_baseline(
             label, build(kind, units, args.time_steps),
-            optimizer(kind, args.lr, args.skew_lr, args.clipnorm), train_data, validation, test,
+            rmsprop(kind, args.lr, args.skew_lr, args.clipnorm), train_data, validation, test,
             trained=trained, **fit)
         records.append(record)
         settings[f"{kind}_log"] = base_log

@@ -20,9 +20,9 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from keras_gradstab import datasets  # noqa: E402
-from keras_gradstab.layers import NCGRU, skew_learning_rate_optimizer  # noqa: E402
+from keras_gradstab.layers import NCGRU  # noqa: E402
 from keras_gradstab.zoo.presets import measure  # noqa: E402
-from model_zoo._recurrent import finish, run_pair, train, validation_split  # noqa: E402
+from model_zoo._recurrent import finish, rmsprop, run_pair, train, validation_split  # noqa: E402
 
 NAME = "ncgru_copying"
 NUM_SYMBOLS = 8
@@ -70,11 +70,6 @@ def chrono_update_bias(model, time_steps, seed=0):
     return model
 
 
-def optimizer(kind, lr, skew_lr, clipnorm):
-    base = keras.optimizers.RMSprop(lr, clipnorm=clipnorm)
-    return skew_learning_rate_optimizer(base, skew_lr) if kind == "preset" else base
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--time-steps", type=int, default=200)
@@ -115,7 +110,7 @@ def main(argv=None):
 
     model, _, settings = run_pair(
         make,
-        lambda kind: optimizer(kind, args.lr, args.skew_lr, args.clipnorm),
+        lambda kind: rmsprop(kind, args.lr, args.skew_lr, args.clipnorm),
         train_data, validation, test, metric="symbol_accuracy", epochs=args.epochs,
         batch_size=args.batch_size, target=args.target,
         baseline_name=f"keras.layers.GRU({args.units})", skip_baseline=True,
@@ -125,7 +120,7 @@ def main(argv=None):
         # The same budget: as many epochs as the NC-GRU took to reach the target.
         gru = make("baseline")
         seconds, log = train(
-            gru, optimizer("baseline", args.lr, args.skew_lr, args.clipnorm), train_data,
+            gru, rmsprop("baseline", args.lr, args.skew_lr, args.clipnorm), train_data,
             validation, metric="symbol_accuracy", epochs=settings["epochs_run"],
             batch_size=args.batch_size, target=args.target)
         baseline = {"model": f"keras.layers.GRU({args.units})",
