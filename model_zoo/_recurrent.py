@@ -126,7 +126,7 @@ def run_pair(build, optimizer, train_data, validation, test, *, metric, epochs, 
 
 
 def train_baseline(label, model, optimizer, train_data, validation, test, *, metric, epochs,
-                   batch_size, trained, loss="sparse_categorical_crossentropy"):
+                   batch_size, trained, loss="sparse_categorical_crossentropy", seed=0):
     """Trains a baseline the way the preset was trained (no target: all `epochs`).
 
     Returns (the baseline record of a preset's metadata, per-epoch log): `model`
@@ -134,7 +134,7 @@ def train_baseline(label, model, optimizer, train_data, validation, test, *, met
     `trained` (how) and `train_seconds`.
     """
     seconds, log = train(model, optimizer, train_data, validation, metric=metric,
-                         epochs=epochs, batch_size=batch_size, loss=loss)
+                         epochs=epochs, batch_size=batch_size, loss=loss, seed=seed)
     record = {"model": f"{label}, {model.count_params():,} parameters", "metric": metric,
               "value": measure(model, metric, *test), "trained": trained,
               "train_seconds": round(seconds, 1)}

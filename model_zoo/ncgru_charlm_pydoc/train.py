@@ -55,6 +55,8 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--skew-lr", type=float, default=2e-4)
     parser.add_argument("--clipnorm", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="initialization and shuffling seed (the preset: 0)")
     parser.add_argument("--baselines", default="gru,lstm",
                         help="comma-separated baselines to train: gru, lstm (or none)")
     parser.add_argument("--quick", action="store_true",
@@ -73,12 +75,12 @@ def main(argv=None):
             validation[0][:32], validation[1][:32])
     vocabulary_size = len(datasets.pydoc_text_vocabulary())
     settings = {k: getattr(args, k) for k in (
-        "sequence_length", "units", "epochs", "batch_size", "lr", "skew_lr", "clipnorm")}
+        "sequence_length", "units", "epochs", "batch_size", "lr", "skew_lr", "clipnorm", "seed")}
     settings["optimizer"] = "Adam, clipnorm, cosine decay to 0 (the NC-GRU's skew parameter at skew_lr)"
     steps = args.epochs * -(-len(train_data[0]) // args.batch_size)
     trained = (f"the same way: {len(train_data[0])} training windows of {args.sequence_length} "
                f"characters, batch {args.batch_size}, {args.epochs} epochs ({steps} steps), Adam "
-               f"{args.lr} with cosine decay to 0 and clipnorm {args.clipnorm}, seed 0")
+               f"{args.lr} with cosine decay to 0 and clipnorm {args.clipnorm}, seed {args.seed}")
 
     def optimizer(kind):
         schedule = keras.optimizers.schedules.CosineDecay(args.lr, steps)
@@ -89,8 +91,9 @@ def main(argv=None):
             keras.optimizers.schedules.CosineDecay(args.skew_lr, steps), clipnorm=args.clipnorm)
         return skew_learning_rate_optimizer(base, skew_optimizer=skew)
 
-    fit = {"metric": METRIC, "epochs": args.epochs, "batch_size": args.batch_size}
-    model = build("preset", args.units, args.sequence_length, vocabulary_size)
+    fit = {"metric": METRIC, "epochs": args.epochs, "batch_size": args.batch_size,
+           "seed": args.seed}
+    model = build("preset", args.units, args.sequence_length, vocabulary_size, seed=args.seed)
     seconds, log = train(model, optimizer("preset"), train_data, validation, **fit)
     settings.update(seconds=round(seconds, 1), steps=steps, log=log,
                     parameters=int(model.count_params()))
@@ -99,7 +102,8 @@ def main(argv=None):
         units = args.gru_units if kind == "gru" else args.lstm_units
         record, base_log = train_baseline(
             f"keras.layers.{kind.upper()}({units})",
-            build(kind, units, args.sequence_length, vocabulary_size), optimizer(kind),
+            build(kind, units, args.sequence_length, vocabulary_size, seed=args.seed),
+            optimizer(kind),
             train_data, validation, test, trained=trained, **fit)
         records.append(record)
         settings[f"{kind}_log"] = base_log
