@@ -136,3 +136,10 @@ def test_rehash_command_migrates_an_old_preset(tmp_path, capsys):
     assert cli.main(["rehash", str(tmp_path / "old")]) == 0
     assert "old re-hashed" in capsys.readouterr().out
     assert presets_module.preset_metadata(tmp_path / "old")["sha256"] == metadata["sha256"]
+
+
+def test_zoo_table_prints_bits_per_character_as_a_number():
+    row = {"preset": "charlm", "task": "t", "metric": "bits_per_character", "recorded": 2.25,
+           "measured": 2.2512, "parameters": 10, "seconds": 1.0, "ok": True, "error": None}
+    table = cli.format_zoo_table([row])
+    assert "| 2.2500 | 2.2512 |" in table and "%" not in table.splitlines()[2]

@@ -1,16 +1,18 @@
 """Deterministic, seeded data sets generated locally (no download).
 
-Each returns `(x_train, y_train), (x_test, y_test)` like `keras.datasets`.
-`register_tfds_builders()` registers each as a tensorflow-datasets builder that
+Each returns `(x_train, y_train), (x_test, y_test)` like `keras.datasets`, except
+`pydoc_text`, which also returns a validation split between the two.
+`register_tfds_builders()` registers each of the others as a tensorflow-datasets builder that
 generates locally (`tfds.load("gradstab_copying/t100")` works offline).
 """
 
 from keras_gradstab.datasets.arrow_pointing import arrow_pointing
 from keras_gradstab.datasets.digits import digits, mnist1d
 from keras_gradstab.datasets.long_memory import adding, copying, copying_baseline
+from keras_gradstab.datasets.text import pydoc_text, pydoc_text_vocabulary
 
 __all__ = ["adding", "arrow_pointing", "copying", "copying_baseline", "digits", "mnist1d",
-           "register_tfds_builders"]
+           "pydoc_text", "pydoc_text_vocabulary", "register_tfds_builders"]
 
 
 def register_tfds_builders():

@@ -40,12 +40,6 @@ TASKS = {
     "reste_bnn_digits": {
         "family": "reste_bnn", "data": _DIGITS, "quick_options": {"width": (8, 16)},
     },
-    "ncgru_mnist1d": {
-        "family": "recurrent", "options": {"cell": "ncgru"},
-        "data": {"dataset": "mnist1d", "kwargs": {"num_samples": 5000, "seed": 42}},
-        "quick_data": {"dataset": "mnist1d", "kwargs": {"num_samples": 500, "seed": 42}},
-        "quick_options": {"units": (16, 32)},
-    },
     "ncgru_copying": {
         "family": "recurrent", "options": {"cell": "ncgru", "return_sequences": True},
         "data": {"dataset": "copying",

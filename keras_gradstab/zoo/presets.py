@@ -35,7 +35,7 @@ METADATA_FILE = "metadata.json"
 PRESET_FILES = (CONFIG_FILE, METADATA_FILE, WEIGHTS_FILE)
 HASH_KEY = "sha256"
 _LEGACY_HASH_KEY = "weights_sha256"
-_METRICS = ("accuracy", "symbol_accuracy", "mse")
+_METRICS = ("accuracy", "symbol_accuracy", "mse", "bits_per_character")
 
 MetricSpec = collections.namedtuple("MetricSpec", ["higher_is_better", "atol", "rtol", "percent"])
 
@@ -563,7 +563,7 @@ def _test_data(data):
     generator = getattr(datasets, data["dataset"], None)
     if generator is None:
         raise ValueError(f"metadata names unknown data set {data['dataset']!r}")
-    _, test = generator(**data.get("kwargs", {}))
+    test = generator(**data.get("kwargs", {}))[-1]  # the last split (after any validation)
     return test[0], test[1]
 
 
@@ -578,7 +578,9 @@ def measure(model, metric, x, y, batch_size=None):
     """Computes a preset metric of `model` on (x, y), as `save_preset` and `evaluate` do.
 
     "accuracy": argmax of the last axis against the labels; "symbol_accuracy":
-    the same only where the label is not blank (0); "mse": mean squared error.
+    the same only where the label is not blank (0); "mse": mean squared error;
+    "bits_per_character": the mean cross-entropy of the predicted probabilities
+    (the last axis) at the label, over every position, in bits (nats / ln 2).
 
     Args:
         model: a `keras.Model`.
@@ -609,6 +611,9 @@ def measure(model, metric, x, y, batch_size=None):
     predictions = np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
     if metric == "mse":
         return float(np.mean((predictions - y) ** 2))
+    if metric == "bits_per_character":
+        chosen = np.take_along_axis(predictions, np.asarray(y)[..., None], axis=-1)
+        return float(-np.mean(np.log(np.maximum(chosen, 1e-12))) / np.log(2.0))
     # accuracy: class = argmax over the last axis; symbol_accuracy: only where the
     # target is not blank (0), as for the copying task's recalled symbols.
     classes = predictions.argmax(-1)

@@ -19,11 +19,12 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from keras_gradstab import datasets  # noqa: E402
-from keras_gradstab.layers import NCGRU, skew_learning_rate_optimizer  # noqa: E402
+from keras_gradstab.layers import NCGRU  # noqa: E402
 from keras_gradstab.zoo.presets import measure  # noqa: E402
 from model_zoo._recurrent import (  # noqa: E402
     finish,
     recipe_parser,
+    rmsprop,
     run_pair,
     train,
     validation_split,
@@ -75,11 +76,6 @@ def chrono_update_bias(model, time_steps, seed=0):
     return model
 
 
-def optimizer(kind, lr, skew_lr, clipnorm):
-    base = keras.optimizers.RMSprop(lr, clipnorm=clipnorm)
-    return skew_learning_rate_optimizer(base, skew_lr) if kind == "preset" else base
-
-
 def main(argv=None):
     parser = recipe_parser(__doc__, epochs=15, batch_size=32, lr=1e-3, skew_lr=1e-4,
                            quick_help="T=20, 8 units, 1 epoch")
@@ -111,7 +107,7 @@ def main(argv=None):
 
     model, _, settings = run_pair(
         make,
-        lambda kind: optimizer(kind, args.lr, args.skew_lr, args.clipnorm),
+        lambda kind: rmsprop(kind, args.lr, args.skew_lr, args.clipnorm),
         train_data, validation, test, metric="symbol_accuracy", epochs=args.epochs,
         batch_size=args.batch_size, target=args.target,
         baseline_name=f"keras.layers.GRU({args.units})", skip_baseline=True,
@@ -121,7 +117,7 @@ def main(argv=None):
         # The same budget: as many epochs as the NC-GRU took to reach the target.
         gru = make("baseline")
         seconds, log = train(
-            gru, optimizer("baseline", args.lr, args.skew_lr, args.clipnorm), train_data,
+            gru, rmsprop("baseline", args.lr, args.skew_lr, args.clipnorm), train_data,
             validation, metric="symbol_accuracy", epochs=settings["epochs_run"],
             batch_size=args.batch_size, target=args.target)
         baseline = {"model": f"keras.layers.GRU({args.units})",

@@ -338,3 +338,22 @@ def test_save_preset_measures_and_records_its_batch_size(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="eval_batch_size"):
         zoo.save_preset(model, str(tmp_path / "c"), eval_batch_size=0, **kwargs)
     assert not (tmp_path / "c").exists()  # refused before anything is written
+
+
+def test_bits_per_character_is_the_cross_entropy_in_bits():
+    # A model that predicts the same distribution softmax(bias) at every position:
+    # its bits per character is the mean of -log2 p[label], computed here by hand.
+    from keras_gradstab.zoo.presets import measure
+
+    bias = np.array([0.5, -1.0, 2.0, 0.0], "float32")
+    model = keras.Sequential([
+        keras.Input((6,), dtype="int32"), keras.layers.Embedding(4, 3),
+        keras.layers.Dense(4, activation="softmax", kernel_initializer="zeros",
+                           bias_initializer=keras.initializers.Constant(bias)),
+    ])
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 4, (5, 6)).astype("int32")
+    y = rng.integers(0, 4, (5, 6)).astype("int32")
+    p = np.exp(bias) / np.exp(bias).sum()
+    want = float(np.mean([-np.log2(p[label]) for label in y.ravel()]))
+    assert measure(model, "bits_per_character", x, y) == pytest.approx(want, rel=1e-5)
