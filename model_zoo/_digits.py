@@ -41,6 +41,24 @@ class StepCounter(keras.callbacks.Callback):
         self.steps += 1
 
 
+def relu_bn_mlp(input_shape, depth, units, classes, *, name, standardize=False):
+    """The deep plain MLP baseline: `depth` hidden `Dense(units)` (he_normal) +
+    `BatchNormalization` + relu, and a `Dense(classes)` head (logits); with
+    `standardize`, a `Normalization` layer named "standardize" comes first
+    (`adapt` it on the training data). Inputs of rank > 1 are flattened."""
+    layers = [keras.Input(input_shape)]
+    if standardize:
+        layers.append(keras.layers.Normalization(name="standardize"))
+    if len(input_shape) > 1:
+        layers.append(keras.layers.Flatten(name="flatten"))
+    for i in range(depth):
+        layers += [keras.layers.Dense(units, kernel_initializer="he_normal", name=f"dense_{i}"),
+                   keras.layers.BatchNormalization(name=f"batch_norm_{i}"),
+                   keras.layers.Activation("relu", name=f"relu_{i}")]
+    layers.append(keras.layers.Dense(classes, name="output"))
+    return keras.Sequential(layers, name=name)
+
+
 def train(model, data, epochs, batch_size=64, learning_rate=1e-3):
     """Adam with cosine decay, sparse cross-entropy on logits; returns (test accuracy, s)."""
     (x_train, y_train), (x_test, y_test) = data

@@ -24,7 +24,6 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from keras_gradstab.models import snn  # noqa: E402
@@ -49,13 +48,7 @@ def build_relu(depth=16, units=64):
 
 def build_relu_bn(depth=16, units=64):
     """The same depth and width, relu + he_normal + BatchNormalization, no SNN parts."""
-    layers = [keras.Input((FEATURES,))]
-    for i in range(depth):
-        layers += [keras.layers.Dense(units, kernel_initializer="he_normal", name=f"dense_{i}"),
-                   keras.layers.BatchNormalization(name=f"batch_norm_{i}"),
-                   keras.layers.Activation("relu", name=f"relu_{i}")]
-    layers.append(keras.layers.Dense(CLASSES, name="output"))
-    return keras.Sequential(layers, name="relu_bn_mlp")
+    return _digits.relu_bn_mlp((FEATURES,), depth, units, CLASSES, name="relu_bn_mlp")
 
 
 def train(model, data, epochs):
