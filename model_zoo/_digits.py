@@ -1,7 +1,8 @@
 """What the digits image presets' recipes share (snn_mlp_digits, orthogonal_cnn_digits,
-orthogonal_cnn_certified_digits): the command-line options and data of a run,
-the compile settings recorded in the preset, and one training loop for the preset
-model and its baseline, trained and measured the same way.
+orthogonal_cnn_certified_digits; also snn_mlp_breast_cancer, with its own data and
+task): the command-line options and data of a run, the compile settings recorded
+in the preset, and one training loop for the preset model and its baseline,
+trained and measured the same way.
 
 Not a preset (no `train.py`): `model_zoo/<name>/train.py` imports it.
 """
@@ -40,6 +41,24 @@ class StepCounter(keras.callbacks.Callback):
         self.steps += 1
 
 
+def relu_bn_mlp(input_shape, depth, units, classes, *, name, standardize=False):
+    """The deep plain MLP baseline: `depth` hidden `Dense(units)` (he_normal) +
+    `BatchNormalization` + relu, and a `Dense(classes)` head (logits); with
+    `standardize`, a `Normalization` layer named "standardize" comes first
+    (`adapt` it on the training data). Inputs of rank > 1 are flattened."""
+    layers = [keras.Input(input_shape)]
+    if standardize:
+        layers.append(keras.layers.Normalization(name="standardize"))
+    if len(input_shape) > 1:
+        layers.append(keras.layers.Flatten(name="flatten"))
+    for i in range(depth):
+        layers += [keras.layers.Dense(units, kernel_initializer="he_normal", name=f"dense_{i}"),
+                   keras.layers.BatchNormalization(name=f"batch_norm_{i}"),
+                   keras.layers.Activation("relu", name=f"relu_{i}")]
+    layers.append(keras.layers.Dense(classes, name="output"))
+    return keras.Sequential(layers, name=name)
+
+
 def train(model, data, epochs, batch_size=64, learning_rate=1e-3):
     """Adam with cosine decay, sparse cross-entropy on logits; returns (test accuracy, s)."""
     (x_train, y_train), (x_test, y_test) = data
@@ -58,25 +77,30 @@ def train(model, data, epochs, batch_size=64, learning_rate=1e-3):
     return float(accuracy), seconds
 
 
-def parse_args(doc, argv, *, name, epochs, quick_help):
+def parse_args(doc, argv, *, name, epochs, quick_help, seeds=None):
     """`(args, out)`: the arguments of a digits recipe (`--quick`, `--out`,
-    `--epochs`, `--seed`) and the preset directory it writes (`--out`, else the
-    package's presets; a quick run must name `--out`)."""
+    `--epochs`, `--seed`; `--seeds`, the number of seeds from `--seed` on, when
+    `seeds` gives its default) and the preset directory it writes (`--out`, else
+    the package's presets; a quick run must name `--out`)."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=quick_help)
     parser.add_argument("--out", default=None,
                         help="where to write the preset (default: the package's presets)")
     parser.add_argument("--epochs", type=int, default=epochs)
     parser.add_argument("--seed", type=int, default=0)
+    if seeds is not None:
+        parser.add_argument("--seeds", type=int, default=seeds,
+                            help="train every model with this many seeds, from --seed on")
     args = parser.parse_args(argv)
     if args.quick and args.out is None:
         parser.error("--quick needs --out (a quick run never writes into the package)")
     return args, args.out or os.path.join(PRESETS_DIR, name)
 
 
-def load_data(quick, size=256):
-    """The recorded digits split; a quick run trains on its first `size` examples."""
-    (x, y), test = datasets.digits(**DATA["kwargs"])
+def load_data(quick, size=256, data=DATA):
+    """The recorded split of `data` (a preset's `metadata["data"]`, digits by
+    default); a quick run trains on its first `size` examples."""
+    (x, y), test = getattr(datasets, data["dataset"])(**data["kwargs"])
     return ((x[:size], y[:size]) if quick else (x, y)), test
 
 
@@ -95,7 +119,8 @@ def train_pair(builders, data, epochs, seed, train_fn):
     return results, first
 
 
-def save(model, out, *, name, extra, baseline, more_baselines=None):
+def save(model, out, *, name, extra, baseline, more_baselines=None,
+         task="digit classification (scikit-learn digits, 8x8)", data=DATA):
     """Saves `model` as the preset `name` in `out` (with its baseline records) and
     prints its headline."""
     # The config records the compile settings of training, with jit_compile
@@ -104,8 +129,8 @@ def save(model, out, *, name, extra, baseline, more_baselines=None):
     model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"], jit_compile=False)
     metadata = zoo.save_preset(
-        model, out, name=name, task="digit classification (scikit-learn digits, 8x8)",
-        metric="accuracy", data=DATA, recipe=f"model_zoo/{name}/train.py", compile=COMPILE,
+        model, out, name=name, task=task, metric="accuracy", data=data,
+        recipe=f"model_zoo/{name}/train.py", compile=COMPILE,
         extra=extra, baseline=baseline, more_baselines=more_baselines)
     print(json.dumps({k: metadata[k] for k in ("name", "metric", "value", "backend")}))
     return metadata

@@ -7,12 +7,13 @@ generates locally (`tfds.load("gradstab_copying/t100")` works offline).
 """
 
 from keras_gradstab.datasets.arrow_pointing import arrow_pointing
+from keras_gradstab.datasets.breast_cancer import breast_cancer
 from keras_gradstab.datasets.digits import digits, mnist1d
 from keras_gradstab.datasets.long_memory import adding, copying, copying_baseline
 from keras_gradstab.datasets.text import pydoc_text, pydoc_text_vocabulary
 
-__all__ = ["adding", "arrow_pointing", "copying", "copying_baseline", "digits", "mnist1d",
-           "pydoc_text", "pydoc_text_vocabulary", "register_tfds_builders"]
+__all__ = ["adding", "arrow_pointing", "breast_cancer", "copying", "copying_baseline", "digits",
+           "mnist1d", "pydoc_text", "pydoc_text_vocabulary", "register_tfds_builders"]
 
 
 def register_tfds_builders():
@@ -20,9 +21,9 @@ def register_tfds_builders():
 
     Imports `keras_gradstab.datasets.tfds_builders` (and so `tensorflow_datasets`,
     in the `data` extra). The builders `gradstab_copying`, `gradstab_adding`,
-    `gradstab_digits`, `gradstab_mnist1d` and `gradstab_arrow_pointing` generate
-    their examples locally: `tfds.load` needs no network. Calling it again is
-    harmless.
+    `gradstab_digits`, `gradstab_mnist1d`, `gradstab_breast_cancer` and
+    `gradstab_arrow_pointing` generate their examples locally: `tfds.load`
+    needs no network. Calling it again is harmless.
 
     Returns:
         The sorted list of builder names.

@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from keras_gradstab.datasets.arrow_pointing import arrow_pointing
+from keras_gradstab.datasets.breast_cancer import breast_cancer
 from keras_gradstab.datasets.digits import digits, mnist1d
 from keras_gradstab.datasets.long_memory import adding, copying
 
@@ -58,6 +59,10 @@ def _shape_mnist1d(kwargs):
     return ((40, 1), "float32"), ((), "int32")
 
 
+def _shape_breast_cancer(kwargs):
+    return ((30,), "float32"), ((), "int32")
+
+
 def _shape_arrow(kwargs):
     size = kwargs.get("image_size", 64)
     return ((size, size, 1), "float32"), ((), "int32")
@@ -79,6 +84,7 @@ FAMILIES = {
         ("images", {}), ("sequential", {"sequential": True}),
         ("permuted", {"sequential": True, "permuted": True}))),
     "mnist1d": (mnist1d, _shape_mnist1d, _configs(("default", {}))),
+    "breast_cancer": (breast_cancer, _shape_breast_cancer, _configs(("default", {}))),
     "arrow_pointing": (arrow_pointing, _shape_arrow, _configs(
         ("size64", {"image_size": 64}), ("size128", {"image_size": 128}),
         ("size192", {"image_size": 192}))),
@@ -136,7 +142,7 @@ def tfds_config(family, name=None, **kwargs):
 
     Args:
         family: a key of `FAMILIES` ("copying", "adding", "digits", "mnist1d",
-            "arrow_pointing").
+            "breast_cancer", "arrow_pointing").
         name: the config's name (its folder under `data_dir`); default: derived
             from a hash of `kwargs`.
         **kwargs: the generator's keyword arguments.

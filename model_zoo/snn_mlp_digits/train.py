@@ -19,7 +19,6 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
-import keras  # noqa: E402
 
 from keras_gradstab.models import snn  # noqa: E402
 from model_zoo import _digits  # noqa: E402
@@ -34,14 +33,8 @@ def build_snn(depth=16, units=64, dropout_rate=0.05):
 
 def build_baseline(depth=16, units=64):
     """The same depth and width, relu + he_normal + BatchNormalization, no SNN parts."""
-    layers = [keras.Input((8, 8, 1)), keras.layers.Normalization(name="standardize"),
-              keras.layers.Flatten(name="flatten")]
-    for i in range(depth):
-        layers += [keras.layers.Dense(units, kernel_initializer="he_normal", name=f"dense_{i}"),
-                   keras.layers.BatchNormalization(name=f"batch_norm_{i}"),
-                   keras.layers.Activation("relu", name=f"relu_{i}")]
-    layers.append(keras.layers.Dense(10, name="output"))
-    return keras.Sequential(layers, name="relu_bn_mlp_digits")
+    return _digits.relu_bn_mlp((8, 8, 1), depth, units, 10, standardize=True,
+                               name="relu_bn_mlp_digits")
 
 
 def train(model, data, epochs):

@@ -142,3 +142,35 @@ def test_pydoc_text_splits_and_encoding_against_plain_python():
 def test_pydoc_text_rejects_bad_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name):
         datasets.pydoc_text(**kwargs)
+
+
+def test_breast_cancer_is_a_stratified_split_standardized_with_train_statistics():
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.preprocessing import StandardScaler
+
+    raw = load_breast_cancer()
+    (x, y), (xt, yt) = datasets.breast_cancer(seed=3)
+    assert x.dtype == np.float32 and y.dtype == np.int32 and x.shape[1:] == (30,)
+    # Recover each feature's affine map from the sorted values (the rows of both
+    # splits together are the table's rows, each feature shifted and scaled).
+    both = np.concatenate([x, xt]).astype("float64")
+    scale, shift = np.empty(30), np.empty(30)
+    for j in range(30):
+        scale[j], shift[j] = np.polyfit(np.sort(both[:, j]), np.sort(raw.data[:, j]), 1)
+    # Map the training rows back and find them in the table.
+    back = x * scale + shift
+    found = [int(np.argmin(np.abs(raw.data - row).sum(1))) for row in back]
+    np.testing.assert_allclose(back, raw.data[found], rtol=1e-5, atol=1e-4)
+    np.testing.assert_array_equal(y, raw.target[found])
+    # The statistics are those of the training rows only (scikit-learn's scaler).
+    scaler = StandardScaler().fit(raw.data[found])
+    np.testing.assert_allclose(x, scaler.transform(raw.data[found]), atol=1e-4)
+    assert len(set(found)) == len(x) and len(x) + len(xt) == 569
+    # Stratified: each class keeps round(0.2 * count) examples for testing.
+    counts = np.bincount(raw.target)
+    np.testing.assert_array_equal(np.bincount(yt), np.round(0.2 * counts).astype(int))
+    # Fixed by the seed, another seed splits differently.
+    np.testing.assert_array_equal(datasets.breast_cancer(seed=3)[0][0], x)
+    assert not np.array_equal(datasets.breast_cancer(seed=4)[1][0], xt)
+    with pytest.raises(ValueError, match="test_fraction"):
+        datasets.breast_cancer(test_fraction=0.0)

@@ -56,6 +56,12 @@ def test_digits_builder_permuted_sequences(tmp_path):
     assert_same(load_both_splits("digits", tmp_path, **kwargs), datasets.digits(**kwargs))
 
 
+def test_breast_cancer_builder(tmp_path):
+    kwargs = {"test_fraction": 0.3, "seed": 5}
+    assert_same(load_both_splits("breast_cancer", tmp_path, **kwargs),
+                datasets.breast_cancer(**kwargs))
+
+
 def test_mnist1d_builder(tmp_path):
     pytest.importorskip("mnist1d")
     kwargs = {"num_samples": 30, "seed": 1}
