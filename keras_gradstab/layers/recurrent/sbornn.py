@@ -14,6 +14,7 @@ an optimizer on f:
 import keras
 from keras import ops
 
+from keras_gradstab.ops._checks import require_steps
 from keras_gradstab.ops.scan import scan
 
 UPDATES = ("gd", "heavy_ball", "nesterov")
@@ -213,6 +214,7 @@ class SBORNN(keras.layers.Layer):
         self.cell.build((input_shape[0], input_shape[-1]))
 
     def call(self, inputs, mask=None, initial_state=None):
+        require_steps("SBORNN", inputs, (1,))
         cell = self.cell
         batch = ops.shape(inputs)[0]
         projected = ops.transpose(cell.project_inputs(inputs), (1, 0, 2))  # time-major
