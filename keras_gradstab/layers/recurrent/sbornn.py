@@ -14,7 +14,7 @@ an optimizer on f:
 import keras
 from keras import ops
 
-from keras_gradstab.ops._checks import require_steps
+from keras_gradstab.ops._checks import is_finite_number, require_steps
 from keras_gradstab.ops.scan import scan
 
 UPDATES = ("gd", "heavy_ball", "nesterov")
@@ -68,8 +68,8 @@ class SBORNNCell(keras.layers.Layer):
         if update not in UPDATES:
             raise ValueError(f"`update` must be one of {UPDATES}; received {update!r}.")
         for name, value in (("eta", eta), ("mu", mu), ("alpha", alpha)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(f"`{name}` must be a number; received {value!r}.")
+            if not is_finite_number(value):
+                raise ValueError(f"`{name}` must be a finite number; received {value!r}.")
         if eta <= 0:
             raise ValueError(f"`eta` must be positive; received {eta}.")
         self.units = units
