@@ -76,7 +76,8 @@ def test_one_backend_install(tmp_path):
 
     assert "usage: keras-gradstab" in run([python, "-m", "keras_gradstab", "--help"], env).stdout
     example = run([python, "-c", (
-        "import json, keras, keras_gradstab as kg; "
+        # The README's order: keras_gradstab first chooses the backend.
+        "import json; import keras_gradstab as kg; import keras; "
         "row = kg.zoo.evaluate('snn_mlp_digits'); "
         "print(json.dumps([keras.config.backend(), row['recorded'], row['measured']]))"
     )], env)
