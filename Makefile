@@ -4,18 +4,23 @@
 #               the docs site built with `mkdocs build --strict`
 #   make bench  every benchmark at full size, one process per backend
 #   make docs   the documentation site (site/), strict
+#   make test-latest   the suite against the newest releases (.venv-latest, no pins)
+#   make constraints   rewrites constraints.txt from .venv (after a green `make test`)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 EXTRAS ?= jax,tensorflow,torch,tuner,data,docs,dev
 BACKENDS ?= jax tensorflow torch
+# The exact versions the suite last passed with; empty: the newest releases.
+CONSTRAINTS ?= constraints.txt
+PIN := $(if $(CONSTRAINTS),-c $(CONSTRAINTS),--upgrade --upgrade-strategy eager)
 
-.PHONY: run test bench lint docs venv clean
+.PHONY: run test test-latest bench lint docs venv constraints clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[$(EXTRAS)]"
+	$(PY) -m pip install --quiet --disable-pip-version-check $(PIN) -e ".[$(EXTRAS)]"
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -36,6 +41,18 @@ test: $(STAMP)
 	$(MAKE) --no-print-directory docs || status=1; \
 	exit $$status
 
+# The same suite in its own environment with the newest release of every
+# dependency (torch stays pinned by pyproject.toml): a breaking release shows
+# here before a user meets it.
+test-latest:
+	rm -f .venv-latest/.installed
+	$(MAKE) --no-print-directory test VENV=.venv-latest CONSTRAINTS=
+
+constraints: $(STAMP)
+	{ echo "# The exact versions \`make test\` last passed with (make constraints rewrites it)."; \
+	  $(PY) -m pip freeze --exclude-editable --disable-pip-version-check | sed -e 's/+cpu$$//'; \
+	} > $(CONSTRAINTS)
+
 # The documentation site, strict: a broken reference or a missing page fails.
 # Notebooks are rendered, not executed.
 docs: $(STAMP)
@@ -45,4 +62,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) build site *.egg-info
+	rm -rf $(VENV) .venv-latest build site *.egg-info

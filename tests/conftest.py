@@ -39,6 +39,38 @@ def pytest_report_header(config):
 
 
 @pytest.fixture(autouse=True)
+def _no_broadcasting_products(request):
+    """On TensorFlow, fails a test whose code runs a broadcasting batch matmul.
+
+    Such products reach a oneDNN kernel that is wrong on some CPUs (see
+    `keras_gradstab.ops.matmul`); the library writes them with that helper.
+    `KERAS_GRADSTAB_PRODUCT_LOG=FILE` appends them to FILE instead of failing.
+    """
+    if keras.config.backend() != "tensorflow" or request.node.get_closest_marker(
+        "broadcasting_products"
+    ):
+        yield
+        return
+    from product_guard import record_products
+
+    with record_products() as found:
+        yield
+    if not found:
+        return
+    lines = sorted({f"{site}: {problem}" for problem, site in found})
+    log = os.environ.get("KERAS_GRADSTAB_PRODUCT_LOG")
+    if log:
+        with open(log, "a") as f:
+            f.writelines(f"{request.node.nodeid} | {line}\n" for line in lines)
+        return
+    pytest.fail(
+        "broadcasting batch matmul on TensorFlow (write it with "
+        "keras_gradstab.ops.matmul):\n" + "\n".join(lines),
+        pytrace=False,
+    )
+
+
+@pytest.fixture(autouse=True)
 def _fresh_keras_state():
     # free_memory=False: no gc.collect() per test (0.3 s each on jax).
     keras.utils.clear_session(free_memory=False)

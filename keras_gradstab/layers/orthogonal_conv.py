@@ -25,6 +25,7 @@ from keras import ops
 from keras_gradstab.ops.cayley import cayley
 from keras_gradstab.ops.circular_pad import PADDINGS, padded_conv
 from keras_gradstab.ops.conv_singular_values import normalize_strides
+from keras_gradstab.ops.matmul import matmul
 from keras_gradstab.ops.orthogonal_conv import check_orthogonal_conv
 
 
@@ -138,9 +139,9 @@ class _OrthogonalConv(keras.layers.Layer):
                     before = [(0, 0)] * (self.rank + 2)
                     after[axis], before[axis] = (0, 1), (1, 0)
                     # Composition with the two-tap kernel [P, I - P] along `axis`.
-                    kernel = ops.pad(kernel, after) @ projector[index] + ops.pad(
-                        kernel, before
-                    ) @ (eye - projector[index])
+                    kernel = matmul(ops.pad(kernel, after), projector[index]) + matmul(
+                        ops.pad(kernel, before), eye - projector[index]
+                    )
                     index += 1
         return kernel[..., : self.reshaped_channels, : self.filters]
 

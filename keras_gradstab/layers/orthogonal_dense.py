@@ -5,6 +5,7 @@ from keras import ops
 
 from keras_gradstab import activations
 from keras_gradstab.ops.cayley import cayley
+from keras_gradstab.ops.matmul import matmul
 
 
 @keras.saving.register_keras_serializable(package="keras_gradstab")
@@ -79,7 +80,7 @@ class OrthogonalDense(keras.layers.Layer):
 
     def call(self, inputs):
         kernel = ops.cast(self.kernel, inputs.dtype)
-        outputs = ops.matmul(inputs, kernel)
+        outputs = matmul(inputs, kernel)
         if self.use_bias:
             outputs = outputs + ops.cast(self.bias, inputs.dtype)
         return self.activation(outputs)

@@ -155,14 +155,14 @@ class _PLSTMBase(keras.layers.Layer):
         """{name: [B, ..., heads]} sigmoid-free preactivations of one mode's gates."""
         kernel, bias = self._gate_weights[prefix]
         names = self._p_gates if prefix == "p" else self._d_gates
-        z = ops.einsum("...c,chg->...hg", x, ops.cast(kernel, x.dtype)) + ops.cast(
-            bias, x.dtype
-        )
+        # tensordot is one 2D product; an ellipsis einsum would broadcast batch
+        # axes (see keras_gradstab.ops.matmul).
+        z = ops.tensordot(x, ops.cast(kernel, x.dtype), axes=1) + ops.cast(bias, x.dtype)
         return {name: z[..., i] for i, name in enumerate(names)}
 
     def _project(self, x):
         def proj(kernel):
-            return ops.einsum("...c,chd->...hd", x, ops.cast(kernel, x.dtype))
+            return ops.tensordot(x, ops.cast(kernel, x.dtype), axes=1)
 
         return proj(self.query_kernel), proj(self.key_kernel), proj(self.value_kernel)
 
@@ -183,7 +183,7 @@ class _PLSTMBase(keras.layers.Layer):
         h = ops.transpose(h, (0,) + tuple(range(2, spatial + 2)) + (1, spatial + 2))
         h = h * ops.rsqrt(ops.mean(ops.square(h), axis=-1, keepdims=True) + self.epsilon)
         h = ops.cast(h * ops.cast(self.norm_scale, h.dtype), dtype)
-        return ops.einsum("...hd,hdo->...o", h, ops.cast(self.output_kernel, dtype)) + ops.cast(
+        return ops.tensordot(h, ops.cast(self.output_kernel, dtype), axes=2) + ops.cast(
             self.output_bias, dtype
         )
 

@@ -14,6 +14,7 @@ import keras
 from keras import ops
 
 from keras_gradstab import quantizers
+from keras_gradstab.ops.matmul import matmul
 
 KERNEL_SCALES = (None, "per_layer", "per_channel")
 
@@ -145,7 +146,7 @@ class QuantDense(_Quantized, keras.layers.Dense):
         self._setup_quantization(input_quantizer, kernel_quantizer, kernel_scale)
 
     def call(self, inputs, training=None):
-        outputs = ops.matmul(self._quantize_input(inputs), self.quantized_kernel())
+        outputs = matmul(self._quantize_input(inputs), self.quantized_kernel())
         if self.bias is not None:
             outputs = ops.add(outputs, self.bias)
         if self.activation is not None:

@@ -15,6 +15,9 @@ from keras_gradstab.ops.conv_singular_values import (
 from keras_gradstab.ops.linear_recurrence import (
     linear_recurrence,
 )
+from keras_gradstab.ops.matmul import (
+    matmul,
+)
 from keras_gradstab.ops.orthogonal_conv import (
     check_orthogonal_conv,
     lorth,
@@ -36,6 +39,7 @@ __all__ = [
     "dense_conv_operator",
     "linear_recurrence",
     "lorth",
+    "matmul",
     "neumann_inverse",
     "plstm_1d",
     "plstm_2d",

@@ -16,6 +16,7 @@ from keras_gradstab.layers.recurrent._orthogonal import (
     diagonal_d,
     scaled_cayley,
 )
+from keras_gradstab.ops.matmul import matmul
 
 _CELL_KEYS = (
     "orthogonal_units", "normalized_units", "n_neg", "power_squarings",
@@ -233,7 +234,7 @@ class ENRNNCell(OrthogonalCellMixin, keras.layers.Layer):
         }
 
     def project_inputs(self, inputs):
-        return ops.matmul(inputs, self.kernel)
+        return matmul(inputs, self.kernel)
 
     def step(self, projected, h, constants, recurrent_mask=None):
         hd = h if recurrent_mask is None else h * recurrent_mask

@@ -18,6 +18,7 @@ from keras_gradstab.layers.recurrent._orthogonal import (
     skew,
 )
 from keras_gradstab.ops.cayley import solve_identity_plus
+from keras_gradstab.ops.matmul import matmul
 
 _CELL_KEYS = (
     "units", "n_neg", "reset_after", "orthogonal_reset", "cayley_inverse", "neumann_terms",
@@ -285,7 +286,7 @@ class NCGRUCell(OrthogonalCellMixin, keras.layers.Layer):
 
     def project_inputs(self, inputs):
         bias = ops.concatenate([self.bias, ops.zeros((self.units,), self.bias.dtype)])
-        return ops.matmul(inputs, self.kernel) + ops.cast(bias, self.compute_dtype)
+        return matmul(inputs, self.kernel) + ops.cast(bias, self.compute_dtype)
 
     def step(self, projected, h, constants, recurrent_mask=None):
         # ops.split, not slices: on TensorFlow (graph mode, as Keras runs it there)

@@ -15,6 +15,7 @@ import keras
 from keras import ops
 
 from keras_gradstab.ops._checks import is_finite_number, require_steps
+from keras_gradstab.ops.matmul import matmul
 from keras_gradstab.ops.scan import scan
 
 UPDATES = ("gd", "heavy_ball", "nesterov")
@@ -107,7 +108,7 @@ class SBORNNCell(keras.layers.Layer):
 
     def project_inputs(self, inputs):
         """`x W_x + b` for inputs of any leading shape (hoisted out of the loop)."""
-        return ops.matmul(inputs, self.kernel) + self.bias
+        return matmul(inputs, self.kernel) + self.bias
 
     def step_fn(self):
         """A pure `(states, projected_x) -> states` step with the weights read once."""

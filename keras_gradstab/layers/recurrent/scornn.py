@@ -15,6 +15,7 @@ from keras_gradstab.layers.recurrent._orthogonal import (
     diagonal_d,
     scaled_cayley,
 )
+from keras_gradstab.ops.matmul import matmul
 
 _CELL_KEYS = (
     "units", "n_neg", "kernel_initializer", "bias_initializer", "kernel_regularizer",
@@ -114,7 +115,7 @@ class ScoRNNCell(OrthogonalCellMixin, keras.layers.Layer):
         }
 
     def project_inputs(self, inputs):
-        return ops.matmul(inputs, self.kernel)
+        return matmul(inputs, self.kernel)
 
     def step(self, projected, h, constants, recurrent_mask=None):
         if recurrent_mask is not None:
