@@ -3,11 +3,19 @@
 Importing the package imports every area, so that `keras.saving.load_model`
 finds every registered class. `keras_gradstab.tuner` (keras-tuner hypermodels)
 is imported on first access only: it needs the optional `keras_tuner`.
+
+Where neither `KERAS_BACKEND` nor `keras.json` chooses a backend and TensorFlow
+(Keras's default) is not installed, the package selects the first installed of
+jax and torch before Keras is imported.
 """
 
 import importlib
 
-from keras_gradstab import (
+from keras_gradstab import _default_backend
+
+_default_backend.apply()
+
+from keras_gradstab import (  # noqa: E402
     activations,
     callbacks,
     constraints,
@@ -22,7 +30,7 @@ from keras_gradstab import (
     regularizers,
     zoo,
 )
-from keras_gradstab.version import __version__
+from keras_gradstab.version import __version__  # noqa: E402
 
 __all__ = [
     "__version__",

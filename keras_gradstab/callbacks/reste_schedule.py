@@ -4,6 +4,7 @@ import math
 
 import keras
 
+from keras_gradstab.ops._checks import is_finite_number
 from keras_gradstab.quantizers.reste import ReSTE
 
 
@@ -69,8 +70,8 @@ class ReSTESchedule(keras.callbacks.Callback):
     def __init__(self, o_end=3.0, o_start=1.0, epochs=None, per_step=False):
         super().__init__()
         for name, value in (("o_end", o_end), ("o_start", o_start)):
-            if not (isinstance(value, (int, float)) and value >= 1):
-                raise ValueError(f"`{name}` must be a number >= 1; received {value!r}.")
+            if not (is_finite_number(value) and value >= 1):
+                raise ValueError(f"`{name}` must be a finite number >= 1; received {value!r}.")
         if epochs is not None and (not isinstance(epochs, int) or epochs < 1):
             raise ValueError(f"`epochs` must be a positive integer or None; received {epochs!r}.")
         self.o_end = float(o_end)

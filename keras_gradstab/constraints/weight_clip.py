@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_gradstab.ops._checks import is_finite_number
+
 
 @keras.saving.register_keras_serializable(package="keras_gradstab")
 class WeightClip(keras.constraints.Constraint):
@@ -26,9 +28,9 @@ class WeightClip(keras.constraints.Constraint):
     """
 
     def __init__(self, clip_value=1.0):
-        if not (isinstance(clip_value, (int, float)) and clip_value > 0):
+        if not (is_finite_number(clip_value) and clip_value > 0):
             raise ValueError(
-                f"`clip_value` must be a positive number; received {clip_value!r}."
+                f"`clip_value` must be a finite positive number; received {clip_value!r}."
             )
         self.clip_value = float(clip_value)
 

@@ -70,7 +70,8 @@ def mnist1d(num_samples=5000, seed=42):
         from mnist1d.data import get_dataset_args, make_dataset
     except ImportError as e:
         raise ImportError(
-            "datasets.mnist1d needs the `mnist1d` package: pip install 'keras_gradstab[data]'"
+            "datasets.mnist1d needs the `mnist1d` package (a dependency of keras_gradstab): "
+            "pip install mnist1d"
         ) from e
     args = get_dataset_args()
     args.num_samples = num_samples

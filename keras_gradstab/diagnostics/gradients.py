@@ -75,6 +75,11 @@ def layer_statistics(model, x, y, loss=None, training=False):
     >>> [r["depth"] for r in rows], rows[0]["weight_grad_norm"] > 0
     ([0, 1], True)
     """
+    if not model.built:
+        raise ValueError(
+            f"The model {model.name!r} is not built: build it first (call it on a batch, "
+            "or start it with `keras.Input`) so that its weights exist."
+        )
     layers = _layers(model)
     loss_fn = _loss_fn(model, loss)
     x = ops.convert_to_tensor(x)
@@ -91,7 +96,7 @@ def layer_statistics(model, x, y, loss=None, training=False):
         is_chain = not isinstance(reference, (list, tuple, dict)) and tuple(
             outputs[-1].shape
         ) == tuple(reference.shape) and np.allclose(
-            _numpy(outputs[-1]), _numpy(reference), atol=1e-5, rtol=1e-4
+            _numpy(outputs[-1]), _numpy(reference), atol=1e-5, rtol=1e-4, equal_nan=True
         )
     except Exception:  # noqa: BLE001 - a layer that cannot take the previous output
         is_chain = False
@@ -142,13 +147,16 @@ class GradientReport:
             `"weight_grad_norm"`).
         ratio: gradient norm of the first weighted layer over the last one.
         threshold: the factor beyond which the ratio is flagged.
+        nan: whether a gradient norm of `rows` is NaN (then `ratio` is NaN
+            and neither flag below is set).
         vanishing: `ratio < 1 / threshold`.
         exploding: `ratio > threshold`.
         chi: the mean factor by which the squared gradient norm grows per
             layer from the last weighted layer back to the first,
             `ratio ** (2 / (n - 1))` for n weighted layers (1 when there are
-            fewer than two): the measured analogue of the perpendicular
-            susceptibility chi_perp of critical-initialization theory.
+            fewer than two, NaN with `nan`): the measured analogue of the
+            perpendicular susceptibility chi_perp of critical-initialization
+            theory.
 
     Example:
 
@@ -163,12 +171,17 @@ class GradientReport:
     def __init__(self, rows, measure, ratio, threshold):
         self.rows = rows
         self.measure = measure
-        self.ratio = ratio
+        self.nan = any(
+            r.get(key) is not None and math.isnan(r[key])
+            for r in rows for key in ("weight_grad_norm", "output_grad_norm")
+        )
+        self.ratio = float("nan") if self.nan else ratio
         self.threshold = threshold
-        self.vanishing = ratio < 1.0 / threshold
-        self.exploding = ratio > threshold
+        self.vanishing = self.ratio < 1.0 / threshold
+        self.exploding = self.ratio > threshold
         weighted = sum(1 for r in rows if r.get("weight_grad_norm") is not None)
-        self.chi = (float(ratio) ** (2.0 / (weighted - 1))
+        self.chi = (float("nan") if self.nan
+                    else float(ratio) ** (2.0 / (weighted - 1))
                     if weighted > 1 and 0 < ratio < float("inf") else 1.0)
 
     def __str__(self):
@@ -181,7 +194,8 @@ class GradientReport:
             lines.append(f"{r['layer']:<28}{fmt(r['weight_grad_norm'])}"
                          f"{fmt(r['output_grad_norm'])}{r['activation_mean']:>10.3f}"
                          f"{r['activation_var']:>10.3f}")
-        state = "vanishing" if self.vanishing else "exploding" if self.exploding else "healthy"
+        state = ("nan" if self.nan else "vanishing" if self.vanishing
+                 else "exploding" if self.exploding else "healthy")
         lines.append(f"first/last {self.measure} = {self.ratio:.4g} "
                      f"(threshold {self.threshold:.4g}; chi per layer {self.chi:.4g}): {state}")
         return "\n".join(lines)

@@ -80,6 +80,11 @@ class ChannelNormalization(keras.layers.Layer):
                 "ChannelNormalization needs inputs of rank >= 3 (batch, spatial "
                 f"axes, channels); received input_shape={tuple(input_shape)}."
             )
+        if not -rank <= self.axis < rank:
+            raise ValueError(
+                f"`axis` must be in [{-rank}, {rank - 1}] for inputs of rank {rank}; "
+                f"received axis={self.axis} with input_shape={tuple(input_shape)}."
+            )
         axis = self.axis % rank
         if axis == 0:
             raise ValueError("`axis` must not be the batch axis (0); received axis=0.")

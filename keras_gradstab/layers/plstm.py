@@ -17,6 +17,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_gradstab.ops._checks import require_steps
 from keras_gradstab.ops.plstm import FORMS, _check_chunk, plstm_1d, plstm_2d
 
 MODES = ("P", "D", "PD")
@@ -254,6 +255,7 @@ class PLSTM1D(_PLSTMBase):
     _d_gates = ("source", "transition", "mark", "direct")
 
     def call(self, inputs):
+        require_steps("PLSTM1D", inputs, (1,))
         dtype = self.compute_dtype
         # The recurrence runs in float32 at least: products of many gates lose
         # everything in bfloat16.
@@ -403,6 +405,7 @@ class PLSTM2D(_PLSTMBase):
         return out
 
     def call(self, inputs):
+        require_steps("PLSTM2D", inputs, (1, 2))
         dtype = self.compute_dtype
         x = ops.cast(inputs, "float32" if dtype in ("float16", "bfloat16") else dtype)
         q, k, v = (self._fold(t) for t in self._project(x))

@@ -1,5 +1,7 @@
 """Argument checks shared by the ops: every error names the argument at fault."""
 
+import math
+
 import keras
 from keras import ops
 
@@ -33,6 +35,22 @@ def require_square(name, x):
             f"`{name}` must be square in its last two axes; received shape "
             f"{tuple(x.shape)}."
         )
+
+
+def is_finite_number(value):
+    """Whether `value` is a finite int or float (a bool is not a number here)."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def require_steps(name, x, axes):
+    """Raises if an axis that a recurrence runs along (`axes`) has length 0."""
+    for axis in axes:
+        if x.shape[axis] == 0:
+            raise ValueError(
+                f"{name} needs a sequence length of at least 1 along axis {axis}; "
+                f"received inputs of shape {tuple(x.shape)} (sequence length 0)."
+            )
 
 
 def require_int(name, value, minimum=0):

@@ -12,7 +12,8 @@ def cayley(a, d=None):
     every orthogonal matrix without eigenvalue -1 in its unscaled part is reached
     (Helfrich, Willmott & Ye, "Orthogonal recurrent neural networks with scaled
     Cayley transform", ICML 2018). W is computed by one linear solve, not an
-    explicit inverse; gradients flow to A through the solve.
+    explicit inverse; gradients flow to A through the solve. A NaN or inf entry
+    of A gives a W of NaN.
 
     Args:
         a: skew-symmetric matrix `[..., n, n]`, floating dtype.
@@ -42,7 +43,7 @@ def cayley(a, d=None):
     require_square("a", a)
     n = a.shape[-1]
     eye = ops.eye(n, dtype=a.dtype)
-    w = ops.solve(eye + a, eye - a)
+    w = solve_identity_plus(a, eye - a)
     if d is not None:
         d = ops.cast(ops.convert_to_tensor(d), a.dtype)
         if len(d.shape) == 0 or d.shape[-1] != n:
@@ -53,6 +54,18 @@ def cayley(a, d=None):
         # W D scales column j of W by d_j.
         w = w * ops.expand_dims(d, -2)
     return w
+
+
+def solve_identity_plus(a, b):
+    """(I + A)^-1 B by one solve, for A `[..., n, n]`; all NaN where A is not finite.
+
+    I + A is invertible for every finite skew-symmetric A. A NaN or inf entry of A
+    gives a result of NaN on every backend (TensorFlow's solve would raise instead).
+    """
+    finite = ops.all(ops.isfinite(a), axis=(-2, -1), keepdims=True)
+    eye = ops.eye(a.shape[-1], dtype=a.dtype)
+    x = ops.solve(eye + ops.where(finite, a, ops.zeros_like(a)), b)
+    return ops.where(finite, x, ops.full_like(x, float("nan")))
 
 
 def neumann_inverse(m, terms):

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_gradstab.ops._checks import is_finite_number
+
 
 def straight_through(x, forward, derivative=None):
     """Returns `forward` in the forward pass and `derivative * upstream` as gradient.
@@ -209,10 +211,10 @@ class ClippedSignQuantizer(SignQuantizer):
 
     def __init__(self, clip_value=1.0, **kwargs):
         if clip_value is not None and not (
-            isinstance(clip_value, (int, float)) and clip_value > 0
+            is_finite_number(clip_value) and clip_value > 0
         ):
             raise ValueError(
-                f"`clip_value` must be a positive number or None (no clipping); "
+                f"`clip_value` must be a finite positive number or None (no clipping); "
                 f"received {clip_value!r}."
             )
         self.clip_value = None if clip_value is None else float(clip_value)

@@ -7,6 +7,7 @@ import numpy as np
 from keras import ops
 
 from keras_gradstab.ops import _native
+from keras_gradstab.ops._checks import is_finite_number
 from keras_gradstab.quantizers.base import SignQuantizer, sign
 
 # sign(|x| - s) * -_ZONE_SCALE + log(1/o) is >= 0 in the rectified zone and
@@ -82,10 +83,12 @@ class ReSTE(SignQuantizer):
     """
 
     def __init__(self, o=3.0, threshold=1.5, rectify=0.1, **kwargs):
-        if not (isinstance(o, (int, float)) and o >= 1):
-            raise ValueError(f"`o` must be a number >= 1; received {o!r}.")
-        if not (isinstance(threshold, (int, float)) and threshold > 0):
-            raise ValueError(f"`threshold` must be a positive number; received {threshold!r}.")
+        if not (is_finite_number(o) and o >= 1):
+            raise ValueError(f"`o` must be a finite number >= 1; received {o!r}.")
+        if not (is_finite_number(threshold) and threshold > 0):
+            raise ValueError(
+                f"`threshold` must be a finite positive number; received {threshold!r}."
+            )
         if not (isinstance(rectify, (int, float)) and 0 < rectify < threshold):
             raise ValueError(
                 f"`rectify` must be a number in (0, threshold={threshold}); received "

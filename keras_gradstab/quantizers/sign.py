@@ -8,6 +8,7 @@ derivative of the step (zero almost everywhere).
 import keras
 from keras import ops
 
+from keras_gradstab.ops._checks import is_finite_number
 from keras_gradstab.quantizers.base import ClippedSignQuantizer, SignQuantizer, mask
 
 
@@ -98,8 +99,8 @@ class SwishSign(SignQuantizer):
     """
 
     def __init__(self, beta=5.0, **kwargs):
-        if not (isinstance(beta, (int, float)) and beta > 0):
-            raise ValueError(f"`beta` must be a positive number; received {beta!r}.")
+        if not (is_finite_number(beta) and beta > 0):
+            raise ValueError(f"`beta` must be a finite positive number; received {beta!r}.")
         self.beta = float(beta)
         super().__init__(**kwargs)
 

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_gradstab.ops import _native
+from keras_gradstab.ops._checks import is_finite_number
 
 
 @keras.saving.register_keras_serializable(package="keras_gradstab")
@@ -44,8 +45,8 @@ class JacobianOrthogonality:
     """
 
     def __init__(self, factor=1.0, num_probes=1, seed=None):
-        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor < 0:
-            raise ValueError(f"`factor` must be a number >= 0; received {factor!r}.")
+        if not (is_finite_number(factor) and factor >= 0):
+            raise ValueError(f"`factor` must be a finite number >= 0; received {factor!r}.")
         if isinstance(num_probes, bool) or not isinstance(num_probes, int) or num_probes < 1:
             raise ValueError(f"`num_probes` must be a positive integer; received {num_probes!r}.")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):

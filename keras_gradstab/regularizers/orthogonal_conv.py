@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_gradstab.ops._checks import is_finite_number
 from keras_gradstab.ops.conv_singular_values import normalize_strides
 from keras_gradstab.ops.orthogonal_conv import check_orthogonal_conv, lorth
 
@@ -50,8 +51,8 @@ class OrthogonalConv(keras.regularizers.Regularizer):
     """
 
     def __init__(self, factor=0.01, strides=1, transposed=False):
-        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor < 0:
-            raise ValueError(f"`factor` must be a number >= 0; received {factor!r}.")
+        if not (is_finite_number(factor) and factor >= 0):
+            raise ValueError(f"`factor` must be a finite number >= 0; received {factor!r}.")
         if not isinstance(strides, int):
             strides = tuple(strides)
         normalize_strides(strides, 1 if isinstance(strides, int) else len(strides))

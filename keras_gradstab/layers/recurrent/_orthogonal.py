@@ -23,6 +23,7 @@ from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
 from keras_gradstab import ops as kg_ops
 from keras_gradstab.layers.recurrent.skew_learning_rate import SKEW_WEIGHT_NAMES
+from keras_gradstab.ops._checks import require_steps
 
 
 @keras.saving.register_keras_serializable(package="keras_gradstab")
@@ -268,6 +269,7 @@ class OrthogonalRNN(keras.layers.RNN):
         return last_output, outputs, [h_last]
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
+        require_steps(type(self).__name__, sequences, (1,))
         return super().call(sequences, initial_state=initial_state, mask=mask, training=training)
 
     def recurrent_matrices(self):

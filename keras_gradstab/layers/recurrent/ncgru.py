@@ -17,6 +17,7 @@ from keras_gradstab.layers.recurrent._orthogonal import (
     scaled_cayley,
     skew,
 )
+from keras_gradstab.ops.cayley import solve_identity_plus
 from keras_gradstab.ops.matmul import matmul
 
 _CELL_KEYS = (
@@ -248,7 +249,7 @@ class NCGRUCell(OrthogonalCellMixin, keras.layers.Layer):
         old_inverse = ops.copy(ops.convert_to_tensor(cached_inverse))
 
         def exact():
-            return ops.solve(eye + a, eye)
+            return solve_identity_plus(a, eye)
 
         def series():
             # (I + A_old + dA)^-1 = (I + B dA)^-1 B, B = (I + A_old)^-1.

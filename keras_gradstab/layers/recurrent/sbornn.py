@@ -14,6 +14,7 @@ an optimizer on f:
 import keras
 from keras import ops
 
+from keras_gradstab.ops._checks import is_finite_number, require_steps
 from keras_gradstab.ops.matmul import matmul
 from keras_gradstab.ops.scan import scan
 
@@ -68,8 +69,8 @@ class SBORNNCell(keras.layers.Layer):
         if update not in UPDATES:
             raise ValueError(f"`update` must be one of {UPDATES}; received {update!r}.")
         for name, value in (("eta", eta), ("mu", mu), ("alpha", alpha)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(f"`{name}` must be a number; received {value!r}.")
+            if not is_finite_number(value):
+                raise ValueError(f"`{name}` must be a finite number; received {value!r}.")
         if eta <= 0:
             raise ValueError(f"`eta` must be positive; received {eta}.")
         self.units = units
@@ -214,6 +215,7 @@ class SBORNN(keras.layers.Layer):
         self.cell.build((input_shape[0], input_shape[-1]))
 
     def call(self, inputs, mask=None, initial_state=None):
+        require_steps("SBORNN", inputs, (1,))
         cell = self.cell
         batch = ops.shape(inputs)[0]
         projected = ops.transpose(cell.project_inputs(inputs), (1, 0, 2))  # time-major

@@ -2,6 +2,8 @@
 
 import keras
 
+from keras_gradstab.ops._checks import is_finite_number
+
 SKEW_WEIGHT_NAMES = ("recurrent_skew", "reset_skew")
 SKEW_PATTERN = r"(.*/)?(" + "|".join(SKEW_WEIGHT_NAMES) + ")"
 
@@ -49,9 +51,9 @@ def skew_learning_rate_optimizer(optimizer, skew_learning_rate=None, skew_optimi
             f"skew_learning_rate={skew_learning_rate!r}, skew_optimizer={skew_optimizer!r}."
         )
     if skew_optimizer is None:
-        if not isinstance(skew_learning_rate, (int, float)) or skew_learning_rate < 0:
+        if not (is_finite_number(skew_learning_rate) and skew_learning_rate >= 0):
             raise ValueError(
-                "`skew_learning_rate` must be a number >= 0; received "
+                "`skew_learning_rate` must be a finite number >= 0; received "
                 f"{skew_learning_rate!r}."
             )
         config = optimizer.get_config()

@@ -297,7 +297,9 @@ class StepProgram:
         The scan checks its second step this way. A step whose values leave torch
         (a NumPy computation on the carry, converted back) records as a constant;
         the check sees the replay disagree with `fn` and the scan goes on calling
-        `fn`. The rewrites only reorder float rounding, hence the tolerance.
+        `fn`. The rewrites only reorder float rounding, hence the tolerance. NaN and
+        inf agree with NaN and inf at the same places (a step fed NaN replays as one
+        fed numbers), and the tolerance's scale is that of the finite values.
         """
         with torch.no_grad():
             got = self.step(*leaves)
@@ -307,8 +309,10 @@ class StepProgram:
                 if a.shape != b.shape or a.dtype != b.dtype:
                     return False
                 if a.is_floating_point() or a.is_complex():
-                    scale = float(b.abs().max()) if b.numel() else 0.0
-                    if not torch.allclose(a, b, rtol=1e-4, atol=1e-6 * max(scale, 1.0)):
+                    magnitude = b.abs().nan_to_num(nan=0.0, posinf=0.0, neginf=0.0)
+                    scale = float(magnitude.max()) if b.numel() else 0.0
+                    if not torch.allclose(a, b, rtol=1e-4, atol=1e-6 * max(scale, 1.0),
+                                          equal_nan=True):
                         return False
                 elif not torch.equal(a, b):
                     return False
