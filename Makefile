@@ -33,6 +33,7 @@ run: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 # Each backend in its own pytest process (run side by side, logs printed in
 # order), then the docs build; the target fails if ruff, any backend or the
@@ -40,6 +41,7 @@ lint: $(STAMP)
 test: $(STAMP)
 	@status=0; \
 	$(PY) -m ruff check . || status=1; \
+	$(PY) -m ruff format --check . || status=1; \
 	bash tests/run_backends.sh $(PY) $(BACKENDS) || status=1; \
 	$(MAKE) --no-print-directory docs || status=1; \
 	exit $$status
@@ -48,6 +50,7 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	@status=0; \
 	$(PY) -m ruff check . || status=1; \
+	$(PY) -m ruff format --check . || status=1; \
 	PYTEST_MARKERS="not slow" bash tests/run_backends.sh $(PY) $(BACKENDS) || status=1; \
 	exit $$status
 

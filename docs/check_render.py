@@ -39,10 +39,18 @@ import threading
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Headless Chromium that starts as root in a container, offline, with a fresh profile.
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                  "--disable-quic", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync",
-                  "--virtual-time-budget=30000"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--virtual-time-budget=30000",
+]
 CHECKER = "__render_check__.html"
 CONCEPT_PAGE = "concepts/self-normalizing/index.html"
 REFERENCE_PAGE = "reference/layers/index.html"
@@ -88,8 +96,13 @@ def find_chromium(explicit=None):
     """The path of a Chromium binary, or None."""
     if explicit:
         return explicit if shutil.which(explicit) else None
-    for name in (os.environ.get("CHROMIUM"), "chromium", "chromium-browser",
-                 "google-chrome", "google-chrome-stable"):
+    for name in (
+        os.environ.get("CHROMIUM"),
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "google-chrome-stable",
+    ):
         if name and shutil.which(name):
             return shutil.which(name)
     return None
@@ -99,7 +112,9 @@ def build_site(site_dir):
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", site_dir],
-        cwd=ROOT, env=env, check=True,
+        cwd=ROOT,
+        env=env,
+        check=True,
     )
 
 
@@ -120,25 +135,42 @@ def inspect_page(chromium, base_url, page, screenshot=None):
     url = f"{base_url}/{CHECKER}?page=/{page}"
     with tempfile.TemporaryDirectory() as profile:
         result = subprocess.run(
-            [chromium, *CHROMIUM_FLAGS, "--window-size=1400,2200",
-             f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
-             "--dump-dom", url],
-            capture_output=True, text=True, timeout=180,
+            [
+                chromium,
+                *CHROMIUM_FLAGS,
+                "--window-size=1400,2200",
+                f"--user-data-dir={profile}",
+                "--enable-logging=stderr",
+                "--v=0",
+                "--dump-dom",
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
         )
     if screenshot:
         with tempfile.TemporaryDirectory() as profile:
             subprocess.run(
-                [chromium, *CHROMIUM_FLAGS, "--window-size=1280,3200", "--hide-scrollbars",
-                 f"--user-data-dir={profile}", f"--screenshot={screenshot}",
-                 f"{base_url}/{page}"],
-                capture_output=True, text=True, timeout=180,
+                [
+                    chromium,
+                    *CHROMIUM_FLAGS,
+                    "--window-size=1280,3200",
+                    "--hide-scrollbars",
+                    f"--user-data-dir={profile}",
+                    f"--screenshot={screenshot}",
+                    f"{base_url}/{page}",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=180,
             )
     dom = result.stdout
     start = dom.find('<pre id="result">')
     end = dom.find("</pre>", start)
     if start < 0 or end < 0:
         raise RuntimeError(f"Chromium printed no result for {page}:\n{result.stderr[-2000:]}")
-    text = dom[start + len('<pre id="result">'):end]
+    text = dom[start + len('<pre id="result">') : end]
     import html
 
     text = html.unescape(text)
@@ -151,8 +183,7 @@ def inspect_page(chromium, base_url, page, screenshot=None):
 
 def console_messages(stderr):
     """The console messages in Chromium's log (`--enable-logging=stderr`)."""
-    return [line.split("] ", 1)[-1] for line in stderr.splitlines()
-            if ":CONSOLE" in line]
+    return [line.split("] ", 1)[-1] for line in stderr.splitlines() if ":CONSOLE" in line]
 
 
 def check_page(seen, *, min_images, notebook=False):
@@ -161,8 +192,10 @@ def check_page(seen, *, min_images, notebook=False):
     if seen.get("console"):
         failures.append(f"console messages: {seen['console']}")
     if seen.get("raw_math") or seen.get("unrendered_math_blocks"):
-        failures.append(f"unrendered math: delimiters {seen.get('raw_math')}, "
-                        f"{seen.get('unrendered_math_blocks')} arithmatex blocks")
+        failures.append(
+            f"unrendered math: delimiters {seen.get('raw_math')}, "
+            f"{seen.get('unrendered_math_blocks')} arithmatex blocks"
+        )
     if not seen.get("h1"):
         failures.append("no <h1>")
     if seen.get("text_length", 0) < 200:
@@ -192,8 +225,10 @@ def _hooks():
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--site-dir", help="build here (default: a temporary directory)")
-    parser.add_argument("--screenshots",
-                        help="write a PNG screenshot of each page here (default <site>/screenshots)")
+    parser.add_argument(
+        "--screenshots",
+        help="write a PNG screenshot of each page here (default <site>/screenshots)",
+    )
     parser.add_argument("--chromium", help="the Chromium binary")
     parser.add_argument("--no-build", action="store_true", help="use an existing --site-dir")
     args = parser.parse_args(argv)
@@ -214,30 +249,38 @@ def main(argv=None):
             f.write(CHECKER_HTML)
         server = _serve(site)
         base_url = f"http://127.0.0.1:{server.server_address[1]}"
-        pages = [("index.html", len(with_figures), False),
-                 (CONCEPT_PAGE, 0, False)]
+        pages = [("index.html", len(with_figures), False), (CONCEPT_PAGE, 0, False)]
         if with_figures:
             name = with_figures[0]
             figures = hooks.tutorial_figures(ROOT, name, names)
             pages.append((f"tutorials/{name}/index.html", len(figures), True))
         else:
-            print("no tutorial has a committed figure under docs/tutorials/figures: "
-                  "no tutorial page is checked")
-        pages += [("zoo/index.html", 0, False), (REFERENCE_PAGE, 0, False),
-                  ("benchmarks/index.html", 0, False)]
+            print(
+                "no tutorial has a committed figure under docs/tutorials/figures: "
+                "no tutorial page is checked"
+            )
+        pages += [
+            ("zoo/index.html", 0, False),
+            (REFERENCE_PAGE, 0, False),
+            ("benchmarks/index.html", 0, False),
+        ]
         screenshots = args.screenshots or os.path.join(site, "screenshots")
         failed = False
         try:
             for page, min_images, notebook in pages:
                 os.makedirs(screenshots, exist_ok=True)
-                shot = os.path.join(screenshots, page.replace("/index.html", "").replace(
-                    "/", "_").replace(".html", "") + ".png")
+                shot = os.path.join(
+                    screenshots,
+                    page.replace("/index.html", "").replace("/", "_").replace(".html", "") + ".png",
+                )
                 seen = inspect_page(chromium, base_url, page, screenshot=shot)
                 failures = check_page(seen, min_images=min_images, notebook=notebook)
                 loaded = sum(1 for i in seen["images"] if i["complete"] and i["width"] > 0)
-                print(f"{page}: h1={seen['h1']!r}, {loaded}/{len(seen['images'])} images "
-                      f"loaded, {seen['notebook_cells']} notebook cells"
-                      + (f": FAILED {failures}" if failures else ": ok"))
+                print(
+                    f"{page}: h1={seen['h1']!r}, {loaded}/{len(seen['images'])} images "
+                    f"loaded, {seen['notebook_cells']} notebook cells"
+                    + (f": FAILED {failures}" if failures else ": ok")
+                )
                 failed = failed or bool(failures)
         finally:
             server.shutdown()

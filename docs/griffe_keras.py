@@ -60,12 +60,17 @@ class RuntimeDocstrings(griffe.Extension):
     its source but gets one at import (`Cls.__doc__ = TEMPLATE.format(...)`)."""
 
     def on_instance(self, *, node, obj, agent, **kwargs):
-        if (obj.docstring is None and (obj.is_class or obj.is_function)
-                and obj.parent is not None and obj.parent.is_module):
+        if (
+            obj.docstring is None
+            and (obj.is_class or obj.is_function)
+            and obj.parent is not None
+            and obj.parent.is_module
+        ):
             text = _runtime_docstring(obj)
             if text:
                 obj.docstring = griffe.Docstring(
-                    indent_examples(text), parent=obj,
+                    indent_examples(text),
+                    parent=obj,
                     parser=getattr(agent, "docstring_parser", None),
                     parser_options=getattr(agent, "docstring_options", None),
                 )

@@ -182,22 +182,30 @@ def _data_text(data):
 def _preset_section(meta, presets):
     """The details of one preset: its task, data, recipe, and every model compared."""
     metric = meta["metric"]
-    lines = [f"### {meta['name']}", "", _cell(meta["task"]), "",
-             f"- data: `{_data_text(meta.get('data') or {})}`",
-             f"- recipe: `{meta['recipe']}`",
-             f"- trained on {meta['backend']}, Keras {meta['keras_version']}", "",
-             f"| model | {metric} | how it was trained |", "|---|---|---|",
-             f"| **this preset** | **{presets.format_value(metric, meta['value'])}** | "
-             "the recipe above |"]
+    lines = [
+        f"### {meta['name']}",
+        "",
+        _cell(meta["task"]),
+        "",
+        f"- data: `{_data_text(meta.get('data') or {})}`",
+        f"- recipe: `{meta['recipe']}`",
+        f"- trained on {meta['backend']}, Keras {meta['keras_version']}",
+        "",
+        f"| model | {metric} | how it was trained |",
+        "|---|---|---|",
+        f"| **this preset** | **{presets.format_value(metric, meta['value'])}** | "
+        "the recipe above |",
+    ]
     baseline = meta["baseline"]
     if "none" in baseline:
         lines.append(f"| no baseline | - | {_cell(baseline['none'])} |")
     for record in ([] if "none" in baseline else [baseline]) + meta.get("more_baselines", []):
-        seconds = (f" ({record['train_seconds']:.0f} s)" if "train_seconds" in record
-                   else "")
-        lines.append(f"| {_cell(record['model'])} | "
-                     f"{presets.format_value(metric, record['value'])} | "
-                     f"{_cell(record['trained'])}{seconds} |")
+        seconds = f" ({record['train_seconds']:.0f} s)" if "train_seconds" in record else ""
+        lines.append(
+            f"| {_cell(record['model'])} | "
+            f"{presets.format_value(metric, record['value'])} | "
+            f"{_cell(record['trained'])}{seconds} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -205,13 +213,13 @@ def zoo_table(root):
     """The zoo page's Markdown: one row per preset of
     `keras_gradstab/zoo/presets/*/metadata.json` (its metric against its baseline,
     signed so that positive means the preset is better), then each preset's details."""
-    paths = sorted(glob.glob(os.path.join(root, "keras_gradstab", "zoo", "presets", "*",
-                                          "metadata.json")))
+    paths = sorted(
+        glob.glob(os.path.join(root, "keras_gradstab", "zoo", "presets", "*", "metadata.json"))
+    )
     if not paths:
         return "*No preset ships yet.*\n"
     presets = importlib.import_module("keras_gradstab.zoo.presets")
-    rows = ["| preset | metric | this preset | baseline | difference |",
-            "|---|---|---|---|---|"]
+    rows = ["| preset | metric | this preset | baseline | difference |", "|---|---|---|---|---|"]
     sections = []
     for path in paths:
         with open(path, encoding="utf-8") as f:
@@ -223,9 +231,12 @@ def zoo_table(root):
         else:
             base = presets.format_value(metric, baseline["value"])
             delta = presets.format_improvement(
-                metric, presets.improvement(metric, meta["value"], baseline["value"]))
-        rows.append(f"| [`{meta['name']}`](#{meta['name']}) | {metric} | "
-                    f"{presets.format_value(metric, meta['value'])} | {base} | {delta} |")
+                metric, presets.improvement(metric, meta["value"], baseline["value"])
+            )
+        rows.append(
+            f"| [`{meta['name']}`](#{meta['name']}) | {metric} | "
+            f"{presets.format_value(metric, meta['value'])} | {base} | {delta} |"
+        )
         sections.append(_preset_section(meta, presets))
     return "\n".join(rows) + "\n\n" + "\n".join(sections)
 
@@ -247,8 +258,7 @@ def tutorial_gallery(root, page_dir):
         return "*No tutorial yet.*\n"
     out = []
     for name in names:
-        title, summary = tutorial_title_and_summary(
-            os.path.join(root, "tutorials", f"{name}.py"))
+        title, summary = tutorial_title_and_summary(os.path.join(root, "tutorials", f"{name}.py"))
         link = os.path.relpath(f"tutorials/{name}.ipynb", page_dir or ".").replace(os.sep, "/")
         out.append(f"### [{title}]({link})\n")
         if summary:
@@ -266,13 +276,17 @@ def staged_tutorial(root, name, figure_urls):
         text = f.read().rstrip("\n")
     cell = ["", "", "# %% [markdown]", "# ## Figures", "#"]
     if figure_urls:
-        cell.append("# Made by the full run of this script (`python tutorials/"
-                    f"{name}.py`) and committed under `docs/tutorials/figures/`.")
+        cell.append(
+            "# Made by the full run of this script (`python tutorials/"
+            f"{name}.py`) and committed under `docs/tutorials/figures/`."
+        )
         for url in figure_urls:
             cell += ["#", f"# ![{os.path.basename(url)}]({url})"]
     else:
-        cell.append("# No figure of this tutorial is committed yet: run "
-                    f"`python tutorials/{name}.py` (full mode) to make it.")
+        cell.append(
+            "# No figure of this tutorial is committed yet: run "
+            f"`python tutorials/{name}.py` (full mode) to make it."
+        )
     return text + "\n".join(cell) + "\n"
 
 
@@ -293,8 +307,9 @@ def tutorial_notebook(text, outputs):
         recorded = outputs.get(cell_key(cell.source))
         if recorded is None:
             missing += 1
-        cell.outputs = ([nbformat.v4.new_output("stream", name="stdout", text=recorded)]
-                        if recorded else [])
+        cell.outputs = (
+            [nbformat.v4.new_output("stream", name="stdout", text=recorded)] if recorded else []
+        )
     return nbformat.writes(notebook), missing
 
 
@@ -328,14 +343,16 @@ def on_config(config):
     areas = public_areas(root)
     _state.update(root=root, names=names, areas=areas)
     tutorials = [TUTORIALS_NAV] + [
-        {tutorial_title_and_summary(os.path.join(root, "tutorials", f"{n}.py"))[0]:
-         f"tutorials/{n}.ipynb"}
+        {
+            tutorial_title_and_summary(os.path.join(root, "tutorials", f"{n}.py"))[
+                0
+            ]: f"tutorials/{n}.ipynb"
+        }
         for n in names
     ]
     reference = [REFERENCE_NAV] + [{area: f"reference/{area}.md"} for area in areas]
     if config.nav:
-        config.nav = _expand_nav(
-            config.nav, {TUTORIALS_NAV: tutorials, REFERENCE_NAV: reference})
+        config.nav = _expand_nav(config.nav, {TUTORIALS_NAV: tutorials, REFERENCE_NAV: reference})
     return config
 
 
@@ -354,23 +371,32 @@ def on_files(files, config):
         # The page of tutorials/<name>.py is tutorials/<name>/ (directory URLs)
         # or tutorials/<name>.html; figures are under tutorials/figures/.
         prefix = "../" if config.use_directory_urls else ""
-        urls = [prefix + os.path.relpath(f, "tutorials").replace(os.sep, "/")
-                for f in figures]
+        urls = [prefix + os.path.relpath(f, "tutorials").replace(os.sep, "/") for f in figures]
         if not figures:
             log.info("tutorial %s has no committed figure under %s", name, FIGURES_DIR)
-        notebook, missing = tutorial_notebook(staged_tutorial(root, name, urls),
-                                              load_outputs(root, name))
+        notebook, missing = tutorial_notebook(
+            staged_tutorial(root, name, urls), load_outputs(root, name)
+        )
         if missing:
-            log.info("tutorial %s: %d code cells have no recorded output (run "
-                     "docs/record_tutorials.py %s)", name, missing, name)
-        with open(os.path.join(stage, "tutorials", f"{name}.ipynb"), "w",
-                  encoding="utf-8") as f:
+            log.info(
+                "tutorial %s: %d code cells have no recorded output (run "
+                "docs/record_tutorials.py %s)",
+                name,
+                missing,
+                name,
+            )
+        with open(os.path.join(stage, "tutorials", f"{name}.ipynb"), "w", encoding="utf-8") as f:
             f.write(notebook)
         # A File with a src_dir (not File.generated): mkdocs-jupyter's wrapper
         # finds the notebook through `src_dir`.
-        files.append(File(f"tutorials/{name}.ipynb", src_dir=stage,
-                          dest_dir=config.site_dir,
-                          use_directory_urls=config.use_directory_urls))
+        files.append(
+            File(
+                f"tutorials/{name}.ipynb",
+                src_dir=stage,
+                dest_dir=config.site_dir,
+                use_directory_urls=config.use_directory_urls,
+            )
+        )
     for src_uri, content in reference_pages(_state["areas"]).items():
         files.append(File.generated(config, src_uri, content=content))
     return files

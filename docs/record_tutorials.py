@@ -66,8 +66,12 @@ def record(name):
     import keras
 
     seconds = time.perf_counter() - start
-    return {"tutorial": name, "mode": "quick", "backend": keras.backend.backend(),
-            "cells": recorded}, seconds
+    return {
+        "tutorial": name,
+        "mode": "quick",
+        "backend": keras.backend.backend(),
+        "cells": recorded,
+    }, seconds
 
 
 def main(argv=None):
@@ -77,8 +81,10 @@ def main(argv=None):
     os.environ.setdefault("MPLBACKEND", "Agg")
     sys.path.insert(0, ROOT)
     names = args.names or sorted(
-        os.path.splitext(p)[0] for p in os.listdir(os.path.join(ROOT, "tutorials"))
-        if p.endswith(".py") and not p.startswith("_"))
+        os.path.splitext(p)[0]
+        for p in os.listdir(os.path.join(ROOT, "tutorials"))
+        if p.endswith(".py") and not p.startswith("_")
+    )
     os.makedirs(OUTPUTS_DIR, exist_ok=True)
     for name in names:
         result, seconds = record(name)

@@ -69,7 +69,6 @@ def apply():
     """Sets `KERAS_BACKEND` where `choose` picks a backend; Keras not yet imported."""
     if "keras" in sys.modules:
         return
-    backend = choose(os.environ.get("KERAS_BACKEND"), keras_json_backend(),
-                     installed_backends())
+    backend = choose(os.environ.get("KERAS_BACKEND"), keras_json_backend(), installed_backends())
     if backend is not None:
         os.environ["KERAS_BACKEND"] = backend

@@ -29,8 +29,9 @@ class Registry:
             looks them up in `objects`, and a name gives an instance).
     """
 
-    def __init__(self, *, names, objects, base_class, keras_get, keras_deserialize,
-                 own_through_keras=False):
+    def __init__(
+        self, *, names, objects, base_class, keras_get, keras_deserialize, own_through_keras=False
+    ):
         self.names = names
         self.objects = objects
         self.base_class = base_class
@@ -48,7 +49,8 @@ class Registry:
     def deserialize(self, config, custom_objects=None):
         if self.own_through_keras or not self.is_own(config):
             return self.keras_deserialize(
-                config, custom_objects={**self.objects, **(custom_objects or {})})
+                config, custom_objects={**self.objects, **(custom_objects or {})}
+            )
         return keras.saving.deserialize_keras_object(
             config, module_objects=self.objects, custom_objects=custom_objects
         )
@@ -122,8 +124,21 @@ Example:
 """
 
 
-def document(serialize, deserialize, get, *, area, kind, example, registered_name,
-             class_name, attr, value, names, get_name):
+def document(
+    serialize,
+    deserialize,
+    get,
+    *,
+    area,
+    kind,
+    example,
+    registered_name,
+    class_name,
+    attr,
+    value,
+    names,
+    get_name,
+):
     """Gives an area's `serialize`, `deserialize` and `get` their shared docstrings.
 
     Args:
@@ -137,9 +152,18 @@ def document(serialize, deserialize, get, *, area, kind, example, registered_nam
         names: the text listing the names that `get` builds.
         get_name: a name whose `get` the example shows.
     """
-    fields = dict(area=area, kind=kind, example=example, registered_name=registered_name,
-                  class_name=class_name, attr=attr, value=value, names=names,
-                  get_name=get_name, get_class=type(get(get_name)).__name__)
+    fields = dict(
+        area=area,
+        kind=kind,
+        example=example,
+        registered_name=registered_name,
+        class_name=class_name,
+        attr=attr,
+        value=value,
+        names=names,
+        get_name=get_name,
+        get_class=type(get(get_name)).__name__,
+    )
     serialize.__doc__ = _SERIALIZE_DOC.format(**fields)
     deserialize.__doc__ = _DESERIALIZE_DOC.format(**fields)
     get.__doc__ = _GET_DOC.format(**fields)

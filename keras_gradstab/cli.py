@@ -1,18 +1,18 @@
 """`keras-gradstab` / `python -m keras_gradstab`.
 
-    keras-gradstab [--bench] [--json FILE]
-                                   # the main job: versions, then every preset evaluated
-                                   # on the current backend (KERAS_BACKEND), as a table;
-                                   # --bench adds the quick scan benchmark per backend
-    keras-gradstab info            # installed backends and versions
-    keras-gradstab zoo [PRESET ...] [--json FILE]
-                                   # the preset table only
-    keras-gradstab bench [--full] [--backend B ...] [--json FILE]
-    keras-gradstab rehash DIRECTORY [...]
-                                   # records the sha256 of every file of a preset
-                                   # directory in its metadata (migrates old presets)
-    keras-gradstab tune PRESET [--trials N] [--epochs E] [--quick] [--json FILE]
-                                   # keras-tuner RandomSearch on a preset's task
+keras-gradstab [--bench] [--json FILE]
+                               # the main job: versions, then every preset evaluated
+                               # on the current backend (KERAS_BACKEND), as a table;
+                               # --bench adds the quick scan benchmark per backend
+keras-gradstab info            # installed backends and versions
+keras-gradstab zoo [PRESET ...] [--json FILE]
+                               # the preset table only
+keras-gradstab bench [--full] [--backend B ...] [--json FILE]
+keras-gradstab rehash DIRECTORY [...]
+                               # records the sha256 of every file of a preset
+                               # directory in its metadata (migrates old presets)
+keras-gradstab tune PRESET [--trials N] [--epochs E] [--quick] [--json FILE]
+                               # keras-tuner RandomSearch on a preset's task
 """
 
 import argparse
@@ -97,8 +97,15 @@ def _format_number(key, value):
 
 
 def format_rows(rows):
-    header = ["benchmark", "backend", "case", "shape", "seconds", "vs keras.layers.RNN",
-              "vs keras.ops.scan"]
+    header = [
+        "benchmark",
+        "backend",
+        "case",
+        "shape",
+        "seconds",
+        "vs keras.layers.RNN",
+        "vs keras.ops.scan",
+    ]
     # Ratio columns that some benchmarks add beyond the common ones.
     header += [k for k in dict.fromkeys(k for row in rows for k in row) if k not in header]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -142,11 +149,19 @@ def evaluate_presets(names=None, stream=None):
             row["ok"] = zoo.within_tolerance(row["metric"], row["measured"], row["recorded"])
             row["error"] = None
         except Exception as e:  # one broken preset must not hide the others
-            row = {"preset": name, "task": "", "metric": "", "recorded": None,
-                   "measured": None, "baseline": None, "improvement": None,
-                   "parameters": None, "ok": False,
-                   "seconds": time.perf_counter() - start,
-                   "error": f"{type(e).__name__}: {e}"}
+            row = {
+                "preset": name,
+                "task": "",
+                "metric": "",
+                "recorded": None,
+                "measured": None,
+                "baseline": None,
+                "improvement": None,
+                "parameters": None,
+                "ok": False,
+                "seconds": time.perf_counter() - start,
+                "error": f"{type(e).__name__}: {e}",
+            }
         rows.append(row)
     if names:
         _progress(len(names), len(names), "done", stream)
@@ -159,10 +174,14 @@ def _baseline_note(row):
     baseline = row["baseline"]
     if "none" in baseline:
         return f"- {row['preset']}: no baseline ({baseline['none']})"
-    more = "".join(f"; {b['model']}: {format_value(row['metric'], b['value'])}"
-                   for b in row.get("more_baselines") or ())
-    return (f"- {row['preset']}: {baseline['model']}: "
-            f"{format_value(row['metric'], baseline['value'])}{more}")
+    more = "".join(
+        f"; {b['model']}: {format_value(row['metric'], b['value'])}"
+        for b in row.get("more_baselines") or ()
+    )
+    return (
+        f"- {row['preset']}: {baseline['model']}: "
+        f"{format_value(row['metric'], baseline['value'])}{more}"
+    )
 
 
 def format_zoo_table(rows, backend=None):
@@ -176,34 +195,45 @@ def format_zoo_table(rows, backend=None):
         return "No presets ship with this version yet."
     from keras_gradstab.zoo.presets import format_improvement, format_value
 
-    lines = ["| preset | task | metric | recorded | measured now | baseline | vs baseline "
-             "| parameters | seconds |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| preset | task | metric | recorded | measured now | baseline | vs baseline "
+        "| parameters | seconds |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     notes = []
     for r in rows:
         if r["error"]:
             measured, baseline, delta = f"ERROR {r['error'][:200]}", "-", "-"
         else:
             measured = format_value(r["metric"], r["measured"]) + ("" if r["ok"] else " (off)")
-            baseline = ("none" if "none" in r["baseline"] else
-                        format_value(r["metric"], r["baseline"]["value"]))
+            baseline = (
+                "none"
+                if "none" in r["baseline"]
+                else format_value(r["metric"], r["baseline"]["value"])
+            )
             delta = format_improvement(r["metric"], r["improvement"])
             notes.append(_baseline_note(r))
         params = "-" if r["parameters"] is None else f"{r['parameters']:,}"
         recorded = "-" if r["error"] else format_value(r["metric"], r["recorded"])
-        lines.append(f"| {r['preset']} | {r['task']} | {r['metric']} | {recorded} | "
-                     f"{measured} | {baseline} | {delta} | {params} | {r['seconds']:.1f} |")
+        lines.append(
+            f"| {r['preset']} | {r['task']} | {r['metric']} | {recorded} | "
+            f"{measured} | {baseline} | {delta} | {params} | {r['seconds']:.1f} |"
+        )
     if notes:
         lines += ["", "Baselines (trained the same way; see each preset's metadata):", *notes]
     bad = [r["preset"] for r in rows if not r["ok"]]
     where = f" on {backend}" if backend else ""
     total = sum(r["seconds"] for r in rows)
     if bad:
-        lines.append(f"\n{len(rows)} presets evaluated{where} in {total:.1f} s; NOT within "
-                     "the tolerance of the recorded metric (or failed): " + ", ".join(bad))
+        lines.append(
+            f"\n{len(rows)} presets evaluated{where} in {total:.1f} s; NOT within "
+            "the tolerance of the recorded metric (or failed): " + ", ".join(bad)
+        )
     else:
-        lines.append(f"\n{len(rows)} presets evaluated{where} in {total:.1f} s; every one "
-                     "within the tolerance of its recorded metric.")
+        lines.append(
+            f"\n{len(rows)} presets evaluated{where} in {total:.1f} s; every one "
+            "within the tolerance of its recorded metric."
+        )
     return "\n".join(lines)
 
 
@@ -231,14 +261,22 @@ def tune_command(parser, args):
 
     if args.preset not in tuner.list_tasks():
         parser.error(f"unknown preset {args.preset!r}; choose from {tuner.list_tasks()}")
-    result = tuner.tune(args.preset, max_trials=args.trials, epochs=args.epochs,
-                        max_train=args.max_train, quick=args.quick,
-                        directory=args.directory, seed=args.seed)
+    result = tuner.tune(
+        args.preset,
+        max_trials=args.trials,
+        epochs=args.epochs,
+        max_train=args.max_train,
+        quick=args.quick,
+        directory=args.directory,
+        seed=args.seed,
+    )
     if result is None:
         print(f"worker {os.environ.get('KERASTUNER_TUNER_ID')}: trials done")
         return 0
-    print(f"best of {len(result['trials'])} trials on {args.preset}: "
-          f"val_loss {result['best_val_loss']:.4f}")
+    print(
+        f"best of {len(result['trials'])} trials on {args.preset}: "
+        f"val_loss {result['best_val_loss']:.4f}"
+    )
     for key, value in result["best_hyperparameters"].items():
         print(f"  {key} = {value}")
     if args.json:
@@ -248,43 +286,54 @@ def tune_command(parser, args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="keras-gradstab", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="keras-gradstab",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("info", help="installed backends and versions")
-    parser.add_argument("--bench", action="store_true",
-                        help="main job only: also run the quick scan benchmark per backend")
+    parser.add_argument(
+        "--bench",
+        action="store_true",
+        help="main job only: also run the quick scan benchmark per backend",
+    )
     parser.add_argument("--json", help="also write the preset rows to this file")
     zoo_parser = sub.add_parser("zoo", help="evaluate every preset on the current backend")
     zoo_parser.add_argument("presets", nargs="*", help="presets to evaluate (default: all)")
     zoo_parser.add_argument("--json", help="also write the rows to this file")
     bench_parser = sub.add_parser("bench", help="run benchmarks, one process per backend")
-    bench_parser.add_argument("names", nargs="*", default=None,
-                              help="benchmarks to run (default: all)")
+    bench_parser.add_argument(
+        "names", nargs="*", default=None, help="benchmarks to run (default: all)"
+    )
     bench_parser.add_argument("--full", action="store_true", help="full sizes (slow)")
     bench_parser.add_argument("--backend", action="append", choices=BACKENDS)
     bench_parser.add_argument("--json", help="also write the rows to this file")
     tune_parser = sub.add_parser(
-        "tune", help="hyperparameter search (keras-tuner) on a preset's task",
+        "tune",
+        help="hyperparameter search (keras-tuner) on a preset's task",
         description="RandomSearch over the hypermodel of the preset's family on its "
         "task's training data (validation: the last 20%%). Distributed: set "
         "KERASTUNER_TUNER_ID / KERASTUNER_ORACLE_IP / KERASTUNER_ORACLE_PORT (see "
-        "the keras_gradstab.tuner docstring).")
+        "the keras_gradstab.tuner docstring).",
+    )
     tune_parser.add_argument("preset", help="a preset name (its task and model family)")
     tune_parser.add_argument("--trials", type=int, default=5, help="number of trials")
     tune_parser.add_argument("--epochs", type=int, default=3, help="epochs per trial")
-    tune_parser.add_argument("--max-train", type=int, default=2000,
-                             help="at most this many training examples")
-    tune_parser.add_argument("--quick", action="store_true",
-                             help="tiny data and search space")
+    tune_parser.add_argument(
+        "--max-train", type=int, default=2000, help="at most this many training examples"
+    )
+    tune_parser.add_argument("--quick", action="store_true", help="tiny data and search space")
     tune_parser.add_argument("--directory", help="keras-tuner's working directory")
     tune_parser.add_argument("--seed", type=int, default=0)
     tune_parser.add_argument("--json", help="also write the result to this file")
     rehash_parser = sub.add_parser(
-        "rehash", help="record the sha256 of every file of preset directories",
+        "rehash",
+        help="record the sha256 of every file of preset directories",
         description="Checks each preset directory's weights against an old "
         "`weights_sha256` if it has one, checks its metadata's schema, and records the "
-        "sha256 of config.json, metadata.json and model.weights.h5 in its metadata.")
+        "sha256 of config.json, metadata.json and model.weights.h5 in its metadata.",
+    )
     rehash_parser.add_argument("directories", nargs="+", help="preset directories")
     worker = sub.add_parser("_bench-worker")
     worker.add_argument("names", nargs="+")

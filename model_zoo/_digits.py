@@ -17,13 +17,18 @@ import numpy as np
 
 from keras_gradstab import datasets, zoo
 
-PRESETS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                           "keras_gradstab", "zoo", "presets")
+PRESETS_DIR = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "keras_gradstab", "zoo", "presets"
+)
 
 DATA = {"dataset": "digits", "kwargs": {"seed": 0}}
 COMPILE = {
-    "loss": {"class_name": "SparseCategoricalCrossentropy", "config": {"from_logits": True},
-             "module": "keras.losses", "registered_name": None},
+    "loss": {
+        "class_name": "SparseCategoricalCrossentropy",
+        "config": {"from_logits": True},
+        "module": "keras.losses",
+        "registered_name": None,
+    },
     "metrics": ["accuracy"],
 }
 
@@ -52,9 +57,11 @@ def relu_bn_mlp(input_shape, depth, units, classes, *, name, standardize=False):
     if len(input_shape) > 1:
         layers.append(keras.layers.Flatten(name="flatten"))
     for i in range(depth):
-        layers += [keras.layers.Dense(units, kernel_initializer="he_normal", name=f"dense_{i}"),
-                   keras.layers.BatchNormalization(name=f"batch_norm_{i}"),
-                   keras.layers.Activation("relu", name=f"relu_{i}")]
+        layers += [
+            keras.layers.Dense(units, kernel_initializer="he_normal", name=f"dense_{i}"),
+            keras.layers.BatchNormalization(name=f"batch_norm_{i}"),
+            keras.layers.Activation("relu", name=f"relu_{i}"),
+        ]
     layers.append(keras.layers.Dense(classes, name="output"))
     return keras.Sequential(layers, name=name)
 
@@ -64,14 +71,22 @@ def train(model, data, epochs, batch_size=64, learning_rate=1e-3):
     (x_train, y_train), (x_test, y_test) = data
     steps = epochs * int(np.ceil(len(x_train) / batch_size))
     model.compile(
-        optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(
-            learning_rate, max(1, steps))),
+        optimizer=keras.optimizers.Adam(
+            keras.optimizers.schedules.CosineDecay(learning_rate, max(1, steps))
+        ),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
     start = time.perf_counter()
-    model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, verbose=0,
-              shuffle=True, callbacks=[StepCounter()])
+    model.fit(
+        x_train,
+        y_train,
+        batch_size=batch_size,
+        epochs=epochs,
+        verbose=0,
+        shuffle=True,
+        callbacks=[StepCounter()],
+    )
     seconds = time.perf_counter() - start
     _, accuracy = model.evaluate(x_test, y_test, verbose=0)
     return float(accuracy), seconds
@@ -84,13 +99,18 @@ def parse_args(doc, argv, *, name, epochs, quick_help, seeds=None):
     the package's presets; a quick run must name `--out`)."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=quick_help)
-    parser.add_argument("--out", default=None,
-                        help="where to write the preset (default: the package's presets)")
+    parser.add_argument(
+        "--out", default=None, help="where to write the preset (default: the package's presets)"
+    )
     parser.add_argument("--epochs", type=int, default=epochs)
     parser.add_argument("--seed", type=int, default=0)
     if seeds is not None:
-        parser.add_argument("--seeds", type=int, default=seeds,
-                            help="train every model with this many seeds, from --seed on")
+        parser.add_argument(
+            "--seeds",
+            type=int,
+            default=seeds,
+            help="train every model with this many seeds, from --seed on",
+        )
     args = parser.parse_args(argv)
     if args.quick and args.out is None:
         parser.error("--quick needs --out (a quick run never writes into the package)")
@@ -113,32 +133,60 @@ def train_pair(builders, data, epochs, seed, train_fn):
         model = build()
         accuracy, seconds = train_fn(model, data, epochs)
         results[kind] = {"test_accuracy": accuracy, "train_seconds": round(seconds, 1)}
-        print(f"{keras.config.backend():10s} {kind:10s} test accuracy {accuracy:.4f} "
-              f"({seconds:.1f} s, {epochs} epochs)", flush=True)
+        print(
+            f"{keras.config.backend():10s} {kind:10s} test accuracy {accuracy:.4f} "
+            f"({seconds:.1f} s, {epochs} epochs)",
+            flush=True,
+        )
         first = model if first is None else first
     return results, first
 
 
-def save(model, out, *, name, extra, baseline, more_baselines=None,
-         task="digit classification (scikit-learn digits, 8x8)", data=DATA):
+def save(
+    model,
+    out,
+    *,
+    name,
+    extra,
+    baseline,
+    more_baselines=None,
+    task="digit classification (scikit-learn digits, 8x8)",
+    data=DATA,
+):
     """Saves `model` as the preset `name` in `out` (with its baseline records) and
     prints its headline."""
     # The config records the compile settings of training, with jit_compile
     # resolved for the training backend (True on jax), which torch would turn into
     # torch.compile when loading: record backend-neutral ones instead.
-    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"], jit_compile=False)
+    model.compile(
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+        jit_compile=False,
+    )
     metadata = zoo.save_preset(
-        model, out, name=name, task=task, metric="accuracy", data=data,
-        recipe=f"model_zoo/{name}/train.py", compile=COMPILE,
-        extra=extra, baseline=baseline, more_baselines=more_baselines)
+        model,
+        out,
+        name=name,
+        task=task,
+        metric="accuracy",
+        data=data,
+        recipe=f"model_zoo/{name}/train.py",
+        compile=COMPILE,
+        extra=extra,
+        baseline=baseline,
+        more_baselines=more_baselines,
+    )
     print(json.dumps({k: metadata[k] for k in ("name", "metric", "value", "backend")}))
     return metadata
 
 
 def baseline_record(model, result, epochs, seed):
     """The preset metadata's baseline: `result` of `train` for the baseline model."""
-    return {"model": model, "metric": "accuracy", "value": result["test_accuracy"],
-            "trained": "the same recipe as the preset: the same data, optimizer, schedule, "
-                       f"{epochs} epochs, seed {seed}",
-            "train_seconds": result["train_seconds"]}
+    return {
+        "model": model,
+        "metric": "accuracy",
+        "value": result["test_accuracy"],
+        "trained": "the same recipe as the preset: the same data, optimizer, schedule, "
+        f"{epochs} epochs, seed {seed}",
+        "train_seconds": result["train_seconds"],
+    }

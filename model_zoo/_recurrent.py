@@ -36,8 +36,11 @@ def recipe_parser(doc, *, epochs, batch_size, lr, skew_lr, quick_help):
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--quick", action="store_true", help=quick_help)
     parser.add_argument("--out", default=None, help="write metrics (and a quick preset) here")
-    parser.add_argument("--preset-dir", default=None,
-                        help="where the full run writes the preset (default: the package)")
+    parser.add_argument(
+        "--preset-dir",
+        default=None,
+        help="where the full run writes the preset (default: the package)",
+    )
     return parser
 
 
@@ -69,15 +72,32 @@ def rmsprop(kind, lr, skew_lr, clipnorm):
     return skew_learning_rate_optimizer(base, skew_lr) if kind == "preset" else base
 
 
-def train(model, optimizer, train_data, validation, *, metric, epochs, batch_size, target=None,
-          seed=0, loss="sparse_categorical_crossentropy"):
+def train(
+    model,
+    optimizer,
+    train_data,
+    validation,
+    *,
+    metric,
+    epochs,
+    batch_size,
+    target=None,
+    seed=0,
+    loss="sparse_categorical_crossentropy",
+):
     """Compiles and fits `model`; returns (seconds, per-epoch log)."""
     keras.utils.set_random_seed(seed)
     model.compile(optimizer=optimizer, loss=loss)
     log = []
     start = time.perf_counter()
-    model.fit(*train_data, batch_size=batch_size, epochs=epochs, verbose=0, shuffle=True,
-              callbacks=[_Target(metric, *validation, target, log)])
+    model.fit(
+        *train_data,
+        batch_size=batch_size,
+        epochs=epochs,
+        verbose=0,
+        shuffle=True,
+        callbacks=[_Target(metric, *validation, target, log)],
+    )
     return time.perf_counter() - start, log
 
 
@@ -88,24 +108,48 @@ def _baseline_record(baseline, metric):
         return {"none": "not trained in this run (--skip-baseline)"}
     if "trained" in baseline:
         return baseline
-    return {"model": baseline["model"], "metric": metric, "value": baseline[metric],
-            "trained": "the same recipe as the preset: the same data, optimizer and batch "
-                       f"size, {baseline['epochs_run']} epochs",
-            "train_seconds": baseline["seconds"], "parameters": baseline["parameters"],
-            "log": baseline["log"]}
+    return {
+        "model": baseline["model"],
+        "metric": metric,
+        "value": baseline[metric],
+        "trained": "the same recipe as the preset: the same data, optimizer and batch "
+        f"size, {baseline['epochs_run']} epochs",
+        "train_seconds": baseline["seconds"],
+        "parameters": baseline["parameters"],
+        "log": baseline["log"],
+    }
 
 
-def finish(model, *, name, out, quick, metric, data, task, test, baseline, settings,
-           preset_dir=None, loss="sparse_categorical_crossentropy", metrics=("accuracy",),
-           more_baselines=None):
+def finish(
+    model,
+    *,
+    name,
+    out,
+    quick,
+    metric,
+    data,
+    task,
+    test,
+    baseline,
+    settings,
+    preset_dir=None,
+    loss="sparse_categorical_crossentropy",
+    metrics=("accuracy",),
+    more_baselines=None,
+):
     """Writes the preset and a summary.
 
     The full run writes the preset into the package (or `preset_dir`); a quick run
     only under `out`, and only when `out` is given.
     """
     value = measure(model, metric, *test)
-    summary = {"backend": keras.config.backend(), metric: value, "baseline": baseline,
-               "more_baselines": more_baselines, **settings}
+    summary = {
+        "backend": keras.config.backend(),
+        metric: value,
+        "baseline": baseline,
+        "more_baselines": more_baselines,
+        **settings,
+    }
     if quick:
         directory = os.path.join(out, name) if out else None
     else:
@@ -118,7 +162,12 @@ def finish(model, *, name, out, quick, metric, data, task, test, baseline, setti
         shipped = keras.models.model_from_json(json.dumps(config))
         shipped.set_weights(model.get_weights())
         zoo.save_preset(
-            shipped, directory, name=name, task=task, metric=metric, data=data,
+            shipped,
+            directory,
+            name=name,
+            task=task,
+            metric=metric,
+            data=data,
             recipe=f"model_zoo/{name}/train.py",
             compile={"loss": loss, "metrics": list(metrics)},
             baseline=_baseline_record(baseline, metric),
@@ -139,41 +188,105 @@ def validation_split(x, y, size, seed=0):
     return (x[:-size], y[:-size]), (x[-size:], y[-size:])
 
 
-
-def run_pair(build, optimizer, train_data, validation, test, *, metric, epochs, batch_size,
-             target, baseline_name, skip_baseline, settings):
+def run_pair(
+    build,
+    optimizer,
+    train_data,
+    validation,
+    test,
+    *,
+    metric,
+    epochs,
+    batch_size,
+    target,
+    baseline_name,
+    skip_baseline,
+    settings,
+):
     """Trains the preset model (`build("preset")`) then the baseline (`build("baseline")`) the
     same way; returns (preset model, baseline summary or None, settings + training log)."""
     model = build("preset")
-    seconds, log = train(model, optimizer("preset"), train_data, validation, metric=metric,
-                         epochs=epochs, batch_size=batch_size, target=target)
-    settings = {**settings, "seconds": round(seconds, 1), "epochs_run": len(log), "log": log,
-                "parameters": int(model.count_params())}
+    seconds, log = train(
+        model,
+        optimizer("preset"),
+        train_data,
+        validation,
+        metric=metric,
+        epochs=epochs,
+        batch_size=batch_size,
+        target=target,
+    )
+    settings = {
+        **settings,
+        "seconds": round(seconds, 1),
+        "epochs_run": len(log),
+        "log": log,
+        "parameters": int(model.count_params()),
+    }
     print(f"preset model: test {metric} {measure(model, metric, *test):.4f}")
     baseline = None
     if not skip_baseline:
         gru = build("baseline")
-        seconds, log = train(gru, optimizer("baseline"), train_data, validation, metric=metric,
-                             epochs=epochs, batch_size=batch_size, target=target)
-        baseline = {"model": baseline_name, metric: measure(gru, metric, *test),
-                    "parameters": int(gru.count_params()), "seconds": round(seconds, 1),
-                    "epochs_run": len(log), "log": log}
+        seconds, log = train(
+            gru,
+            optimizer("baseline"),
+            train_data,
+            validation,
+            metric=metric,
+            epochs=epochs,
+            batch_size=batch_size,
+            target=target,
+        )
+        baseline = {
+            "model": baseline_name,
+            metric: measure(gru, metric, *test),
+            "parameters": int(gru.count_params()),
+            "seconds": round(seconds, 1),
+            "epochs_run": len(log),
+            "log": log,
+        }
         print(f"baseline {baseline_name}: test {metric} {baseline[metric]:.4f}")
     return model, baseline, settings
 
 
-def train_baseline(label, model, optimizer, train_data, validation, test, *, metric, epochs,
-                   batch_size, trained, loss="sparse_categorical_crossentropy", seed=0):
+def train_baseline(
+    label,
+    model,
+    optimizer,
+    train_data,
+    validation,
+    test,
+    *,
+    metric,
+    epochs,
+    batch_size,
+    trained,
+    loss="sparse_categorical_crossentropy",
+    seed=0,
+):
     """Trains a baseline the way the preset was trained (no target: all `epochs`).
 
     Returns (the baseline record of a preset's metadata, per-epoch log): `model`
     (`label` with the parameter count), `metric`, `value` on the test data,
     `trained` (how) and `train_seconds`.
     """
-    seconds, log = train(model, optimizer, train_data, validation, metric=metric,
-                         epochs=epochs, batch_size=batch_size, loss=loss, seed=seed)
-    record = {"model": f"{label}, {model.count_params():,} parameters", "metric": metric,
-              "value": measure(model, metric, *test), "trained": trained,
-              "train_seconds": round(seconds, 1)}
+    seconds, log = train(
+        model,
+        optimizer,
+        train_data,
+        validation,
+        metric=metric,
+        epochs=epochs,
+        batch_size=batch_size,
+        loss=loss,
+        seed=seed,
+    )
+    record = {
+        "model": f"{label}, {model.count_params():,} parameters",
+        "metric": metric,
+        "value": measure(model, metric, *test),
+        "trained": trained,
+        "train_seconds": round(seconds, 1),
+    }
     print(f"baseline {record['model']}: test {metric} {record['value']:.4f}")
     return record, log

@@ -1,7 +1,7 @@
 """Saves or checks the cross-backend cases on the backend of this process.
 
-    python tests/cross_backend_worker.py save DIR   # weights + outputs per case
-    python tests/cross_backend_worker.py check DIR  # load them, print JSON results
+python tests/cross_backend_worker.py save DIR   # weights + outputs per case
+python tests/cross_backend_worker.py check DIR  # load them, print JSON results
 """
 
 import importlib

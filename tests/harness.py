@@ -187,8 +187,9 @@ def check_layer(
         jit_model.compile(loss="mse", jit_compile=True)
         jitted = jit_model.predict(x, verbose=0)
         for a, b in zip(keras.tree.flatten(reference), keras.tree.flatten(jitted)):
-            np.testing.assert_allclose(a, b, atol=max(atol, 1e-5), rtol=1e-5,
-                                       err_msg="jit_compile changed outputs")
+            np.testing.assert_allclose(
+                a, b, atol=max(atol, 1e-5), rtol=1e-5, err_msg="jit_compile changed outputs"
+            )
         if run_fit:
             loss = _fit_once(jit_model, x, jit_compile=True)
             assert np.isfinite(loss), f"jit-compiled fit loss is {loss}"

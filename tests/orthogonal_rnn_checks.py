@@ -40,15 +40,18 @@ def run_numpy(step, h0, x):
 def assert_matches_keras_loop(layer_cls, kwargs, x, mask=None):
     """Our scan loop against keras.layers.RNN(cell) (Keras's own loop), same cell."""
     for go_backwards in (False, True):
-        layer = layer_cls(**kwargs, return_sequences=True, return_state=True,
-                          go_backwards=go_backwards)
+        layer = layer_cls(
+            **kwargs, return_sequences=True, return_state=True, go_backwards=go_backwards
+        )
         ours = layer(x, mask=mask)
-        keras_loop = keras.layers.RNN(layer.cell, return_sequences=True, return_state=True,
-                                      go_backwards=go_backwards)
+        keras_loop = keras.layers.RNN(
+            layer.cell, return_sequences=True, return_state=True, go_backwards=go_backwards
+        )
         theirs = keras_loop(x, mask=mask)
         for a, b in zip(ours, theirs):
-            np.testing.assert_allclose(keras.ops.convert_to_numpy(a),
-                                       keras.ops.convert_to_numpy(b), atol=1e-5)
+            np.testing.assert_allclose(
+                keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), atol=1e-5
+            )
 
 
 def assert_gradients_match_finite_differences(layer, x, numpy_forward, rtol):

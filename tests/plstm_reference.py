@@ -42,14 +42,46 @@ def plstm_1d_reference(q, k, v, source, transition, mark, direct, initial_state=
 
 
 def plstm_2d_reference(
-    q, k, v, source_r, source_d, transition_rl, transition_du, transition_dl,
-    transition_ru, mark_l, mark_u, direct,
+    q,
+    k,
+    v,
+    source_r,
+    source_d,
+    transition_rl,
+    transition_du,
+    transition_dl,
+    transition_ru,
+    mark_l,
+    mark_u,
+    direct,
 ):
     """Returns h [B, X, Y, DV]. `transition_dl` / `transition_ru` may be None (zero)."""
-    (q, k, v, source_r, source_d, transition_rl, transition_du, transition_dl,
-     transition_ru, mark_l, mark_u, direct) = _f64(
-        q, k, v, source_r, source_d, transition_rl, transition_du, transition_dl,
-        transition_ru, mark_l, mark_u, direct,
+    (
+        q,
+        k,
+        v,
+        source_r,
+        source_d,
+        transition_rl,
+        transition_du,
+        transition_dl,
+        transition_ru,
+        mark_l,
+        mark_u,
+        direct,
+    ) = _f64(
+        q,
+        k,
+        v,
+        source_r,
+        source_d,
+        transition_rl,
+        transition_du,
+        transition_dl,
+        transition_ru,
+        mark_l,
+        mark_u,
+        direct,
     )
     batch, size_x, size_y, dk = q.shape
     dv = v.shape[-1]

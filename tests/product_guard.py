@@ -67,9 +67,13 @@ def broadcasting_product(op_type, shapes, attrs=None):
 
 
 # Frames of the machinery between a caller and the op it asked for.
-_PLUMBING = (os.sep + "tensorflow" + os.sep, os.path.join("keras", "src", "ops") + os.sep,
-             os.path.join("keras", "src", "backend") + os.sep,
-             os.path.join("keras", "src", "utils") + os.sep, os.sep + "autograph" + os.sep)
+_PLUMBING = (
+    os.sep + "tensorflow" + os.sep,
+    os.path.join("keras", "src", "ops") + os.sep,
+    os.path.join("keras", "src", "backend") + os.sep,
+    os.path.join("keras", "src", "utils") + os.sep,
+    os.sep + "autograph" + os.sep,
+)
 
 
 def _site(roots):

@@ -79,8 +79,12 @@ def orthogonal_convolutions():
         # Circular padding, at least as many outputs as inputs: an isometry.
         y = numpy_of(layer(x))
         norms = np.sqrt((y**2).reshape(len(x), -1).sum(-1))
-        check(name + " norms", norms, np.sqrt((x.astype("float64") ** 2).reshape(len(x), -1).sum(-1)),
-              1e-3)
+        check(
+            name + " norms",
+            norms,
+            np.sqrt((x.astype("float64") ** 2).reshape(len(x), -1).sum(-1)),
+            1e-3,
+        )
 
 
 def gates(*shape):
@@ -94,7 +98,9 @@ def plstm():
         g = [gates(batch, 7) for _ in range(4)]
         for chunk in (1, 3, 7):
             got = kg.ops.plstm_1d(q, k, v, *g, chunk_size=chunk, form="parallel")
-            check(f"plstm_1d B={batch} chunk={chunk}", got, plstm_1d_reference(q, k, v, *g)[0], 1e-4)
+            check(
+                f"plstm_1d B={batch} chunk={chunk}", got, plstm_1d_reference(q, k, v, *g)[0], 1e-4
+            )
         q, k = (RNG.normal(size=(batch, 4, 5, 4)).astype("float32") for _ in range(2))
         v = RNG.normal(size=(batch, 4, 5, 2)).astype("float32")
         g = [gates(batch, 4, 5) for _ in range(9)]
@@ -140,10 +146,12 @@ def broadcast_products():
         a = RNG.standard_normal(shape).astype("float32")
         b = RNG.standard_normal(shape[-2:]).astype("float32")
         for _ in range(5):
-            check(f"matmul {shape} x {shape[-2:]}", kg.ops.matmul(a, b), a.astype("float64") @ b,
-                  1e-4)
-            check(f"matmul {shape[-2:]} x {shape}", kg.ops.matmul(b, a), b.astype("float64") @ a,
-                  1e-4)
+            check(
+                f"matmul {shape} x {shape[-2:]}", kg.ops.matmul(a, b), a.astype("float64") @ b, 1e-4
+            )
+            check(
+                f"matmul {shape[-2:]} x {shape}", kg.ops.matmul(b, a), b.astype("float64") @ a, 1e-4
+            )
 
 
 def main(repeats):

@@ -15,9 +15,7 @@ AREAS = [name for name in kg.__all__ if inspect.ismodule(getattr(kg, name, None)
 # Areas imported on first access only (they need optional packages).
 if importlib.util.find_spec("keras_tuner") is not None:
     AREAS.append("tuner")
-SYMBOLS = [
-    (area, name) for area in AREAS for name in getattr(getattr(kg, area), "__all__", [])
-]
+SYMBOLS = [(area, name) for area in AREAS for name in getattr(getattr(kg, area), "__all__", [])]
 
 
 @pytest.mark.parametrize("area,name", SYMBOLS, ids=[f"{a}.{n}" for a, n in SYMBOLS])

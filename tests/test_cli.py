@@ -35,18 +35,32 @@ def test_scan_benchmark_runs_every_case():
 
 def tiny_preset(directory, name, units, baseline=None):
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
-                              keras.layers.Dense(units, activation="relu"),
-                              keras.layers.Dense(10)])
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(units, activation="relu"),
+            keras.layers.Dense(10),
+        ]
+    )
     return presets_module.save_preset(
-        model, os.path.join(directory, name), name=name, task="digits (untrained)",
-        metric="accuracy", data={"dataset": "digits", "kwargs": {"seed": 0}},
-        recipe="tests/test_cli.py", baseline=baseline or {"none": "untrained"})
+        model,
+        os.path.join(directory, name),
+        name=name,
+        task="digits (untrained)",
+        metric="accuracy",
+        data={"dataset": "digits", "kwargs": {"seed": 0}},
+        recipe="tests/test_cli.py",
+        baseline=baseline or {"none": "untrained"},
+    )
 
 
 def table_rows(out):
-    return [[c.strip() for c in line.strip("|").split("|")]
-            for line in out.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    return [
+        [c.strip() for c in line.strip("|").split("|")]
+        for line in out.splitlines()
+        if line.startswith("| ") and "---" not in line
+    ][1:]
 
 
 class FakeClock:
@@ -69,10 +83,11 @@ def test_main_job_with_no_presets(tmp_path, monkeypatch, capsys):
 
 
 def test_main_job_evaluates_every_preset(tmp_path, monkeypatch, capsys):
-    baseline = {"model": "chance", "metric": "accuracy", "value": 0.1,
-                "trained": "not trained"}
-    recorded = {"tiny_a": tiny_preset(str(tmp_path), "tiny_a", 4, baseline)["value"],
-                "tiny_b": tiny_preset(str(tmp_path), "tiny_b", 6)["value"]}
+    baseline = {"model": "chance", "metric": "accuracy", "value": 0.1, "trained": "not trained"}
+    recorded = {
+        "tiny_a": tiny_preset(str(tmp_path), "tiny_a", 4, baseline)["value"],
+        "tiny_b": tiny_preset(str(tmp_path), "tiny_b", 6)["value"],
+    }
     monkeypatch.setattr(presets_module, "PRESETS_DIR", str(tmp_path))
     # evaluate() reads the clock when it starts and when it ends: 1.25 s per preset.
     monkeypatch.setattr(presets_module, "time", FakeClock(1.25))
@@ -139,7 +154,16 @@ def test_rehash_command_migrates_an_old_preset(tmp_path, capsys):
 
 
 def test_zoo_table_prints_bits_per_character_as_a_number():
-    row = {"preset": "charlm", "task": "t", "metric": "bits_per_character", "recorded": 2.25,
-           "measured": 2.2512, "parameters": 10, "seconds": 1.0, "ok": True, "error": None}
+    row = {
+        "preset": "charlm",
+        "task": "t",
+        "metric": "bits_per_character",
+        "recorded": 2.25,
+        "measured": 2.2512,
+        "parameters": 10,
+        "seconds": 1.0,
+        "ok": True,
+        "error": None,
+    }
     table = cli.format_zoo_table([row])
     assert "| 2.2500 | 2.2512 |" in table and "%" not in table.splitlines()[2]

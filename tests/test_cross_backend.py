@@ -27,13 +27,16 @@ def results(tmp_path_factory):
         env = dict(os.environ, KERAS_BACKEND=other, TF_CPP_MIN_LOG_LEVEL="3")
         proc = subprocess.run(
             [sys.executable, cross_backend_worker.__file__, "check", directory],
-            env=env, capture_output=True, text=True, timeout=600,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULTS ")]
         if proc.returncode != 0 or not lines:
             found[other] = {"__failed__": proc.stderr[-3000:]}
         else:
-            found[other] = json.loads(lines[-1][len("RESULTS "):])
+            found[other] = json.loads(lines[-1][len("RESULTS ") :])
     return found
 
 

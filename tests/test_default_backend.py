@@ -21,16 +21,19 @@ from keras_gradstab._default_backend import BACKENDS, choose, keras_json_backend
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.mark.parametrize("requested,from_file,installed,expected", [
-    (None, None, ["jax", "tensorflow", "torch"], None),  # Keras's default is there
-    (None, None, ["torch"], "torch"),
-    (None, None, ["jax", "torch"], "jax"),
-    ("", "tensorflow", ["torch"], "torch"),  # keras.json as Keras wrote it
-    (None, "torch", ["jax", "torch"], None),  # keras.json's choice is installed
-    (None, "numpy", ["torch"], None),  # a backend outside the three: Keras decides
-    ("torch", None, ["torch"], None),
-    ("numpy", None, [], None),
-])
+@pytest.mark.parametrize(
+    "requested,from_file,installed,expected",
+    [
+        (None, None, ["jax", "tensorflow", "torch"], None),  # Keras's default is there
+        (None, None, ["torch"], "torch"),
+        (None, None, ["jax", "torch"], "jax"),
+        ("", "tensorflow", ["torch"], "torch"),  # keras.json as Keras wrote it
+        (None, "torch", ["jax", "torch"], None),  # keras.json's choice is installed
+        (None, "numpy", ["torch"], None),  # a backend outside the three: Keras decides
+        ("torch", None, ["torch"], None),
+        ("numpy", None, [], None),
+    ],
+)
 def test_choose(requested, from_file, installed, expected):
     assert choose(requested, from_file, installed) == expected
 
@@ -54,14 +57,16 @@ def test_keras_json_backend(tmp_path):
 def run(args, env, check=True):
     proc = subprocess.run(args, env=env, capture_output=True, text=True, cwd=env["HOME"])
     if check and proc.returncode != 0:
-        raise AssertionError(f"{args} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n"
-                             f"{proc.stderr[-3000:]}")
+        raise AssertionError(
+            f"{args} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     return proc
 
 
-@pytest.mark.skipif(os.environ.get("KERAS_GRADSTAB_TEST_INSTALL") != "1",
-                    reason="creates a virtual environment (minutes); set "
-                    "KERAS_GRADSTAB_TEST_INSTALL=1")
+@pytest.mark.skipif(
+    os.environ.get("KERAS_GRADSTAB_TEST_INSTALL") != "1",
+    reason="creates a virtual environment (minutes); set KERAS_GRADSTAB_TEST_INSTALL=1",
+)
 @pytest.mark.skipif(BACKEND == "tensorflow", reason="TensorFlow is Keras's default")
 def test_one_backend_install(tmp_path):
     venv = tmp_path / "venv"
@@ -70,24 +75,33 @@ def test_one_backend_install(tmp_path):
     env["PATH"] = os.pathsep.join([str(venv / "bin"), env.get("PATH", "")])
     run([sys.executable, "-m", "venv", str(venv)], env)
     python = str(venv / "bin" / "python")
-    run([python, "-m", "pip", "install", "-q", "-e", f"{ROOT}[{BACKEND}]"], env)
+    constraints = os.path.join(ROOT, "constraints.txt")  # the versions `make test` pins
+    run([python, "-m", "pip", "install", "-q", "-c", constraints, "-e", f"{ROOT}[{BACKEND}]"], env)
     installed = run([python, "-c", "import jax, tensorflow"], env, check=False)
     assert installed.returncode != 0, "the venv holds more than one backend"
 
     assert "usage: keras-gradstab" in run([python, "-m", "keras_gradstab", "--help"], env).stdout
-    example = run([python, "-c", (
-        # The README's order: keras_gradstab first chooses the backend.
-        "import json; import keras_gradstab as kg; import keras; "
-        "row = kg.zoo.evaluate('snn_mlp_digits'); "
-        "print(json.dumps([keras.config.backend(), row['recorded'], row['measured']]))"
-    )], env)
+    example = run(
+        [
+            python,
+            "-c",
+            (
+                # The README's order: keras_gradstab first chooses the backend.
+                "import json; import keras_gradstab as kg; import keras; "
+                "row = kg.zoo.evaluate('snn_mlp_digits'); "
+                "print(json.dumps([keras.config.backend(), row['recorded'], row['measured']]))"
+            ),
+        ],
+        env,
+    )
     backend, recorded, measured = json.loads(example.stdout.strip().splitlines()[-1])
     assert backend == BACKEND and abs(measured - recorded) <= 0.005
     main_job = run([python, "-m", "keras_gradstab"], env)
     assert f"evaluating on backend: {BACKEND}" in main_job.stdout
 
     other = "torch" if BACKEND == "jax" else "jax"
-    missing = run([python, "-m", "keras_gradstab", "--help"],
-                  dict(env, KERAS_BACKEND=other), check=False)
+    missing = run(
+        [python, "-m", "keras_gradstab", "--help"], dict(env, KERAS_BACKEND=other), check=False
+    )
     assert missing.returncode != 0
     assert f"pip install 'keras_gradstab[{other}]'" in missing.stderr.strip().splitlines()[-1]

@@ -40,8 +40,12 @@ def scan_problem(where, value):
     xs = rng.normal(size=(5, 2, 3)).astype("float32")
     h0 = rng.normal(size=(2, 3)).astype("float32")
     w = (rng.normal(size=(3, 3)) / 2).astype("float32")
-    target = {"x0": (xs, (0, 0, 1)), "x1": (xs, (1, 0, 1)), "init": (h0, (0, 1)),
-              "weight": (w, (1, 2))}[where]
+    target = {
+        "x0": (xs, (0, 0, 1)),
+        "x1": (xs, (1, 0, 1)),
+        "init": (h0, (0, 1)),
+        "weight": (w, (1, 2)),
+    }[where]
     target[0][target[1]] = value
     return xs, h0, w
 
@@ -222,8 +226,9 @@ def test_layer_nan_in_any_trainable_weight_gives_nan(name):
 
 
 def nan_model():
-    model = keras.Sequential([keras.Input((4, 3)), kg.layers.NCGRU(4, seed=0),
-                              keras.layers.Dense(1)])
+    model = keras.Sequential(
+        [keras.Input((4, 3)), kg.layers.NCGRU(4, seed=0), keras.layers.Dense(1)]
+    )
     model.compile("sgd", "mse")
     kernel = model.layers[0].cell.kernel
     poisoned = numpy(kernel).copy()
@@ -241,18 +246,34 @@ def test_nan_weights_predict_fit_and_diagnostics():
     assert report.nan and not report.exploding and not report.vanishing
     assert str(report).endswith(": nan")
     monitor = kg.diagnostics.GradientMonitor(x, y, every=1)
-    history = model.fit(x, y, batch_size=4, epochs=3, verbose=0,
-                        callbacks=[monitor, keras.callbacks.TerminateOnNaN()])
+    history = model.fit(
+        x,
+        y,
+        batch_size=4,
+        epochs=3,
+        verbose=0,
+        callbacks=[monitor, keras.callbacks.TerminateOnNaN()],
+    )
     assert len(history.history["loss"]) == 1 and np.isnan(history.history["loss"][0])
     assert model.stop_training
-    assert any(np.isnan(r["weight_grad_norm"]) for r in monitor.history
-               if r["weight_grad_norm"] is not None)
+    assert any(
+        np.isnan(r["weight_grad_norm"])
+        for r in monitor.history
+        if r["weight_grad_norm"] is not None
+    )
 
 
 def test_gradient_report_labels_nan_rows():
-    rows = [{"layer": n, "weight_grad_norm": g, "output_grad_norm": g,
-             "activation_mean": 0.0, "activation_var": 1.0}
-            for n, g in (("a", 1.0), ("b", NAN))]
+    rows = [
+        {
+            "layer": n,
+            "weight_grad_norm": g,
+            "output_grad_norm": g,
+            "activation_mean": 0.0,
+            "activation_var": 1.0,
+        }
+        for n, g in (("a", 1.0), ("b", NAN))
+    ]
     report = kg.diagnostics.GradientReport(rows, "output_grad_norm", INF, threshold=4.0)
     assert report.nan and np.isnan(report.ratio) and not report.exploding
 
@@ -274,17 +295,20 @@ def test_channel_normalization_axis_out_of_range(axis):
         layer(np.ones((2, 5, 3), "float32"))
 
 
-@pytest.mark.parametrize("make,argument", [
-    (lambda v: kg.quantizers.ReSTE(o=v), "o"),
-    (lambda v: kg.quantizers.ReSTE(threshold=v), "threshold"),
-    (lambda v: kg.callbacks.ReSTESchedule(o_end=v), "o_end"),
-    (lambda v: kg.quantizers.SwishSign(beta=v), "beta"),
-    (lambda v: kg.quantizers.SteSign(clip_value=v), "clip_value"),
-    (lambda v: kg.constraints.WeightClip(clip_value=v), "clip_value"),
-    (lambda v: kg.regularizers.JacobianOrthogonality(factor=v), "factor"),
-    (lambda v: kg.regularizers.OrthogonalConv(factor=v), "factor"),
-    (lambda v: kg.layers.SBORNN(4, eta=v), "eta"),
-])
+@pytest.mark.parametrize(
+    "make,argument",
+    [
+        (lambda v: kg.quantizers.ReSTE(o=v), "o"),
+        (lambda v: kg.quantizers.ReSTE(threshold=v), "threshold"),
+        (lambda v: kg.callbacks.ReSTESchedule(o_end=v), "o_end"),
+        (lambda v: kg.quantizers.SwishSign(beta=v), "beta"),
+        (lambda v: kg.quantizers.SteSign(clip_value=v), "clip_value"),
+        (lambda v: kg.constraints.WeightClip(clip_value=v), "clip_value"),
+        (lambda v: kg.regularizers.JacobianOrthogonality(factor=v), "factor"),
+        (lambda v: kg.regularizers.OrthogonalConv(factor=v), "factor"),
+        (lambda v: kg.layers.SBORNN(4, eta=v), "eta"),
+    ],
+)
 @pytest.mark.parametrize("value", [INF, NAN])
 def test_non_finite_parameters_are_rejected(make, argument, value):
     with pytest.raises(ValueError, match=rf"`{argument}` must be a finite"):
@@ -294,5 +318,6 @@ def test_non_finite_parameters_are_rejected(make, argument, value):
 def test_gradient_report_on_an_unbuilt_model():
     model = keras.Sequential([keras.layers.Dense(3), keras.layers.Dense(1)])
     with pytest.raises(ValueError, match="not built"):
-        kg.diagnostics.gradient_report(model, np.ones((2, 4), "float32"),
-                                       np.ones((2, 1), "float32"))
+        kg.diagnostics.gradient_report(
+            model, np.ones((2, 4), "float32"), np.ones((2, 1), "float32")
+        )

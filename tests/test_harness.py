@@ -6,10 +6,13 @@ from harness import check_layer
 from layers_for_tests import ScanSimpleRNN
 
 
-@pytest.mark.parametrize("kwargs,out", [
-    ({"units": 4}, (2, 4)),
-    ({"units": 3, "go_backwards": True, "return_sequences": True}, (2, 6, 3)),
-])
+@pytest.mark.parametrize(
+    "kwargs,out",
+    [
+        ({"units": 4}, (2, 4)),
+        ({"units": 3, "go_backwards": True, "return_sequences": True}, (2, 6, 3)),
+    ],
+)
 def test_scan_layer_passes_layer_checks(kwargs, out, tmp_path):
     check_layer(ScanSimpleRNN, kwargs, (2, 6, 5), expected_output_shape=out, tmp_path=tmp_path)
 
@@ -39,5 +42,11 @@ def test_harness_catches_dead_gradients():
     with pytest.raises(AssertionError, match="dead.*unchanged"):
         check_layer(_Frozen, {}, (2, 3), run_jit=False, run_mixed_precision=False)
     # ...and accepts it when told.
-    check_layer(_Frozen, {}, (2, 3), run_jit=False, run_mixed_precision=False,
-                weights_without_gradient=("dead",))
+    check_layer(
+        _Frozen,
+        {},
+        (2, 3),
+        run_jit=False,
+        run_mixed_precision=False,
+        weights_without_gradient=("dead",),
+    )

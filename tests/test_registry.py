@@ -11,18 +11,38 @@ from keras_gradstab import constraints, initializers, regularizers
 
 CASES = [
     # area, one of its names, its class, an instance, a Keras name, the Keras class
-    (constraints, "weight_clip", constraints.WeightClip, constraints.WeightClip(0.25),
-     "non_neg", keras.constraints.NonNeg),
-    (regularizers, "orthogonal_conv", regularizers.OrthogonalConv,
-     regularizers.OrthogonalConv(0.25), "l2", keras.regularizers.L2),
-    (initializers, "delta_orthogonal", initializers.DeltaOrthogonal,
-     initializers.DeltaOrthogonal(gain=0.25), "glorot_uniform",
-     keras.initializers.GlorotUniform),
+    (
+        constraints,
+        "weight_clip",
+        constraints.WeightClip,
+        constraints.WeightClip(0.25),
+        "non_neg",
+        keras.constraints.NonNeg,
+    ),
+    (
+        regularizers,
+        "orthogonal_conv",
+        regularizers.OrthogonalConv,
+        regularizers.OrthogonalConv(0.25),
+        "l2",
+        keras.regularizers.L2,
+    ),
+    (
+        initializers,
+        "delta_orthogonal",
+        initializers.DeltaOrthogonal,
+        initializers.DeltaOrthogonal(gain=0.25),
+        "glorot_uniform",
+        keras.initializers.GlorotUniform,
+    ),
 ]
 
 
-@pytest.mark.parametrize("area,name,cls,instance,keras_name,keras_cls", CASES,
-                         ids=[c[0].__name__.split(".")[-1] for c in CASES])
+@pytest.mark.parametrize(
+    "area,name,cls,instance,keras_name,keras_cls",
+    CASES,
+    ids=[c[0].__name__.split(".")[-1] for c in CASES],
+)
 def test_get_serialize_deserialize(area, name, cls, instance, keras_name, keras_cls):
     assert area.get(None) is None
     assert type(area.get(name)) is cls

@@ -12,8 +12,7 @@ from keras import ops
 def _check_axis_size(name, size, group):
     if size is not None and size % group:
         raise ValueError(
-            f"{name} needs the size of the sorted axis ({size}) to be a multiple of "
-            f"{group}."
+            f"{name} needs the size of the sorted axis ({size}) to be a multiple of {group}."
         )
 
 

@@ -185,8 +185,7 @@ class SELU:
     def __init__(self, fixed_point=(0.0, 1.0)):
         if len(tuple(fixed_point)) != 2:
             raise ValueError(
-                "`fixed_point` must be a pair (mean, variance); received "
-                f"{fixed_point}."
+                f"`fixed_point` must be a pair (mean, variance); received {fixed_point}."
             )
         self.fixed_point = (float(fixed_point[0]), float(fixed_point[1]))
         self.alpha, self.scale = selu_parameters(*self.fixed_point)

@@ -128,13 +128,16 @@ def kernel_tiles(repeats=20, grid=KERNEL_GRID):
     seconds = interleaved_medians(
         {name: forward(*case) for name, case in names.items()}, repeats, warmup=2
     )
-    return [{
-        "benchmark": "plstm",
-        "backend": backend,
-        "case": f"plstm_2d forward {name}",
-        "shape": f"{grid}x{grid} H={KERNEL_HEADS} D={KERNEL_FEATURES}",
-        "seconds": seconds[name],
-    } for name in names]
+    return [
+        {
+            "benchmark": "plstm",
+            "backend": backend,
+            "case": f"plstm_2d forward {name}",
+            "shape": f"{grid}x{grid} H={KERNEL_HEADS} D={KERNEL_FEATURES}",
+            "seconds": seconds[name],
+        }
+        for name in names
+    ]
 
 
 def run(quick=False):
@@ -145,22 +148,35 @@ def run(quick=False):
     rows = []
     for size in sizes:
         for form in ("parallel", "recurrent"):
-            cmd = [sys.executable, "-m", "keras_gradstab.benchmarks.plstm", str(size), form,
-                   str(repeats)]
-            proc = subprocess.run(cmd, env=dict(os.environ), capture_output=True, text=True,
-                                  timeout=1800)
+            cmd = [
+                sys.executable,
+                "-m",
+                "keras_gradstab.benchmarks.plstm",
+                str(size),
+                form,
+                str(repeats),
+            ]
+            proc = subprocess.run(
+                cmd, env=dict(os.environ), capture_output=True, text=True, timeout=1800
+            )
             lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-            result = json.loads(lines[-1][len("RESULT "):]) if lines else {
-                "seconds": float("nan"),
-                "error": (proc.stderr.strip().splitlines() or ["?"])[-1],
-            }
-            rows.append({
-                "benchmark": "plstm",
-                "backend": keras.config.backend(),
-                "case": f"PLSTM2D {form}",
-                "shape": f"B={BATCH} {size}x{size} D={FEATURES} H={HEADS}",
-                **result,
-            })
+            result = (
+                json.loads(lines[-1][len("RESULT ") :])
+                if lines
+                else {
+                    "seconds": float("nan"),
+                    "error": (proc.stderr.strip().splitlines() or ["?"])[-1],
+                }
+            )
+            rows.append(
+                {
+                    "benchmark": "plstm",
+                    "backend": keras.config.backend(),
+                    "case": f"PLSTM2D {form}",
+                    "shape": f"B={BATCH} {size}x{size} D={FEATURES} H={HEADS}",
+                    **result,
+                }
+            )
     return kernel_tiles(repeats=5 if quick else 20) + rows
 
 

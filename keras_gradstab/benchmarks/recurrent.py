@@ -48,8 +48,10 @@ def _train_step_rows(steps, repeats):
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
         fns[name] = lambda m=model: m.train_on_batch(x, y)
     samples = interleaved_samples(fns, repeats, clocks=("wall", "process"))
-    wall, cpu = ({name: statistics.median(v) for name, v in samples[clock].items()}
-                 for clock in ("wall", "process"))
+    wall, cpu = (
+        {name: statistics.median(v) for name, v in samples[clock].items()}
+        for clock in ("wall", "process")
+    )
     return [
         {
             "benchmark": "recurrent",
@@ -119,14 +121,16 @@ def _cayley_rows(sizes, repeats, terms=6):
     for n in sizes:
         times = _cayley_times(n, repeats, terms)
         for name, value in times.items():
-            rows.append({
-                "benchmark": "recurrent",
-                "backend": keras.config.backend(),
-                "case": f"cayley {name}" + (f" ({terms} terms)" if name == "neumann" else ""),
-                "shape": f"n={n}",
-                "seconds": value,
-                "neumann / solve": times["neumann"] / times["solve"],
-            })
+            rows.append(
+                {
+                    "benchmark": "recurrent",
+                    "backend": keras.config.backend(),
+                    "case": f"cayley {name}" + (f" ({terms} terms)" if name == "neumann" else ""),
+                    "shape": f"n={n}",
+                    "seconds": value,
+                    "neumann / solve": times["neumann"] / times["solve"],
+                }
+            )
     return rows
 
 

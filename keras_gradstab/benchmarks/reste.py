@@ -29,8 +29,12 @@ BATCH = 64
 
 def _model(quantizer, width, size):
     def binary():
-        return dict(input_quantizer=quantizer, kernel_quantizer=quantizer,
-                    kernel_constraint=WeightClip(1.5), use_bias=False)
+        return dict(
+            input_quantizer=quantizer,
+            kernel_quantizer=quantizer,
+            kernel_constraint=WeightClip(1.5),
+            use_bias=False,
+        )
 
     bn = keras.layers.BatchNormalization
     inputs = keras.Input((size, size, 1))
@@ -43,9 +47,11 @@ def _model(quantizer, width, size):
     x = bn()(QuantDense(4 * width, **binary())(keras.layers.Flatten()(x)))
     outputs = keras.layers.Dense(10)(x)
     model = keras.Model(inputs, outputs)
-    model.compile(optimizer="adam",
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  jit_compile=keras.config.backend() != "torch")
+    model.compile(
+        optimizer="adam",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=keras.config.backend() != "torch",
+    )
     return model
 
 
@@ -68,15 +74,17 @@ def run(quick=False):
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     rows = []
     for quantizer in quantizers:
-        rows.append({
-            "benchmark": "reste",
-            "backend": keras.config.backend(),
-            "case": f"train step, {quantizer}",
-            "shape": f"B={BATCH} {size}x{size} width={width}",
-            "seconds": statistics.median(times[quantizer]),
-            "overhead vs ste_sign": (
-                0.0 if quantizer == "ste_sign" else statistics.median(ratios) - 1.0
-            ),
-            "load average": load,
-        })
+        rows.append(
+            {
+                "benchmark": "reste",
+                "backend": keras.config.backend(),
+                "case": f"train step, {quantizer}",
+                "shape": f"B={BATCH} {size}x{size} width={width}",
+                "seconds": statistics.median(times[quantizer]),
+                "overhead vs ste_sign": (
+                    0.0 if quantizer == "ste_sign" else statistics.median(ratios) - 1.0
+                ),
+                "load average": load,
+            }
+        )
     return rows

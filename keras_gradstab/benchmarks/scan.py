@@ -52,6 +52,7 @@ def _timers(x):
     layer.build(x.shape)
     cell = layer.cell
     weights = [cell.kernel, cell.recurrent_kernel, cell.bias]
+
     # GRUCell(reset_after=True) keeps input and recurrent biases as rows of one weight.
     def scan_weights(values):
         kernel, recurrent_kernel, bias = values
@@ -142,13 +143,15 @@ def run(quick=False, steps=None, repeats=None):
     seconds = interleaved_medians(timers, repeats)
     rows = []
     for name, value in seconds.items():
-        rows.append({
-            "benchmark": "scan",
-            "backend": keras.config.backend(),
-            "case": name,
-            "shape": f"B={BATCH} T={steps} D={FEATURES} H={UNITS}",
-            "seconds": value,
-            "vs keras.layers.RNN": seconds["keras.layers.RNN"] / value,
-            "vs keras.ops.scan": seconds["keras.ops.scan"] / value,
-        })
+        rows.append(
+            {
+                "benchmark": "scan",
+                "backend": keras.config.backend(),
+                "case": name,
+                "shape": f"B={BATCH} T={steps} D={FEATURES} H={UNITS}",
+                "seconds": value,
+                "vs keras.layers.RNN": seconds["keras.layers.RNN"] / value,
+                "vs keras.ops.scan": seconds["keras.ops.scan"] / value,
+            }
+        )
     return rows

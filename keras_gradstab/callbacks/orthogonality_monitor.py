@@ -69,8 +69,11 @@ class OrthogonalityMonitor(keras.callbacks.Callback):
 
     def _layers(self):
         if self.layer_names is None:
-            return [layer for layer in _all_layers(self.model)
-                    if conv_kernel_and_strides(layer) is not None]
+            return [
+                layer
+                for layer in _all_layers(self.model)
+                if conv_kernel_and_strides(layer) is not None
+            ]
         return [self.model.get_layer(name) for name in self.layer_names]
 
     def errors(self):

@@ -21,10 +21,12 @@ ALL_OBJECTS_DICT = {
 }
 
 _REGISTRY = _registry.Registry(
-    names=ALL_OBJECTS_DICT, objects=ALL_OBJECTS_DICT, base_class=keras.constraints.Constraint,
-    keras_get=keras.constraints.get, keras_deserialize=keras.constraints.deserialize,
+    names=ALL_OBJECTS_DICT,
+    objects=ALL_OBJECTS_DICT,
+    base_class=keras.constraints.Constraint,
+    keras_get=keras.constraints.get,
+    keras_deserialize=keras.constraints.deserialize,
 )
-
 
 
 # The three functions are documented together in `_registry.document`.
@@ -41,7 +43,10 @@ def get(identifier):
 
 
 _registry.document(
-    serialize, deserialize, get, area="constraints",
+    serialize,
+    deserialize,
+    get,
+    area="constraints",
     kind="constraint",
     example="WeightClip(0.5)",
     registered_name="WeightClip",

@@ -12,8 +12,18 @@ from keras_gradstab.datasets.digits import digits, mnist1d
 from keras_gradstab.datasets.long_memory import adding, copying, copying_baseline
 from keras_gradstab.datasets.text import pydoc_text, pydoc_text_vocabulary
 
-__all__ = ["adding", "arrow_pointing", "breast_cancer", "copying", "copying_baseline", "digits",
-           "mnist1d", "pydoc_text", "pydoc_text_vocabulary", "register_tfds_builders"]
+__all__ = [
+    "adding",
+    "arrow_pointing",
+    "breast_cancer",
+    "copying",
+    "copying_baseline",
+    "digits",
+    "mnist1d",
+    "pydoc_text",
+    "pydoc_text_vocabulary",
+    "register_tfds_builders",
+]
 
 
 def register_tfds_builders():
@@ -40,7 +50,6 @@ def register_tfds_builders():
         if e.name != "tensorflow_datasets":
             raise
         raise ImportError(
-            "register_tfds_builders needs tensorflow-datasets: "
-            "pip install 'keras_gradstab[data]'"
+            "register_tfds_builders needs tensorflow-datasets: pip install 'keras_gradstab[data]'"
         ) from e
     return sorted(tfds_builders.BUILDERS)

@@ -72,8 +72,15 @@ def _sample(rng, size, scale, label, arrow_scale=1.0):
             return tail, tip, width, centre, radius
 
 
-def arrow_pointing(image_size=64, num_train=1000, num_test=200, object_scale=None, seed=0,
-                   return_geometry=False, arrow_scale=1.0):
+def arrow_pointing(
+    image_size=64,
+    num_train=1000,
+    num_test=200,
+    object_scale=None,
+    seed=0,
+    return_geometry=False,
+    arrow_scale=1.0,
+):
     """Images of an arrow and a circle, labelled 1 if the arrow's ray hits the circle.
 
     The task of the pLSTM paper (Pöppel et al. 2025): white background, a black
@@ -126,8 +133,10 @@ def arrow_pointing(image_size=64, num_train=1000, num_test=200, object_scale=Non
             f"`object_scale`={scale:g} does not fit objects into {image_size}-pixel images; "
             f"use at most {image_size / (2 * (_PADDING + 2 * _RADIUS[1])):.3f}."
         )
-    if isinstance(arrow_scale, bool) or not isinstance(arrow_scale, (int, float)) or not (
-        arrow_scale > 0
+    if (
+        isinstance(arrow_scale, bool)
+        or not isinstance(arrow_scale, (int, float))
+        or not (arrow_scale > 0)
     ):
         raise ValueError(f"`arrow_scale` must be a positive number; received {arrow_scale!r}.")
     rng = np.random.default_rng(seed)
@@ -138,8 +147,9 @@ def arrow_pointing(image_size=64, num_train=1000, num_test=200, object_scale=Non
         images = np.empty((n, image_size, image_size, 1), "float32")
         geometry = {k: [] for k in ("tail", "tip", "width", "centre", "radius")}
         for i, label in enumerate(labels):
-            tail, tip, width, centre, radius = _sample(rng, image_size, scale, bool(label),
-                                                            float(arrow_scale))
+            tail, tip, width, centre, radius = _sample(
+                rng, image_size, scale, bool(label), float(arrow_scale)
+            )
             images[i, ..., 0] = _render(image_size, tail, tip, width, centre, radius)
             for key, value in zip(geometry, (tail, tip, width, centre, radius)):
                 geometry[key].append(value)

@@ -38,7 +38,7 @@ def breast_cancer(test_fraction=0.2, seed=0):
     test = []
     for label in np.unique(y):
         members = rng.permutation(np.flatnonzero(y == label))
-        test.append(members[:int(round(test_fraction * len(members)))])
+        test.append(members[: int(round(test_fraction * len(members)))])
     test = np.sort(np.concatenate(test))
     train = np.setdiff1d(np.arange(len(x)), test)
     train, test = rng.permutation(train), rng.permutation(test)

@@ -5,8 +5,7 @@ import numpy as np
 from keras_gradstab.datasets._split import check_sizes
 
 
-def copying(time_steps, num_train=10000, num_test=1000, num_symbols=8, copy_length=10,
-            seed=0):
+def copying(time_steps, num_train=10000, num_test=1000, num_symbols=8, copy_length=10, seed=0):
     """The copying task (Hochreiter & Schmidhuber; Arjovsky et al. 2016).
 
     Each sequence has length `time_steps + 2 * copy_length`: `copy_length`
@@ -36,8 +35,11 @@ def copying(time_steps, num_train=10000, num_test=1000, num_symbols=8, copy_leng
     >>> x.shape, int(x[0, 29])
     ((4, 40), 9)
     """
-    for name, value, low in (("time_steps", time_steps, 1), ("num_symbols", num_symbols, 2),
-                             ("copy_length", copy_length, 1)):
+    for name, value, low in (
+        ("time_steps", time_steps, 1),
+        ("num_symbols", num_symbols, 2),
+        ("copy_length", copy_length, 1),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"`{name}` must be an integer >= {low}; received {value!r}.")
     check_sizes(num_train, num_test)

@@ -66,16 +66,23 @@ def pydoc_text(sequence_length=100, validation_fraction=0.05, test_fraction=0.05
     >>> "".join(vocabulary[i] for i in x[0, :9])
     'The "asse'
     """
-    if (isinstance(sequence_length, bool) or not isinstance(sequence_length, int)
-            or sequence_length < 1):
-        raise ValueError("`sequence_length` must be an integer >= 1; received "
-                         f"sequence_length={sequence_length!r}.")
+    if (
+        isinstance(sequence_length, bool)
+        or not isinstance(sequence_length, int)
+        or sequence_length < 1
+    ):
+        raise ValueError(
+            "`sequence_length` must be an integer >= 1; received "
+            f"sequence_length={sequence_length!r}."
+        )
     validation_fraction = _fraction("validation_fraction", validation_fraction)
     test_fraction = _fraction("test_fraction", test_fraction)
     if validation_fraction + test_fraction >= 1:
-        raise ValueError("`validation_fraction` + `test_fraction` must be below 1; received "
-                         f"validation_fraction={validation_fraction!r}, "
-                         f"test_fraction={test_fraction!r}.")
+        raise ValueError(
+            "`validation_fraction` + `test_fraction` must be below 1; received "
+            f"validation_fraction={validation_fraction!r}, "
+            f"test_fraction={test_fraction!r}."
+        )
     text = _pydoc_text()
     index = {c: i for i, c in enumerate(sorted(set(text)))}
     codes = np.array([index[c] for c in text], dtype="int32")
@@ -87,11 +94,15 @@ def pydoc_text(sequence_length=100, validation_fraction=0.05, test_fraction=0.05
         if count < 1:
             raise ValueError(
                 f"`sequence_length` must leave at least one window in each split; received "
-                f"sequence_length={sequence_length!r} for a split of {stop - start} characters.")
-        part = codes[start:start + count * sequence_length + 1]
+                f"sequence_length={sequence_length!r} for a split of {stop - start} characters."
+            )
+        part = codes[start : start + count * sequence_length + 1]
         x = part[:-1].reshape(count, sequence_length)
         y = part[1:].reshape(count, sequence_length)
         return x, y
 
-    return windows(0, validation_start), windows(validation_start, test_start), windows(
-        test_start, len(codes))
+    return (
+        windows(0, validation_start),
+        windows(validation_start, test_start),
+        windows(test_start, len(codes)),
+    )

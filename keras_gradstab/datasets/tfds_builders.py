@@ -74,20 +74,44 @@ def _configs(*items):
 
 # name -> (generator, feature shapes from kwargs, named configs)
 FAMILIES = {
-    "copying": (copying, _shape_copying, _configs(
-        ("t100", {"time_steps": 100}), ("t200", {"time_steps": 200}),
-        ("t1000", {"time_steps": 1000}))),
-    "adding": (adding, _shape_adding, _configs(
-        ("t100", {"time_steps": 100}), ("t200", {"time_steps": 200}),
-        ("t750", {"time_steps": 750}))),
-    "digits": (digits, _shape_digits, _configs(
-        ("images", {}), ("sequential", {"sequential": True}),
-        ("permuted", {"sequential": True, "permuted": True}))),
+    "copying": (
+        copying,
+        _shape_copying,
+        _configs(
+            ("t100", {"time_steps": 100}),
+            ("t200", {"time_steps": 200}),
+            ("t1000", {"time_steps": 1000}),
+        ),
+    ),
+    "adding": (
+        adding,
+        _shape_adding,
+        _configs(
+            ("t100", {"time_steps": 100}),
+            ("t200", {"time_steps": 200}),
+            ("t750", {"time_steps": 750}),
+        ),
+    ),
+    "digits": (
+        digits,
+        _shape_digits,
+        _configs(
+            ("images", {}),
+            ("sequential", {"sequential": True}),
+            ("permuted", {"sequential": True, "permuted": True}),
+        ),
+    ),
     "mnist1d": (mnist1d, _shape_mnist1d, _configs(("default", {}))),
     "breast_cancer": (breast_cancer, _shape_breast_cancer, _configs(("default", {}))),
-    "arrow_pointing": (arrow_pointing, _shape_arrow, _configs(
-        ("size64", {"image_size": 64}), ("size128", {"image_size": 128}),
-        ("size192", {"image_size": 192}))),
+    "arrow_pointing": (
+        arrow_pointing,
+        _shape_arrow,
+        _configs(
+            ("size64", {"image_size": 64}),
+            ("size128", {"image_size": 128}),
+            ("size192", {"image_size": 192}),
+        ),
+    ),
 }
 
 
@@ -102,10 +126,12 @@ class _GeneratorBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True)
         (x_shape, x_dtype), (y_shape, y_dtype) = shapes(self.builder_config.kwargs)
         return self.dataset_info_from_configs(
             description=f"keras_gradstab.datasets.{self.FAMILY}, generated locally.",
-            features=tfds.features.FeaturesDict({
-                "x": tfds.features.Tensor(shape=x_shape, dtype=np.dtype(x_dtype)),
-                "y": tfds.features.Tensor(shape=y_shape, dtype=np.dtype(y_dtype)),
-            }),
+            features=tfds.features.FeaturesDict(
+                {
+                    "x": tfds.features.Tensor(shape=x_shape, dtype=np.dtype(x_dtype)),
+                    "y": tfds.features.Tensor(shape=y_shape, dtype=np.dtype(y_dtype)),
+                }
+            ),
             supervised_keys=("x", "y"),
             disable_shuffling=True,  # keep the generator's order
         )
@@ -113,8 +139,7 @@ class _GeneratorBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True)
     def _split_generators(self, dl_manager):
         generator, _, _ = FAMILIES[self.FAMILY]
         train, test = generator(**self.builder_config.kwargs)
-        return {"train": self._generate_examples(train),
-                "test": self._generate_examples(test)}
+        return {"train": self._generate_examples(train), "test": self._generate_examples(test)}
 
     def _generate_examples(self, split):
         x, y = split[0], split[1]
@@ -126,12 +151,16 @@ def _builder_class(family):
     # Defining the subclass registers it under its snake_case name, e.g.
     # GradstabArrowPointing -> gradstab_arrow_pointing.
     name = "Gradstab" + "".join(part.capitalize() for part in family.split("_"))
-    return type(name, (_GeneratorBuilder,), {
-        "__module__": __name__,
-        "__doc__": f"`keras_gradstab.datasets.{family}` as a tensorflow-datasets builder.",
-        "FAMILY": family,
-        "BUILDER_CONFIGS": FAMILIES[family][2],
-    })
+    return type(
+        name,
+        (_GeneratorBuilder,),
+        {
+            "__module__": __name__,
+            "__doc__": f"`keras_gradstab.datasets.{family}` as a tensorflow-datasets builder.",
+            "FAMILY": family,
+            "BUILDER_CONFIGS": FAMILIES[family][2],
+        },
+    )
 
 
 BUILDERS = {cls.name: cls for cls in map(_builder_class, FAMILIES)}

@@ -93,10 +93,12 @@ def layer_statistics(model, x, y, loss=None, training=False):
     reference = model(x, training=training)
     try:
         outputs = _chain_forward(layers, x, training)
-        is_chain = not isinstance(reference, (list, tuple, dict)) and tuple(
-            outputs[-1].shape
-        ) == tuple(reference.shape) and np.allclose(
-            _numpy(outputs[-1]), _numpy(reference), atol=1e-5, rtol=1e-4, equal_nan=True
+        is_chain = (
+            not isinstance(reference, (list, tuple, dict))
+            and tuple(outputs[-1].shape) == tuple(reference.shape)
+            and np.allclose(
+                _numpy(outputs[-1]), _numpy(reference), atol=1e-5, rtol=1e-4, equal_nan=True
+            )
         )
     except Exception:  # noqa: BLE001 - a layer that cannot take the previous output
         is_chain = False
@@ -106,7 +108,7 @@ def layer_statistics(model, x, y, loss=None, training=False):
     probes = [ops.zeros_like(o) for o in outputs] if is_chain else []
 
     def objective(*args):
-        values, probe_values = args[: len(variables)], args[len(variables):]
+        values, probe_values = args[: len(variables)], args[len(variables) :]
         with keras.StatelessScope(state_mapping=list(zip(variables, values))):
             if is_chain:
                 prediction = _chain_forward(layers, x, training, probe_values)[-1]
@@ -122,19 +124,22 @@ def layer_statistics(model, x, y, loss=None, training=False):
         if index is not None:
             weight_sq[index] += float(np.sum(_numpy(g) ** 2))
             has_weights[index] = True
-    probe_grads = grads[len(variables):]
+    probe_grads = grads[len(variables) :]
     rows = []
     for i, layer in enumerate(layers):
         out = _numpy(outputs[i])
-        rows.append({
-            "layer": layer.name,
-            "depth": i,
-            "weight_grad_norm": float(np.sqrt(weight_sq[i])) if has_weights[i] else None,
-            "output_grad_norm": float(np.linalg.norm(_numpy(probe_grads[i])))
-            if is_chain else None,
-            "activation_mean": float(out.mean()),
-            "activation_var": float(out.var()),
-        })
+        rows.append(
+            {
+                "layer": layer.name,
+                "depth": i,
+                "weight_grad_norm": float(np.sqrt(weight_sq[i])) if has_weights[i] else None,
+                "output_grad_norm": float(np.linalg.norm(_numpy(probe_grads[i])))
+                if is_chain
+                else None,
+                "activation_mean": float(out.mean()),
+                "activation_var": float(out.var()),
+            }
+        )
     return rows
 
 
@@ -173,31 +178,48 @@ class GradientReport:
         self.measure = measure
         self.nan = any(
             r.get(key) is not None and math.isnan(r[key])
-            for r in rows for key in ("weight_grad_norm", "output_grad_norm")
+            for r in rows
+            for key in ("weight_grad_norm", "output_grad_norm")
         )
         self.ratio = float("nan") if self.nan else ratio
         self.threshold = threshold
         self.vanishing = self.ratio < 1.0 / threshold
         self.exploding = self.ratio > threshold
         weighted = sum(1 for r in rows if r.get("weight_grad_norm") is not None)
-        self.chi = (float("nan") if self.nan
-                    else float(ratio) ** (2.0 / (weighted - 1))
-                    if weighted > 1 and 0 < ratio < float("inf") else 1.0)
+        self.chi = (
+            float("nan")
+            if self.nan
+            else float(ratio) ** (2.0 / (weighted - 1))
+            if weighted > 1 and 0 < ratio < float("inf")
+            else 1.0
+        )
 
     def __str__(self):
         head = f"{'layer':<28}{'weight grad':>14}{'output grad':>14}{'mean':>10}{'var':>10}"
         lines = [head]
         for r in self.rows:
+
             def fmt(v):
                 return f"{v:>14.4g}" if v is not None else f"{'-':>14}"
 
-            lines.append(f"{r['layer']:<28}{fmt(r['weight_grad_norm'])}"
-                         f"{fmt(r['output_grad_norm'])}{r['activation_mean']:>10.3f}"
-                         f"{r['activation_var']:>10.3f}")
-        state = ("nan" if self.nan else "vanishing" if self.vanishing
-                 else "exploding" if self.exploding else "healthy")
-        lines.append(f"first/last {self.measure} = {self.ratio:.4g} "
-                     f"(threshold {self.threshold:.4g}; chi per layer {self.chi:.4g}): {state}")
+            lines.append(
+                f"{r['layer']:<28}{fmt(r['weight_grad_norm'])}"
+                f"{fmt(r['output_grad_norm'])}{r['activation_mean']:>10.3f}"
+                f"{r['activation_var']:>10.3f}"
+            )
+        state = (
+            "nan"
+            if self.nan
+            else "vanishing"
+            if self.vanishing
+            else "exploding"
+            if self.exploding
+            else "healthy"
+        )
+        lines.append(
+            f"first/last {self.measure} = {self.ratio:.4g} "
+            f"(threshold {self.threshold:.4g}; chi per layer {self.chi:.4g}): {state}"
+        )
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -255,8 +277,9 @@ def gradient_report(model, x, y, loss=None, threshold=math.e, training=False):
             "gradient_report needs a model with at least two layers with trainable "
             f"weights; received one with {len(weighted)}."
         )
-    measure = "output_grad_norm" if weighted[0]["output_grad_norm"] is not None else (
-        "weight_grad_norm")
+    measure = (
+        "output_grad_norm" if weighted[0]["output_grad_norm"] is not None else ("weight_grad_norm")
+    )
     first, last = weighted[0][measure], weighted[-1][measure]
     ratio = first / last if last > 0 else float("inf")
     return GradientReport(rows, measure, ratio, threshold)

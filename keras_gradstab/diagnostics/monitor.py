@@ -7,8 +7,15 @@ import numpy as np
 
 from keras_gradstab.diagnostics.gradients import layer_statistics
 
-_COLUMNS = ["step", "layer", "depth", "weight_grad_norm", "output_grad_norm",
-            "activation_mean", "activation_var"]
+_COLUMNS = [
+    "step",
+    "layer",
+    "depth",
+    "weight_grad_norm",
+    "output_grad_norm",
+    "activation_mean",
+    "activation_var",
+]
 
 
 class GradientMonitor(keras.callbacks.Callback):
@@ -106,7 +113,9 @@ class GradientMonitor(keras.callbacks.Callback):
             color = None
             if colors is not None:
                 color = colors(i / max(1, len(steps) - 1))
-            by_depth.plot(*zip(*pts), color=color, label=f"step {step}" if i in (0, len(steps) - 1) else None)
+            by_depth.plot(
+                *zip(*pts), color=color, label=f"step {step}" if i in (0, len(steps) - 1) else None
+            )
         for depth in depths:
             pts = sorted((r["step"], r[measure]) for r in rows if r["depth"] == depth)
             by_step.plot(*zip(*pts), linewidth=1)

@@ -65,8 +65,13 @@ def quantization_summary(model, print_fn=print):
     """
     rows = []
     for layer in model._flatten_layers(include_self=False, recursive=True):
-        own = [v for v in layer.weights if not any(v is w for sub in
-               layer._flatten_layers(include_self=False) for w in sub.weights)]
+        own = [
+            v
+            for v in layer.weights
+            if not any(
+                v is w for sub in layer._flatten_layers(include_self=False) for w in sub.weights
+            )
+        ]
         if not own:
             continue
         kernel = getattr(layer, "kernel", None)
@@ -77,35 +82,60 @@ def quantization_summary(model, print_fn=print):
         memory_bits = kernel_params * kernel_bits + other_params * 32
         macs = _macs(layer)
         binary = macs if (input_bits == 1 and kernel_bits == 1) else 0
-        rows.append({
-            "layer": layer.name,
-            "input_bits": input_bits,
-            "kernel_bits": kernel_bits,
-            "kernel_params": kernel_params,
-            "other_params": other_params,
-            "memory_bytes": int(np.ceil(memory_bits / 8)),
-            "float32_bytes": 4 * (kernel_params + other_params),
-            "binary_macs": binary,
-            "macs": macs,
-        })
+        rows.append(
+            {
+                "layer": layer.name,
+                "input_bits": input_bits,
+                "kernel_bits": kernel_bits,
+                "kernel_params": kernel_params,
+                "other_params": other_params,
+                "memory_bytes": int(np.ceil(memory_bits / 8)),
+                "float32_bytes": 4 * (kernel_params + other_params),
+                "binary_macs": binary,
+                "macs": macs,
+            }
+        )
     total = {
         "layer": "total",
         "input_bits": None,
         "kernel_bits": None,
-        **{key: sum(r[key] for r in rows) for key in (
-            "kernel_params", "other_params", "memory_bytes", "float32_bytes",
-            "binary_macs", "macs")},
+        **{
+            key: sum(r[key] for r in rows)
+            for key in (
+                "kernel_params",
+                "other_params",
+                "memory_bytes",
+                "float32_bytes",
+                "binary_macs",
+                "macs",
+            )
+        },
     }
     rows.append(total)
     for row in rows:
-        row["compression"] = row["float32_bytes"] / row["memory_bytes"] if row["memory_bytes"] else 1.0
+        row["compression"] = (
+            row["float32_bytes"] / row["memory_bytes"] if row["memory_bytes"] else 1.0
+        )
     if print_fn is not None:
-        header = ["layer", "input_bits", "kernel_bits", "kernel_params", "other_params",
-                  "memory_bytes", "compression", "binary_macs", "macs"]
+        header = [
+            "layer",
+            "input_bits",
+            "kernel_bits",
+            "kernel_params",
+            "other_params",
+            "memory_bytes",
+            "compression",
+            "binary_macs",
+            "macs",
+        ]
         lines = [" | ".join(header)]
         for row in rows:
-            cells = [f"{row[k]:.2f}x" if k == "compression" else str(row[k] if row[k] is not None else "")
-                     for k in header]
+            cells = [
+                f"{row[k]:.2f}x"
+                if k == "compression"
+                else str(row[k] if row[k] is not None else "")
+                for k in header
+            ]
             lines.append(" | ".join(cells))
         print_fn("\n".join(lines))
     return rows

@@ -99,9 +99,7 @@ def gradient_stability(model, x, y, loss=None):
         return 0.0
     loss = loss if loss is not None else getattr(model, "loss", None)
     if loss is None:
-        raise ValueError(
-            "`loss` is needed: pass it, or compile the model with a loss first."
-        )
+        raise ValueError("`loss` is needed: pass it, or compile the model with a loss first.")
     loss = keras.losses.get(loss) if isinstance(loss, str) else loss
     kernels = [layer._latent_kernel() for layer in layers]
 
@@ -161,6 +159,4 @@ class ReSTEIndicators(keras.callbacks.Callback):
         if sync is not None:
             sync()
         logs["reste_estimating_error"] = estimating_error(self.model)
-        logs["reste_gradient_stability"] = gradient_stability(
-            self.model, self.x, self.y, self.loss
-        )
+        logs["reste_gradient_stability"] = gradient_stability(self.model, self.x, self.y, self.loss)

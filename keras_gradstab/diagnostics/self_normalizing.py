@@ -73,30 +73,43 @@ def check_self_normalizing(model, check_output_layer=False):
 
     for layer in layers:
         if isinstance(layer, keras.layers.BatchNormalization):
-            flag(layer, "BatchNormalization replaces the self-normalizing fixed point "
-                 "by batch statistics; remove it.")
+            flag(
+                layer,
+                "BatchNormalization replaces the self-normalizing fixed point "
+                "by batch statistics; remove it.",
+            )
         if isinstance(layer, (keras.layers.Dropout, keras.layers.GaussianDropout)) and not (
             isinstance(layer, (AlphaDropout, keras.layers.AlphaDropout))
         ):
-            flag(layer, f"{type(layer).__name__} moves the mean and variance off the "
-                 "fixed point; use keras_gradstab.layers.AlphaDropout.")
+            flag(
+                layer,
+                f"{type(layer).__name__} moves the mean and variance off the "
+                "fixed point; use keras_gradstab.layers.AlphaDropout.",
+            )
         if layer is output:
             continue
         init = getattr(layer, "kernel_initializer", None)
         if init is not None and not _is_lecun(init):
-            flag(layer, f"kernel initializer {_describe(init)} is not lecun_normal "
-                 "(variance 1 / fan_in).")
+            flag(
+                layer,
+                f"kernel initializer {_describe(init)} is not lecun_normal (variance 1 / fan_in).",
+            )
         activation = getattr(layer, "activation", None)
         if activation is not None and not _is_selu(activation):
             linear = activation is keras.activations.linear
-            if not (linear and not isinstance(layer, keras.layers.Activation)
-                    and _followed_by_selu(layers, layer)):
+            if not (
+                linear
+                and not isinstance(layer, keras.layers.Activation)
+                and _followed_by_selu(layers, layer)
+            ):
                 flag(layer, f"activation {_describe(activation)} is not selu.")
     return findings
 
 
 def _followed_by_selu(layers, layer):
     index = layers.index(layer)
-    return index + 1 < len(layers) and isinstance(layers[index + 1], keras.layers.Activation) and (
-        _is_selu(layers[index + 1].activation)
+    return (
+        index + 1 < len(layers)
+        and isinstance(layers[index + 1], keras.layers.Activation)
+        and (_is_selu(layers[index + 1].activation))
     )

@@ -114,9 +114,9 @@ class CellMap:
             def lstm(s):
                 h, c = s[:, :u], s[:, u:]
                 z = xb + h @ rk
-                i, f = rec(z[:, :u]), rec(z[:, u:2 * u])
-                c = f * c + i * act(z[:, 2 * u:3 * u])
-                o = rec(z[:, 3 * u:])
+                i, f = rec(z[:, :u]), rec(z[:, u : 2 * u])
+                c = f * c + i * act(z[:, 2 * u : 3 * u])
+                o = rec(z[:, 3 * u :])
                 return np.concatenate([o * act(c), c], axis=1)
 
             return lstm
@@ -132,12 +132,12 @@ class CellMap:
             if cell.reset_after:
                 inner = h @ rk + b_rec
                 z = rec(xb[:u] + inner[:, :u])
-                r = rec(xb[u:2 * u] + inner[:, u:2 * u])
-                candidate = act(xb[2 * u:] + r * inner[:, 2 * u:])
+                r = rec(xb[u : 2 * u] + inner[:, u : 2 * u])
+                candidate = act(xb[2 * u :] + r * inner[:, 2 * u :])
             else:
                 z = rec(xb[:u] + h @ rk[:, :u])
-                r = rec(xb[u:2 * u] + h @ rk[:, u:2 * u])
-                candidate = act(xb[2 * u:] + (r * h) @ rk[:, 2 * u:])
+                r = rec(xb[u : 2 * u] + h @ rk[:, u : 2 * u])
+                candidate = act(xb[2 * u :] + (r * h) @ rk[:, 2 * u :])
             return z * h + (1.0 - z) * candidate
 
         return gru
@@ -170,7 +170,7 @@ class CellMap:
             [(states[:, None, :] + eye).reshape(-1, d), (states[:, None, :] - eye).reshape(-1, d)]
         )
         values = self(shifted)
-        plus, minus = values[: n * d].reshape(n, d, d), values[n * d:].reshape(n, d, d)
+        plus, minus = values[: n * d].reshape(n, d, d), values[n * d :].reshape(n, d, d)
         return np.swapaxes((plus - minus) / (2.0 * self.epsilon), 1, 2)
 
     def orbit(self, start, steps):

@@ -116,8 +116,17 @@ def levenberg_marquardt(cell_map, h, max_iterations=100, tolerance=1e-9):
     return h, cost
 
 
-def find_fixed_points(cell, inputs=None, num_starts=256, low=-1.0, high=1.0, seed=0,
-                      max_iterations=100, tolerance=1e-9, distinct=1e-5):
+def find_fixed_points(
+    cell,
+    inputs=None,
+    num_starts=256,
+    low=-1.0,
+    high=1.0,
+    seed=0,
+    max_iterations=100,
+    tolerance=1e-9,
+    distinct=1e-5,
+):
     """Finds the fixed points of `h <- F(h, x)` for a recurrent cell and constant input.
 
     Minimizes `1/2 ||F(h) - h||^2` from `num_starts` points drawn uniformly in
@@ -165,8 +174,9 @@ def find_fixed_points(cell, inputs=None, num_starts=256, low=-1.0, high=1.0, see
     if not low < high:
         raise ValueError(f"`low` must be below `high`; received low={low}, high={high}.")
     cell_map = CellMap(cell, inputs)
-    h, cost = levenberg_marquardt(cell_map, _starts(cell_map, num_starts, low, high, seed),
-                                 max_iterations, tolerance)
+    h, cost = levenberg_marquardt(
+        cell_map, _starts(cell_map, num_starts, low, high, seed), max_iterations, tolerance
+    )
     found = []
     for point in h[np.sqrt(cost) <= tolerance]:
         if all(np.linalg.norm(point - q) > distinct for q in found):

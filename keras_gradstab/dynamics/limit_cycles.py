@@ -91,9 +91,20 @@ def _spirals_into_stable_point(cell_map, orbit, shrink_tolerance):
     return distance[-quarter:].max() < (1.0 - shrink_tolerance) * distance[:quarter].max()
 
 
-def find_limit_cycles(cell, inputs=None, num_starts=8, low=-1.0, high=1.0, seed=0,
-                      transient=2000, num_steps=2000, max_period=500, tolerance=1e-6,
-                      neutral_tolerance=5e-3, shrink_tolerance=1e-3):
+def find_limit_cycles(
+    cell,
+    inputs=None,
+    num_starts=8,
+    low=-1.0,
+    high=1.0,
+    seed=0,
+    transient=2000,
+    num_steps=2000,
+    max_period=500,
+    tolerance=1e-6,
+    neutral_tolerance=5e-3,
+    shrink_tolerance=1e-3,
+):
     """Finds attracting cycles of `h <- F(h, x)` by recurrence of orbits.
 
     Each start (uniform in `[low, high]^dim`) is iterated `transient` steps, then
@@ -157,8 +168,11 @@ def find_limit_cycles(cell, inputs=None, num_starts=8, low=-1.0, high=1.0, seed=
     """
     if not isinstance(num_starts, int) or num_starts < 1:
         raise ValueError(f"`num_starts` must be a positive integer; received {num_starts!r}.")
-    for name, value in (("transient", transient), ("num_steps", num_steps),
-                        ("max_period", max_period)):
+    for name, value in (
+        ("transient", transient),
+        ("num_steps", num_steps),
+        ("max_period", max_period),
+    ):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"`{name}` must be a positive integer; received {value!r}.")
     if not (isinstance(shrink_tolerance, (int, float)) and 0 <= shrink_tolerance < 1):
@@ -166,9 +180,7 @@ def find_limit_cycles(cell, inputs=None, num_starts=8, low=-1.0, high=1.0, seed=
             f"`shrink_tolerance` must be a number in [0, 1); received {shrink_tolerance!r}."
         )
     if max_period >= num_steps:
-        raise ValueError(
-            f"`max_period` ({max_period}) must be below `num_steps` ({num_steps})."
-        )
+        raise ValueError(f"`max_period` ({max_period}) must be below `num_steps` ({num_steps}).")
     cell_map = CellMap(cell, inputs)
     rng = np.random.default_rng(seed)
     h = rng.uniform(low, high, size=(num_starts, cell_map.dim))
@@ -187,7 +199,7 @@ def find_limit_cycles(cell, inputs=None, num_starts=8, low=-1.0, high=1.0, seed=
         scale = np.ptp(orbit, axis=0).max()
         if any(np.min(np.linalg.norm(m - orbit[0], axis=1)) < 5e-2 * scale for m in members):
             continue  # same attractor as an earlier start
-        returns = np.linalg.norm(orbit[1:max_period + 1] - orbit[0], axis=1)
+        returns = np.linalg.norm(orbit[1 : max_period + 1] - orbit[0], axis=1)
         closing = np.flatnonzero(returns < tolerance * max(1.0, scale))
         if not closing.size:
             if _winding_period(orbit) * MIN_TURNS > num_steps:
@@ -211,7 +223,8 @@ def find_limit_cycles(cell, inputs=None, num_starts=8, low=-1.0, high=1.0, seed=
             log_moduli = exponents
         neutral = int(np.sum(np.abs(log_moduli) <= neutral_tolerance))
         stable = bool(np.all(log_moduli <= neutral_tolerance))
-        cycles.append(Cycle(points, period, bool(closing.size), multipliers, exponents,
-                            neutral, stable))
+        cycles.append(
+            Cycle(points, period, bool(closing.size), multipliers, exponents, neutral, stable)
+        )
         members.append(orbit)
     return cycles

@@ -5,13 +5,28 @@ import numpy as np
 from keras_gradstab.dynamics.cell_map import CellMap
 from keras_gradstab.dynamics.fixed_points import find_fixed_points
 
-_MARKERS = {"stable": ("o", "black"), "unstable": ("o", "white"),
-            "saddle": ("X", "tab:red"), "marginal": ("s", "tab:gray")}
+_MARKERS = {
+    "stable": ("o", "black"),
+    "unstable": ("o", "white"),
+    "saddle": ("X", "tab:red"),
+    "marginal": ("s", "tab:gray"),
+}
 
 
-def phase_portrait(cell, path, inputs=None, dims=(0, 1), base=None, low=-1.0, high=1.0,
-                   resolution=41, num_trajectories=8, trajectory_steps=200, seed=0,
-                   fixed_points=True):
+def phase_portrait(
+    cell,
+    path,
+    inputs=None,
+    dims=(0, 1),
+    base=None,
+    low=-1.0,
+    high=1.0,
+    resolution=41,
+    num_trajectories=8,
+    trajectory_steps=200,
+    seed=0,
+    fixed_points=True,
+):
     """Draws the phase portrait of a cell's step in the plane of two state units.
 
     The plane goes through `base` (zeros by default) along units `dims`. It shows
@@ -97,8 +112,15 @@ def phase_portrait(cell, path, inputs=None, dims=(0, 1), base=None, low=-1.0, hi
             if others and np.max(np.abs(point.state[others] - base[others])) > spacing:
                 continue
             marker, color = _MARKERS[point.kind]
-            ax.plot(point.state[i], point.state[j], marker, ms=9, mfc=color, mec="black",
-                    label=f"{point.kind}{' (rotating)' if point.rotation else ''}")
+            ax.plot(
+                point.state[i],
+                point.state[j],
+                marker,
+                ms=9,
+                mfc=color,
+                mec="black",
+                label=f"{point.kind}{' (rotating)' if point.rotation else ''}",
+            )
         handles, labels = ax.get_legend_handles_labels()
         if labels:
             unique = dict(zip(labels, handles))

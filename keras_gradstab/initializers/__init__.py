@@ -22,17 +22,23 @@ __all__ = [
     "serialize",
 ]
 
-_OBJECTS = {"Critical": Critical, "DeltaOrthogonal": DeltaOrthogonal,
-            "delta_orthogonal": DeltaOrthogonal, "LimitCycle": LimitCycle}
+_OBJECTS = {
+    "Critical": Critical,
+    "DeltaOrthogonal": DeltaOrthogonal,
+    "delta_orthogonal": DeltaOrthogonal,
+    "LimitCycle": LimitCycle,
+}
 # Names that `get` builds with default arguments.
 _NAMES = {"delta_orthogonal": DeltaOrthogonal, "DeltaOrthogonal": DeltaOrthogonal}
 
 _REGISTRY = _registry.Registry(
-    names=_NAMES, objects=_OBJECTS, base_class=keras.initializers.Initializer,
+    names=_NAMES,
+    objects=_OBJECTS,
+    base_class=keras.initializers.Initializer,
     keras_get=keras.initializers.get,
-    keras_deserialize=keras.initializers.deserialize, own_through_keras=True,
+    keras_deserialize=keras.initializers.deserialize,
+    own_through_keras=True,
 )
-
 
 
 # The three functions are documented together in `_registry.document`.
@@ -49,7 +55,10 @@ def get(identifier):
 
 
 _registry.document(
-    serialize, deserialize, get, area="initializers",
+    serialize,
+    deserialize,
+    get,
+    area="initializers",
     kind="initializer",
     example="DeltaOrthogonal(gain=2.0)",
     registered_name="DeltaOrthogonal",

@@ -25,8 +25,10 @@ _NUMPY_FORMS = {
     "silu": lambda x: x * 0.5 * (1 + np.tanh(0.5 * x)),
     "swish": lambda x: x * 0.5 * (1 + np.tanh(0.5 * x)),
     "elu": lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))),
-    "selu": lambda x: _activations.selu.__defaults__[1]
-    * np.where(x > 0, x, _activations.selu.__defaults__[0] * np.expm1(np.minimum(x, 0))),
+    "selu": lambda x: (
+        _activations.selu.__defaults__[1]
+        * np.where(x > 0, x, _activations.selu.__defaults__[0] * np.expm1(np.minimum(x, 0)))
+    ),
     "softplus": lambda x: np.logaddexp(0, x),
     "softsign": lambda x: x / (1 + np.abs(x)),
     "leaky_relu": lambda x: np.where(x > 0, x, 0.2 * x),
@@ -255,9 +257,7 @@ class Critical(keras.initializers.Initializer):
         self.activation = activation
         self.mode = mode
         self.seed = seed
-        self.weight_variance, self.bias_variance, self.fixed_point = critical_parameters(
-            activation
-        )
+        self.weight_variance, self.bias_variance, self.fixed_point = critical_parameters(activation)
 
     def __call__(self, shape, dtype=None):
         if self.mode == "kernel":

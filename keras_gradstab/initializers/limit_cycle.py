@@ -48,10 +48,21 @@ class LimitCycle(keras.initializers.Initializer):
           and Computers, 2019.
     """
 
-    def __init__(self, angle_offset=0.2, angle_range=1.0, scale_offset=1.0,
-                 scale_range=0.1, random_sign=False, seed=None):
-        for name, value in (("angle_offset", angle_offset), ("angle_range", angle_range),
-                            ("scale_offset", scale_offset), ("scale_range", scale_range)):
+    def __init__(
+        self,
+        angle_offset=0.2,
+        angle_range=1.0,
+        scale_offset=1.0,
+        scale_range=0.1,
+        random_sign=False,
+        seed=None,
+    ):
+        for name, value in (
+            ("angle_offset", angle_offset),
+            ("angle_range", angle_range),
+            ("scale_offset", scale_offset),
+            ("scale_range", scale_range),
+        ):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(f"`{name}` must be a number; received {value!r}.")
         if angle_range < 0 or scale_range < 0:
@@ -82,12 +93,15 @@ class LimitCycle(keras.initializers.Initializer):
         seeds = keras.random.SeedGenerator(self._seed)
         if blocks == 0:
             scale = self.scale_offset + self.scale_range * keras.random.uniform(
-                (1,), seed=seeds, dtype=dtype)
+                (1,), seed=seeds, dtype=dtype
+            )
             return ops.reshape(scale, (1, 1))
         angle = self.angle_offset + self.angle_range * keras.random.uniform(
-            (blocks,), seed=seeds, dtype=dtype)
+            (blocks,), seed=seeds, dtype=dtype
+        )
         scale = self.scale_offset + self.scale_range * keras.random.uniform(
-            (blocks,), seed=seeds, dtype=dtype)
+            (blocks,), seed=seeds, dtype=dtype
+        )
         flip = keras.random.uniform((blocks,), seed=seeds, dtype=dtype)
         if self.random_sign:
             angle = ops.where(flip < 0.5, -angle, angle)
@@ -98,10 +112,12 @@ class LimitCycle(keras.initializers.Initializer):
         w = ops.reshape(block * eye, (2 * blocks, 2 * blocks))
         if n % 2:
             last = self.scale_offset + self.scale_range * keras.random.uniform(
-                (1, 1), seed=seeds, dtype=dtype)
+                (1, 1), seed=seeds, dtype=dtype
+            )
             w = ops.concatenate([w, ops.zeros((2 * blocks, 1), dtype)], axis=1)
-            w = ops.concatenate([w, ops.concatenate(
-                [ops.zeros((1, 2 * blocks), dtype), last], axis=1)], axis=0)
+            w = ops.concatenate(
+                [w, ops.concatenate([ops.zeros((1, 2 * blocks), dtype), last], axis=1)], axis=0
+            )
         return w
 
     def get_config(self):
@@ -190,7 +206,7 @@ def put_on_limit_cycle(layer, initializer=None):
     else:
         # Keras GRU gate order in the kernels: update z, reset r, candidate h.
         recurrent = np.zeros((units, 3 * units), "float32")
-        recurrent[:, 2 * units:] = 2.0 * w_lc
+        recurrent[:, 2 * units :] = 2.0 * w_lc
         cell.recurrent_kernel.assign(recurrent)
     if cell.use_bias:
         cell.bias.assign(np.zeros(cell.bias.shape, "float32"))

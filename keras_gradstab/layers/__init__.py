@@ -1,4 +1,6 @@
-"""Layers: self-normalizing dropout, channel normalization, orthogonal convolutions and circular padding, quantized layers, orthogonal dense, pLSTM and the pLSTM vision classifier, and the recurrent layers."""
+"""Layers: self-normalizing dropout, channel normalization, orthogonal convolutions
+and circular padding, quantized layers, orthogonal dense, pLSTM and the pLSTM vision
+classifier, and the recurrent layers."""
 
 from keras_gradstab.layers.channel_norm import (
     ChannelNormalization,

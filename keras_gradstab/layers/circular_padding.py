@@ -82,12 +82,16 @@ class CircularPadding1D(_CircularPadding):
     rank = 1
 
     def __init__(self, padding=1, **kwargs):
-        if isinstance(padding, (tuple, list)) and len(padding) == 2 and all(
-            isinstance(p, int) for p in padding
+        if (
+            isinstance(padding, (tuple, list))
+            and len(padding) == 2
+            and all(isinstance(p, int) for p in padding)
         ):
             padding = (tuple(padding),)
-        elif isinstance(padding, (tuple, list)) and len(padding) == 1 and isinstance(
-            padding[0], (tuple, list)
+        elif (
+            isinstance(padding, (tuple, list))
+            and len(padding) == 1
+            and isinstance(padding[0], (tuple, list))
         ):
             padding = (tuple(padding[0]),)
         super().__init__(padding, **kwargs)

@@ -93,21 +93,28 @@ class _OrthogonalConv(keras.layers.Layer):
         # The layer equals a strided convolution with kernel strides * kernel_size.
         check_orthogonal_conv(
             tuple(k * s for k, s in zip(self.kernel_size, self.strides)),
-            self.strides, channels, self.filters, padding=self.padding,
+            self.strides,
+            channels,
+            self.filters,
+            padding=self.padding,
             exact_construction=True,
         )
         self.reshaped_channels = channels * math.prod(self.strides)
         size = max(self.reshaped_channels, self.filters)
         self.orthogonal = self.add_weight(
-            name="orthogonal", shape=(size, size), initializer=self.kernel_initializer,
+            name="orthogonal",
+            shape=(size, size),
+            initializer=self.kernel_initializer,
             autocast=False,  # solves in bfloat16 are inaccurate, and missing on CPU
         )
         blocks = sum(k - 1 for k in self.kernel_size)
         self.projectors = None
         if blocks:
             self.projectors = self.add_weight(
-                name="projectors", shape=(blocks, size, size),
-                initializer=self.kernel_initializer, autocast=False,
+                name="projectors",
+                shape=(blocks, size, size),
+                initializer=self.kernel_initializer,
+                autocast=False,
             )
         self.bias = None
         if self.use_bias:
@@ -237,12 +244,18 @@ class OrthogonalConv2D(_OrthogonalConv):
 
 
 OrthogonalConv1D.__doc__ = _DOC.format(
-    summary="1D convolution, orthogonal for circular padding, any stride.", rank=1,
-    shape="[batch, steps, channels]", name="OrthogonalConv1D", example="(2, 16, 4)",
+    summary="1D convolution, orthogonal for circular padding, any stride.",
+    rank=1,
+    shape="[batch, steps, channels]",
+    name="OrthogonalConv1D",
+    example="(2, 16, 4)",
     grid="(8,)",
 )
 OrthogonalConv2D.__doc__ = _DOC.format(
-    summary="2D convolution, orthogonal for circular padding, any stride.", rank=2,
-    shape="[batch, rows, cols, channels]", name="OrthogonalConv2D", example="(2, 8, 8, 3)",
+    summary="2D convolution, orthogonal for circular padding, any stride.",
+    rank=2,
+    shape="[batch, rows, cols, channels]",
+    name="OrthogonalConv2D",
+    example="(2, 8, 8, 3)",
     grid="(4, 4)",
 )

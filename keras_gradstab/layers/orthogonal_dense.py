@@ -51,8 +51,15 @@ class OrthogonalDense(keras.layers.Layer):
           2025. <https://arxiv.org/abs/2508.02882>
     """
 
-    def __init__(self, units, activation=None, use_bias=True, skew_initializer=None,
-                 bias_initializer="zeros", **kwargs):
+    def __init__(
+        self,
+        units,
+        activation=None,
+        use_bias=True,
+        skew_initializer=None,
+        bias_initializer="zeros",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if isinstance(units, bool) or not isinstance(units, int) or units < 1:
             raise ValueError(f"`units` must be a positive integer; received {units!r}.")
@@ -60,7 +67,8 @@ class OrthogonalDense(keras.layers.Layer):
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.skew_initializer = keras.initializers.get(
-            skew_initializer or keras.initializers.RandomNormal(stddev=1.0))
+            skew_initializer or keras.initializers.RandomNormal(stddev=1.0)
+        )
         self.bias_initializer = keras.initializers.get(bias_initializer)
 
     def build(self, input_shape):
@@ -69,11 +77,13 @@ class OrthogonalDense(keras.layers.Layer):
             raise ValueError("OrthogonalDense needs a known last input dimension.")
         self.input_dim = int(input_dim)
         size = max(self.input_dim, self.units)
-        self.skew = self.add_weight(name="skew", shape=(size, size),
-                                    initializer=self.skew_initializer, autocast=False)
+        self.skew = self.add_weight(
+            name="skew", shape=(size, size), initializer=self.skew_initializer, autocast=False
+        )
         if self.use_bias:
-            self.bias = self.add_weight(name="bias", shape=(self.units,),
-                                        initializer=self.bias_initializer)
+            self.bias = self.add_weight(
+                name="bias", shape=(self.units,), initializer=self.bias_initializer
+            )
 
     @property
     def kernel(self):

@@ -113,12 +113,14 @@ class _PLSTMBase(keras.layers.Layer):
         )
         self._gate_weights = {}
         for prefix, count, names in (
-            ("p", self._heads_p, self._p_gates), ("d", self._heads_d, self._d_gates)
+            ("p", self._heads_p, self._p_gates),
+            ("d", self._heads_d, self._d_gates),
         ):
             if not count:
                 continue
             kernel = self.add_weight(
-                name=f"{prefix}_gate_kernel", shape=(dim, count, len(names)),
+                name=f"{prefix}_gate_kernel",
+                shape=(dim, count, len(names)),
                 initializer=init,
             )
             bias = self.add_weight(
@@ -130,7 +132,8 @@ class _PLSTMBase(keras.layers.Layer):
             name="norm_scale", shape=(heads, self._dv), initializer="ones"
         )
         self.output_kernel = self.add_weight(
-            name="output_kernel", shape=(heads, self._dv, self.output_dim or dim),
+            name="output_kernel",
+            shape=(heads, self._dv, self.output_dim or dim),
             initializer=init,
         )
         self.output_bias = self.add_weight(
@@ -276,9 +279,15 @@ class PLSTM1D(_PLSTMBase):
                 gates.setdefault(name, []).append(g)
         gates = {n: self._fold(ops.concatenate(g, axis=-1)) for n, g in gates.items()}
         h = plstm_1d(
-            self._fold(q), self._fold(k), self._fold(v), gates["source"],
-            gates["transition"], gates["mark"], gates["direct"],
-            chunk_size=self.chunk_size, form=self.form,
+            self._fold(q),
+            self._fold(k),
+            self._fold(v),
+            gates["source"],
+            gates["transition"],
+            gates["mark"],
+            gates["direct"],
+            chunk_size=self.chunk_size,
+            form=self.form,
         )
         return self._finish(h, dtype)
 
@@ -342,22 +351,38 @@ class PLSTM2D(_PLSTMBase):
 
     _rank = 4
     _p_gates = ("source", "mark", "direct", "orientation", "split")
-    _d_gates = ("source_r", "source_d", "transition_rl", "transition_du",
-                "transition_ru", "mark_l", "mark_u", "direct")
+    _d_gates = (
+        "source_r",
+        "source_d",
+        "transition_rl",
+        "transition_du",
+        "transition_ru",
+        "mark_l",
+        "mark_u",
+        "direct",
+    )
 
     def __init__(self, num_heads, num_orientations=4, **kwargs):
         super().__init__(num_heads, **kwargs)
         if num_orientations not in ORIENTATIONS:
             raise ValueError(
-                f"`num_orientations` must be one of {ORIENTATIONS}; received "
-                f"{num_orientations!r}."
+                f"`num_orientations` must be one of {ORIENTATIONS}; received {num_orientations!r}."
             )
         self.num_orientations = num_orientations
 
     def _edge_gates(self, x):
         """The nine gates of plstm_2d, [B, X, Y, H] each (T^dl None in pure D)."""
-        names = ("source_r", "source_d", "transition_rl", "transition_du",
-                 "transition_dl", "transition_ru", "mark_l", "mark_u", "direct")
+        names = (
+            "source_r",
+            "source_d",
+            "transition_rl",
+            "transition_du",
+            "transition_dl",
+            "transition_ru",
+            "mark_l",
+            "mark_u",
+            "direct",
+        )
         parts = {n: [] for n in names}
         if "p" in self._gate_weights:
             z = self._gates(x, "p")
@@ -365,8 +390,17 @@ class PLSTM2D(_PLSTMBase):
             a = sigma * ops.sigmoid(z["split"])
             source = ops.sigmoid(z["source"])
             mark = ops.sigmoid(z["mark"])
-            values = (sigma * source, (1.0 - sigma) * source, a, 1.0 - a, 1.0 - a, a, mark,
-                      mark, ops.sigmoid(z["direct"]))
+            values = (
+                sigma * source,
+                (1.0 - sigma) * source,
+                a,
+                1.0 - a,
+                1.0 - a,
+                a,
+                mark,
+                mark,
+                ops.sigmoid(z["direct"]),
+            )
             for n, g in zip(names, values):
                 parts[n].append(g)
         if "d" in self._gate_weights:
@@ -389,8 +423,11 @@ class PLSTM2D(_PLSTMBase):
         if self.num_orientations == 2:
             copies.append(ops.flip(ops.flip(t, axis=1), axis=2))
         elif self.num_orientations == 4:
-            copies += [ops.flip(t, axis=1), ops.flip(t, axis=2),
-                       ops.flip(ops.flip(t, axis=1), axis=2)]
+            copies += [
+                ops.flip(t, axis=1),
+                ops.flip(t, axis=2),
+                ops.flip(ops.flip(t, axis=1), axis=2),
+            ]
         return ops.concatenate(copies, axis=0)
 
     def _unorient(self, h):
@@ -413,18 +450,22 @@ class PLSTM2D(_PLSTMBase):
         direct = gates.pop("direct")
         names = [n for n, g in gates.items() if g is not None]
         # One stacked tensor flipped once per orientation (fewer ops to compile).
-        stacked = self._orient(ops.concatenate(
-            [q, k, v] + [gates[n][..., None] for n in names], axis=-1
-        ))
+        stacked = self._orient(
+            ops.concatenate([q, k, v] + [gates[n][..., None] for n in names], axis=-1)
+        )
         dk, dv = self._dk, self._dv
         oriented = {n: stacked[..., 2 * dk + dv + i] for i, n in enumerate(names)}
         for n, g in gates.items():
             if g is None:
                 oriented[n] = None
         h = plstm_2d(
-            stacked[..., :dk], stacked[..., dk : 2 * dk], stacked[..., 2 * dk : 2 * dk + dv],
-            **oriented, direct=ops.zeros_like(oriented["source_r"]),
-            chunk_size=self.chunk_size, form=self.form,
+            stacked[..., :dk],
+            stacked[..., dk : 2 * dk],
+            stacked[..., 2 * dk : 2 * dk + dv],
+            **oriented,
+            direct=ops.zeros_like(oriented["source_r"]),
+            chunk_size=self.chunk_size,
+            form=self.form,
         )
         h = self._unorient(ops.reshape(h, (self.num_orientations, -1) + tuple(h.shape[1:])))
         h = h + self._dk**-0.5 * (direct * ops.sum(q * k, axis=-1))[..., None] * v
@@ -471,8 +512,16 @@ class PLSTMBlock(keras.layers.Layer):
           <https://arxiv.org/abs/2506.11997>
     """
 
-    def __init__(self, num_heads, mode="P", mlp_ratio=4, num_orientations=4,
-                 form="parallel", chunk_size=None, **kwargs):
+    def __init__(
+        self,
+        num_heads,
+        mode="P",
+        mlp_ratio=4,
+        num_orientations=4,
+        form="parallel",
+        chunk_size=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         _check_positive_int("mlp_ratio", mlp_ratio)
         self.num_heads = num_heads
@@ -481,8 +530,13 @@ class PLSTMBlock(keras.layers.Layer):
         self.num_orientations = num_orientations
         self.form = form
         self.chunk_size = chunk_size
-        self._plstm_kwargs = {"num_heads": num_heads, "mode": mode, "form": form,
-                              "chunk_size": chunk_size, "dtype": self.dtype_policy}
+        self._plstm_kwargs = {
+            "num_heads": num_heads,
+            "mode": mode,
+            "form": form,
+            "chunk_size": chunk_size,
+            "dtype": self.dtype_policy,
+        }
         # Checks the arguments now; the layer that matches the input's rank is
         # made in build.
         PLSTM2D(**self._plstm_kwargs, num_orientations=num_orientations)

@@ -105,16 +105,19 @@ class PLSTMVisionClassifier(keras.layers.Layer):
             if (
                 not isinstance(position_grid, (tuple, list))
                 or len(position_grid) != 2
-                or not all(isinstance(g, int) and not isinstance(g, bool) and g >= 1
-                           for g in position_grid)
+                or not all(
+                    isinstance(g, int) and not isinstance(g, bool) and g >= 1 for g in position_grid
+                )
             ):
                 raise ValueError(
                     "`position_grid` must be None or a pair of positive ints; received "
                     f"{position_grid!r}."
                 )
             position_grid = tuple(position_grid)
-        if isinstance(block_modes, str) or not block_modes or any(
-            m not in MODES for m in block_modes
+        if (
+            isinstance(block_modes, str)
+            or not block_modes
+            or any(m not in MODES for m in block_modes)
         ):
             raise ValueError(
                 f"`block_modes` must be a non-empty sequence of modes from {MODES}; "
@@ -135,9 +138,16 @@ class PLSTMVisionClassifier(keras.layers.Layer):
             dim, patch_size, strides=patch_size, dtype=policy, name="patch_embedding"
         )
         self.blocks = [
-            PLSTMBlock(num_heads, mode=mode, mlp_ratio=mlp_ratio,
-                       num_orientations=num_orientations, form=form, chunk_size=chunk_size,
-                       dtype=policy, name=f"block_{i}")
+            PLSTMBlock(
+                num_heads,
+                mode=mode,
+                mlp_ratio=mlp_ratio,
+                num_orientations=num_orientations,
+                form=form,
+                chunk_size=chunk_size,
+                dtype=policy,
+                name=f"block_{i}",
+            )
             for i, mode in enumerate(self.block_modes)
         ]
         self.final_norm = keras.layers.RMSNormalization(dtype=policy, name="final_norm")
@@ -171,7 +181,8 @@ class PLSTMVisionClassifier(keras.layers.Layer):
         rows, columns = self.position_grid
         self.patch_embedding.build(input_shape)
         self.position_embedding = self.add_weight(
-            name="position_embedding", shape=(rows, columns, self.dim),
+            name="position_embedding",
+            shape=(rows, columns, self.dim),
             initializer=keras.initializers.TruncatedNormal(stddev=0.02),
         )
         token_shape = (input_shape[0], rows, columns, self.dim)
@@ -206,9 +217,7 @@ class PLSTMVisionClassifier(keras.layers.Layer):
         for block in self.blocks:
             x = block(x)
         x = self.final_norm(x)
-        corners = ops.concatenate(
-            [x[:, 0, 0], x[:, 0, -1], x[:, -1, 0], x[:, -1, -1]], axis=-1
-        )
+        corners = ops.concatenate([x[:, 0, 0], x[:, 0, -1], x[:, -1, 0], x[:, -1, -1]], axis=-1)
         return self.head(corners)
 
     def compute_output_shape(self, input_shape):

@@ -134,9 +134,7 @@ class AlphaDropout(keras.layers.Layer):
     def call(self, inputs, training=False):
         if not training or self.rate == 0:
             return inputs
-        keep = keras.random.uniform(
-            self._mask_shape(inputs), seed=self.seed_generator
-        ) >= self.rate
+        keep = keras.random.uniform(self._mask_shape(inputs), seed=self.seed_generator) >= self.rate
         x = ops.where(keep, inputs, ops.cast(self.saturation, inputs.dtype))
         return ops.cast(self.a, inputs.dtype) * x + ops.cast(self.b, inputs.dtype)
 

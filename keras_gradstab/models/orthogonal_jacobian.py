@@ -7,9 +7,16 @@ from keras_gradstab.layers.orthogonal_dense import OrthogonalDense
 HIDDEN_INITS = ("random", "identity")
 
 
-def orthogonal_jacobian_mlp(input_shape, depth, width=None, num_classes=None,
-                            activation="abs", hidden_init="random", logit_scale=None,
-                            name="orthogonal_jacobian_mlp"):
+def orthogonal_jacobian_mlp(
+    input_shape,
+    depth,
+    width=None,
+    num_classes=None,
+    activation="abs",
+    hidden_init="random",
+    logit_scale=None,
+    name="orthogonal_jacobian_mlp",
+):
     """A plain deep stack of `OrthogonalDense` layers with a norm-preserving activation.
 
     Flatten, then `depth` layers `OrthogonalDense(width, activation)`, then (if
@@ -75,18 +82,21 @@ def orthogonal_jacobian_mlp(input_shape, depth, width=None, num_classes=None,
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
         raise ValueError(f"`depth` must be a positive integer; received {depth!r}.")
     if hidden_init not in HIDDEN_INITS:
-        raise ValueError(
-            f"`hidden_init` must be one of {HIDDEN_INITS}; received {hidden_init!r}."
-        )
+        raise ValueError(f"`hidden_init` must be one of {HIDDEN_INITS}; received {hidden_init!r}.")
     if logit_scale is not None:
-        if (isinstance(logit_scale, bool) or not isinstance(logit_scale, (int, float))
-                or not logit_scale > 0):
+        if (
+            isinstance(logit_scale, bool)
+            or not isinstance(logit_scale, (int, float))
+            or not logit_scale > 0
+        ):
             raise ValueError(
                 f"`logit_scale` must be a positive number or None; received {logit_scale!r}."
             )
         if num_classes is None:
-            raise ValueError("`logit_scale` needs `num_classes` (a head to scale); "
-                             f"received num_classes=None, logit_scale={logit_scale!r}.")
+            raise ValueError(
+                "`logit_scale` needs `num_classes` (a head to scale); "
+                f"received num_classes=None, logit_scale={logit_scale!r}."
+            )
     flat = 1
     for d in input_shape:
         flat *= int(d)
@@ -96,9 +106,14 @@ def orthogonal_jacobian_mlp(input_shape, depth, width=None, num_classes=None,
     layers = [keras.Input(shape=tuple(input_shape)), keras.layers.Flatten()]
     for i in range(depth):
         skew_initializer = "zeros" if hidden_init == "identity" and i > 0 else None
-        layers.append(OrthogonalDense(width, activation=activation,
-                                      skew_initializer=skew_initializer,
-                                      name=f"orthogonal_dense_{i}"))
+        layers.append(
+            OrthogonalDense(
+                width,
+                activation=activation,
+                skew_initializer=skew_initializer,
+                name=f"orthogonal_dense_{i}",
+            )
+        )
     if num_classes is not None:
         layers.append(OrthogonalDense(num_classes, name="head"))
         if logit_scale is not None:

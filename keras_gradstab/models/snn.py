@@ -76,13 +76,25 @@ def snn(
     if len(input_shape) > 1:
         layers.append(keras.layers.Flatten(name="flatten"))
     for i in range(depth):
-        layers.append(keras.layers.Dense(units, activation=activation,
-                                         kernel_initializer=kernel_initializer,
-                                         name=f"dense_{i}"))
+        layers.append(
+            keras.layers.Dense(
+                units,
+                activation=activation,
+                kernel_initializer=kernel_initializer,
+                name=f"dense_{i}",
+            )
+        )
         if dropout_rate:
-            layers.append(AlphaDropout(dropout_rate, fixed_point=fixed_point,
-                                       name=f"alpha_dropout_{i}"))
+            layers.append(
+                AlphaDropout(dropout_rate, fixed_point=fixed_point, name=f"alpha_dropout_{i}")
+            )
     if output_units is not None:
-        layers.append(keras.layers.Dense(output_units, activation=output_activation,
-                                         kernel_initializer="lecun_normal", name="output"))
+        layers.append(
+            keras.layers.Dense(
+                output_units,
+                activation=output_activation,
+                kernel_initializer="lecun_normal",
+                name="output",
+            )
+        )
     return keras.Sequential(layers, name=name)

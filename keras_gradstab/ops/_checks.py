@@ -23,8 +23,7 @@ def require_floating(name, x):
 def require_rank_at_least(name, x, rank, what):
     if len(x.shape) < rank:
         raise ValueError(
-            f"`{name}` must have rank >= {rank} ({what}); received shape "
-            f"{tuple(x.shape)}."
+            f"`{name}` must have rank >= {rank} ({what}); received shape {tuple(x.shape)}."
         )
 
 
@@ -32,15 +31,13 @@ def require_square(name, x):
     require_rank_at_least(name, x, 2, "a matrix or a batch of matrices")
     if x.shape[-1] != x.shape[-2]:
         raise ValueError(
-            f"`{name}` must be square in its last two axes; received shape "
-            f"{tuple(x.shape)}."
+            f"`{name}` must be square in its last two axes; received shape {tuple(x.shape)}."
         )
 
 
 def is_finite_number(value):
     """Whether `value` is a finite int or float (a bool is not a number here)."""
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and math.isfinite(value))
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def require_steps(name, x, axes):
@@ -55,9 +52,7 @@ def require_steps(name, x, axes):
 
 def require_int(name, value, minimum=0):
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(
-            f"`{name}` must be an integer >= {minimum}; received {value!r}."
-        )
+        raise ValueError(f"`{name}` must be an integer >= {minimum}; received {value!r}.")
 
 
 def as_tensor_tree(name, tree):

@@ -11,8 +11,7 @@ def _normalize_pairs(padding, rank):
     padding = tuple(padding)
     if len(padding) != rank:
         raise ValueError(
-            f"`padding` must give one entry per spatial axis ({rank}); received "
-            f"{padding!r}."
+            f"`padding` must give one entry per spatial axis ({rank}); received {padding!r}."
         )
     pairs = []
     for p in padding:

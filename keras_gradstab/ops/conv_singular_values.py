@@ -39,9 +39,7 @@ def _check_conv_args(kernel, input_shape, strides, padding):
         )
     strides = normalize_strides(strides, rank)
     if padding not in PADDINGS:
-        raise ValueError(
-            f"`padding` must be one of {PADDINGS}; received {padding!r}."
-        )
+        raise ValueError(f"`padding` must be one of {PADDINGS}; received {padding!r}.")
     if padding == "valid" and any(n < k for n, k in zip(spatial, kernel.shape[:rank])):
         raise ValueError(
             f"With padding='valid' every spatial size of `input_shape` {spatial} must "
@@ -54,9 +52,7 @@ def normalize_strides(strides, rank, name="strides"):
     """`strides` as a tuple of `rank` integers >= 1, or a ValueError naming it."""
     values = (strides,) * rank if isinstance(strides, int) else tuple(strides)
     if len(values) != rank:
-        raise ValueError(
-            f"`{name}` must be an integer or {rank} integers; received {strides!r}."
-        )
+        raise ValueError(f"`{name}` must be an integer or {rank} integers; received {strides!r}.")
     for v in values:
         require_int(name, v, minimum=1)
     return values
@@ -288,7 +284,9 @@ def conv_spectral_bounds(
     require_int("iterations", iterations, minimum=1)
     channels = kernel.shape[-2]
     in_shape = (1, *spatial, channels)
-    out_shape = tuple(padded_conv(ops.zeros(in_shape, kernel.dtype), kernel, strides, padding).shape)
+    out_shape = tuple(
+        padded_conv(ops.zeros(in_shape, kernel.dtype), kernel, strides, padding).shape
+    )
 
     def forward(x):
         return padded_conv(x, kernel, strides, padding)

@@ -70,8 +70,7 @@ def linear_recurrence(a, b, initial=None, reverse=False):
     require_floating("a", a)
     if dtype_name(a) != dtype_name(b):
         raise ValueError(
-            f"`a` and `b` must have the same dtype; received {dtype_name(a)} and "
-            f"{dtype_name(b)}."
+            f"`a` and `b` must have the same dtype; received {dtype_name(a)} and {dtype_name(b)}."
         )
     if len(b.shape) < 2:
         raise ValueError(
@@ -119,8 +118,10 @@ def linear_recurrence(a, b, initial=None, reverse=False):
         b_edge = b[:, edge]
         b_edge = (a_edge * initial if form == "diagonal" else _matvec(a_edge, initial)) + b_edge
         b_edge = b_edge[:, None]
-        b = _native.concatenate([b[:, :-1], b_edge], 1) if reverse else _native.concatenate(
-            [b_edge, b[:, 1:]], 1
+        b = (
+            _native.concatenate([b[:, :-1], b_edge], 1)
+            if reverse
+            else _native.concatenate([b_edge, b[:, 1:]], 1)
         )
     _, h = _native.associative_scan(combine, (a, b), axis=1, reverse=reverse)
     return h

@@ -89,8 +89,17 @@ def _cumprod_doubling(x, axis):
 
 
 def plstm_1d(
-    q, k, v, source, transition, mark, direct, chunk_size=None, initial_state=None,
-    return_state=False, form="recurrent",
+    q,
+    k,
+    v,
+    source,
+    transition,
+    mark,
+    direct,
+    chunk_size=None,
+    initial_state=None,
+    return_state=False,
+    form="recurrent",
 ):
     """pLSTM over sequences: a linear attention whose mask is a product of gates.
 
@@ -157,8 +166,12 @@ def plstm_1d(
     _check_shape("k", k, (batch, length, dk))
     _check_shape("v", v, (batch, length, dv))
     gates = []
-    for name, g in (("source", source), ("transition", transition), ("mark", mark),
-                    ("direct", direct)):
+    for name, g in (
+        ("source", source),
+        ("transition", transition),
+        ("mark", mark),
+        ("direct", direct),
+    ):
         g = ops.cast(ops.convert_to_tensor(g), q.dtype)
         _check_shape(name, g, (batch, length))
         gates.append(g)
@@ -211,9 +224,7 @@ def _plstm_1d_parallel(q, k, v, source, transition, mark, direct, chunk, initial
     def chunked(t):
         return ops.reshape(t, (batch, n_chunks, chunk) + tuple(t.shape[2:]))
 
-    q, k, v, source, transition, mark = (
-        chunked(t) for t in (q, k, v, source, transition, mark)
-    )
+    q, k, v, source, transition, mark = (chunked(t) for t in (q, k, v, source, transition, mark))
     # cum[a, c] = T_c ... T_a for a >= c and 1 otherwise (c = 0 .. chunk); column c
     # = b + 1 holds the transitions after a source at b.
     rows = np.arange(chunk)[:, None]
@@ -231,7 +242,8 @@ def _plstm_1d_parallel(q, k, v, source, transition, mark, direct, chunk, initial
     weights = cum[..., -1, 1:] * source
     inputs = ops.einsum("bnc,bnck,bncv->bnkv", weights, k, v)
     states = linear_recurrence(
-        ops.broadcast_to(decay[..., None, None], ops.shape(inputs)), inputs,
+        ops.broadcast_to(decay[..., None, None], ops.shape(inputs)),
+        inputs,
         initial=initial_state,
     )
     if initial_state is None:
@@ -246,8 +258,20 @@ def _plstm_1d_parallel(q, k, v, source, transition, mark, direct, chunk, initial
 
 
 def plstm_2d(
-    q, k, v, source_r, source_d, transition_rl, transition_du, transition_dl,
-    transition_ru, mark_l, mark_u, direct, chunk_size=None, form="recurrent",
+    q,
+    k,
+    v,
+    source_r,
+    source_d,
+    transition_rl,
+    transition_du,
+    transition_dl,
+    transition_ru,
+    mark_l,
+    mark_u,
+    direct,
+    chunk_size=None,
+    form="recurrent",
 ):
     """pLSTM over grids: states flow right (along x) and down (along y).
 
@@ -318,10 +342,28 @@ def plstm_2d(
     dv = v.shape[-1]
     _check_shape("k", k, (batch, size_x, size_y, dk))
     _check_shape("v", v, (batch, size_x, size_y, dv))
-    names = ("source_r", "source_d", "transition_rl", "transition_du", "transition_dl",
-             "transition_ru", "mark_l", "mark_u", "direct")
-    values = (source_r, source_d, transition_rl, transition_du, transition_dl,
-              transition_ru, mark_l, mark_u, direct)
+    names = (
+        "source_r",
+        "source_d",
+        "transition_rl",
+        "transition_du",
+        "transition_dl",
+        "transition_ru",
+        "mark_l",
+        "mark_u",
+        "direct",
+    )
+    values = (
+        source_r,
+        source_d,
+        transition_rl,
+        transition_du,
+        transition_dl,
+        transition_ru,
+        mark_l,
+        mark_u,
+        direct,
+    )
     gates = {}
     for name, g in zip(names, values):
         if g is None and name in ("transition_dl", "transition_ru"):
@@ -347,17 +389,39 @@ def plstm_2d(
 
 
 def _plstm_2d_recurrent(
-    q, k, v, source_r, source_d, transition_rl, transition_du, transition_dl,
-    transition_ru, mark_l, mark_u, direct,
+    q,
+    k,
+    v,
+    source_r,
+    source_d,
+    transition_rl,
+    transition_du,
+    transition_dl,
+    transition_ru,
+    mark_l,
+    mark_u,
+    direct,
 ):
     batch = ops.shape(q)[0]
     size_y, dk, dv = q.shape[2], q.shape[-1], v.shape[-1]
     scale = dk**-0.5
     direct_out = (direct * ops.sum(q * k, axis=-1))[..., None] * v
-    xs = tuple(_swap01(t) for t in (
-        q, k, v, source_r, source_d, transition_rl, transition_du, transition_dl,
-        transition_ru, mark_l, mark_u,
-    ))
+    xs = tuple(
+        _swap01(t)
+        for t in (
+            q,
+            k,
+            v,
+            source_r,
+            source_d,
+            transition_rl,
+            transition_du,
+            transition_dl,
+            transition_ru,
+            mark_l,
+            mark_u,
+        )
+    )
 
     def column(from_left, x):
         q_x, k_x, v_x, sr, sd, trl, tdu, tdl, tru, ml, mu = x
@@ -459,8 +523,19 @@ def _skew_indices(nx, ny):
 
 
 def _plstm_2d_parallel(
-    q, k, v, source_r, source_d, transition_rl, transition_du, transition_dl,
-    transition_ru, mark_l, mark_u, direct, chunk,
+    q,
+    k,
+    v,
+    source_r,
+    source_d,
+    transition_rl,
+    transition_du,
+    transition_dl,
+    transition_ru,
+    mark_l,
+    mark_u,
+    direct,
+    chunk,
 ):
     batch = ops.shape(q)[0]
     size_x, size_y, dk, dv = q.shape[1], q.shape[2], q.shape[-1], v.shape[-1]
@@ -481,10 +556,22 @@ def _plstm_2d_parallel(
         t = ops.transpose(t, (0, 1, 3, 2, 4) + tuple(range(5, 5 + len(rest))))
         return ops.reshape(t, (batch, nx, ny, cells) + rest)
 
-    q, k, v, sr, sd, trl, tdu, tdl, tru, ml, mu = (tiles(t) for t in (
-        q, k, v, source_r, source_d, transition_rl, transition_du, transition_dl,
-        transition_ru, mark_l, mark_u,
-    ))
+    q, k, v, sr, sd, trl, tdu, tdl, tru, ml, mu = (
+        tiles(t)
+        for t in (
+            q,
+            k,
+            v,
+            source_r,
+            source_d,
+            transition_rl,
+            transition_du,
+            transition_dl,
+            transition_ru,
+            mark_l,
+            mark_u,
+        )
+    )
 
     def grid(t):
         return ops.reshape(t, (batch, nx, ny, cx, cy))
@@ -511,9 +598,7 @@ def _plstm_2d_parallel(
     def wave(carry, x):
         right_prev, bottom_prev = carry
         through_d, emitted_d = x
-        from_left = ops.concatenate(
-            [ops.zeros_like(right_prev[:, :1]), right_prev[:, :-1]], axis=1
-        )
+        from_left = ops.concatenate([ops.zeros_like(right_prev[:, :1]), right_prev[:, :-1]], axis=1)
         entering = ops.concatenate([from_left, bottom_prev], axis=2)
         leaving_d = ops.einsum("bioe,biekv->biokv", through_d, entering) + emitted_d
         return (leaving_d[:, :, :cy], leaving_d[:, :, cy:]), entering
@@ -523,12 +608,8 @@ def _plstm_2d_parallel(
         ops.zeros((batch, nx, cx, dk, dv), dtype=q.dtype),
     )
     _, entering = _scan(wave, init, (to_diagonals(through), to_diagonals(emitted)))
-    entering = ops.reshape(
-        _swap01(entering), (batch, diagonals * nx, cy + cx, dk, dv)
-    )
-    entering = ops.reshape(
-        ops.take(entering, unskew, axis=1), (batch, nx, ny, cy + cx, dk, dv)
-    )
+    entering = ops.reshape(_swap01(entering), (batch, diagonals * nx, cy + cx, dk, dv))
+    entering = ops.reshape(ops.take(entering, unskew, axis=1), (batch, nx, ny, cy + cx, dk, dv))
     queried = ops.einsum("bijpk,bijekv->bijpev", q, entering)
     outer = ops.einsum("bijpe,bijpev->bijpv", read[..., :borders], queried)
     h = ops.reshape(inner + outer, (batch, nx, ny, cx, cy, dv))

@@ -74,9 +74,7 @@ def scan(fn, init, xs, reverse=False):
     lengths = set()
     for leaf in x_leaves:
         if len(leaf.shape) == 0:
-            raise ValueError(
-                "Every leaf of `xs` needs a leading time axis; received a scalar."
-            )
+            raise ValueError("Every leaf of `xs` needs a leading time axis; received a scalar.")
         lengths.add(leaf.shape[0])
     if len(lengths) > 1:
         raise ValueError(

@@ -210,9 +210,7 @@ class ClippedSignQuantizer(SignQuantizer):
     """
 
     def __init__(self, clip_value=1.0, **kwargs):
-        if clip_value is not None and not (
-            is_finite_number(clip_value) and clip_value > 0
-        ):
+        if clip_value is not None and not (is_finite_number(clip_value) and clip_value > 0):
             raise ValueError(
                 f"`clip_value` must be a finite positive number or None (no clipping); "
                 f"received {clip_value!r}."

@@ -59,13 +59,10 @@ class DoReFa(Quantizer):
         if isinstance(k_bit, bool) or not isinstance(k_bit, int) or k_bit < 1:
             raise ValueError(f"`k_bit` must be an integer >= 1; received {k_bit!r}.")
         if mode not in ("activations", "weights"):
-            raise ValueError(
-                f"`mode` must be 'activations' or 'weights'; received {mode!r}."
-            )
+            raise ValueError(f"`mode` must be 'activations' or 'weights'; received {mode!r}.")
         if not isinstance(stop_max_gradient, bool):
             raise ValueError(
-                "`stop_max_gradient` must be True or False; "
-                f"received {stop_max_gradient!r}."
+                f"`stop_max_gradient` must be True or False; received {stop_max_gradient!r}."
             )
         self.k_bit = k_bit
         self.mode = mode

@@ -126,7 +126,8 @@ def _latent_magnitude(layer, signs, scale):
             total = np.nextafter(total, np.float32(np.inf if step > 0 else -np.inf))
         positive = total > 0  # a zero mean keeps its zero magnitudes
         candidate = _exact_sum_magnitudes(
-            np.where(positive, total, np.float32(1)), signs.shape, target.shape)
+            np.where(positive, total, np.float32(1)), signs.shape, target.shape
+        )
         got = _numpy(layer.kernel_scale_value(signs * candidate)).astype("float32")
         hit = (got == target) & positive & ~done
         magnitudes = np.where(np.broadcast_to(hit, signs.shape), candidate, magnitudes)

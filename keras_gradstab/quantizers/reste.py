@@ -91,8 +91,7 @@ class ReSTE(SignQuantizer):
             )
         if not (isinstance(rectify, (int, float)) and 0 < rectify < threshold):
             raise ValueError(
-                f"`rectify` must be a number in (0, threshold={threshold}); received "
-                f"{rectify!r}."
+                f"`rectify` must be a number in (0, threshold={threshold}); received {rectify!r}."
             )
         self.threshold = float(threshold)
         self.rectify = float(rectify)

@@ -20,10 +20,12 @@ ALL_OBJECTS_DICT = {
 }
 
 _REGISTRY = _registry.Registry(
-    names=ALL_OBJECTS_DICT, objects=ALL_OBJECTS_DICT, base_class=keras.regularizers.Regularizer,
-    keras_get=keras.regularizers.get, keras_deserialize=keras.regularizers.deserialize,
+    names=ALL_OBJECTS_DICT,
+    objects=ALL_OBJECTS_DICT,
+    base_class=keras.regularizers.Regularizer,
+    keras_get=keras.regularizers.get,
+    keras_deserialize=keras.regularizers.deserialize,
 )
-
 
 
 # The three functions are documented together in `_registry.document`.
@@ -40,7 +42,10 @@ def get(identifier):
 
 
 _registry.document(
-    serialize, deserialize, get, area="regularizers",
+    serialize,
+    deserialize,
+    get,
+    area="regularizers",
     kind="regularizer",
     example="OrthogonalConv(0.1)",
     registered_name="OrthogonalConvRegularizer",

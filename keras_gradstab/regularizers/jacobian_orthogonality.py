@@ -66,8 +66,9 @@ class JacobianOrthogonality:
         n = ops.shape(x)[0] // 2
         products = ops.reshape(products, (2, n, -1))
         probes = ops.reshape(probes, (2, n, -1))
-        sample = (ops.sum(products[0] * products[1], axis=1)
-                  - ops.sum(probes[0] * probes[1], axis=1)) ** 2
+        sample = (
+            ops.sum(products[0] * products[1], axis=1) - ops.sum(probes[0] * probes[1], axis=1)
+        ) ** 2
         return self.factor * ops.mean(sample)
 
     def get_config(self):

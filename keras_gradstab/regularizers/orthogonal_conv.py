@@ -8,7 +8,9 @@ from keras_gradstab.ops.orthogonal_conv import check_orthogonal_conv, lorth
 
 
 # Registered under a name of its own: the regularizer and the constraint share a class name.
-@keras.saving.register_keras_serializable(package="keras_gradstab", name="OrthogonalConvRegularizer")
+@keras.saving.register_keras_serializable(
+    package="keras_gradstab", name="OrthogonalConvRegularizer"
+)
 class OrthogonalConv(keras.regularizers.Regularizer):
     """Penalizes the distance of a convolution from an orthogonal one (Lorth).
 
@@ -71,8 +73,7 @@ class OrthogonalConv(keras.regularizers.Regularizer):
             in_ch, out_ch = shape[-2], shape[-1]
             if self.transposed:
                 in_ch, out_ch = out_ch, in_ch
-            check_orthogonal_conv(shape[:rank], strides, in_ch, out_ch,
-                                  transposed=self.transposed)
+            check_orthogonal_conv(shape[:rank], strides, in_ch, out_ch, transposed=self.transposed)
             self._checked = shape
         return self.factor * lorth(kernel, strides, self.transposed)
 

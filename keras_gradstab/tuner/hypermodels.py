@@ -50,11 +50,13 @@ class _ClassifierHyperModel(keras_tuner.HyperModel):
     ndim = 1
     allow_unknown = False
 
-    def __init__(self, input_shape, num_classes, learning_rate=(1e-4, 1e-2), name=None,
-                 tunable=True):
+    def __init__(
+        self, input_shape, num_classes, learning_rate=(1e-4, 1e-2), name=None, tunable=True
+    ):
         super().__init__(name=name, tunable=tunable)
-        self.input_shape = _check_shape(input_shape, self.ndim, type(self).__name__,
-                                        self.allow_unknown)
+        self.input_shape = _check_shape(
+            input_shape, self.ndim, type(self).__name__, self.allow_unknown
+        )
         self.num_classes = _check_classes(num_classes)
         low, high = (float(v) for v in learning_rate)
         if not 0 < low <= high:
@@ -104,8 +106,17 @@ class SNNHyperModel(_ClassifierHyperModel):
 
     ndim = None
 
-    def __init__(self, input_shape, num_classes, depth=(4, 16), units=(64, 128, 256),
-                 dropout=(0.0, 0.1), learning_rate=(1e-4, 1e-2), name=None, tunable=True):
+    def __init__(
+        self,
+        input_shape,
+        num_classes,
+        depth=(4, 16),
+        units=(64, 128, 256),
+        dropout=(0.0, 0.1),
+        learning_rate=(1e-4, 1e-2),
+        name=None,
+        tunable=True,
+    ):
         self.ndim = len(tuple(input_shape))
         super().__init__(input_shape, num_classes, learning_rate, name=name, tunable=tunable)
         self.depth = tuple(int(v) for v in depth)
@@ -156,9 +167,17 @@ class OrthogonalCNNHyperModel(_ClassifierHyperModel):
 
     ndim = 3
 
-    def __init__(self, input_shape, num_classes, filters=(16, 32), lorth_factor=(1e-3, 1.0),
-                 conv=("lorth", "exact"), learning_rate=(1e-4, 1e-2), name=None,
-                 tunable=True):
+    def __init__(
+        self,
+        input_shape,
+        num_classes,
+        filters=(16, 32),
+        lorth_factor=(1e-3, 1.0),
+        conv=("lorth", "exact"),
+        learning_rate=(1e-4, 1e-2),
+        name=None,
+        tunable=True,
+    ):
         super().__init__(input_shape, num_classes, learning_rate, name=name, tunable=tunable)
         self.filters = tuple(int(v) for v in filters)
         self.lorth_factor = tuple(float(v) for v in lorth_factor)
@@ -182,7 +201,10 @@ class OrthogonalCNNHyperModel(_ClassifierHyperModel):
             else:
                 x = layers.CircularPadding2D(1, name=f"pad_{i}")(x)
                 x = keras.layers.Conv2D(
-                    filters, 3, strides=stride, name=f"conv_{i}",
+                    filters,
+                    3,
+                    strides=stride,
+                    name=f"conv_{i}",
                     kernel_regularizer=regularizers.OrthogonalConv(factor, strides=stride),
                 )(x)
             x = keras.layers.Activation("relu")(x)
@@ -229,11 +251,21 @@ class RecurrentHyperModel(_ClassifierHyperModel):
 
     ndim = None
 
-    def __init__(self, input_shape, num_classes, cell="ncgru", units=(32, 64, 128),
-                 normalized_units=(8, 16), neumann_terms=(1, 6),
-                 cayley_inverse=("solve", "neumann"), vocabulary_size=None,
-                 return_sequences=False, learning_rate=(1e-4, 1e-2), name=None,
-                 tunable=True):
+    def __init__(
+        self,
+        input_shape,
+        num_classes,
+        cell="ncgru",
+        units=(32, 64, 128),
+        normalized_units=(8, 16),
+        neumann_terms=(1, 6),
+        cayley_inverse=("solve", "neumann"),
+        vocabulary_size=None,
+        return_sequences=False,
+        learning_rate=(1e-4, 1e-2),
+        name=None,
+        tunable=True,
+    ):
         self.ndim = 1 if vocabulary_size else 2
         super().__init__(input_shape, num_classes, learning_rate, name=name, tunable=tunable)
         cells = (cell,) if isinstance(cell, str) else tuple(cell)
@@ -268,8 +300,9 @@ class RecurrentHyperModel(_ClassifierHyperModel):
     def build(self, hp):
         if self.vocabulary_size:
             inputs = keras.Input(self.input_shape, dtype="int32")
-            x = keras.layers.Embedding(self.vocabulary_size, self.vocabulary_size,
-                                       name="embedding")(inputs)
+            x = keras.layers.Embedding(
+                self.vocabulary_size, self.vocabulary_size, name="embedding"
+            )(inputs)
         else:
             inputs = keras.Input(self.input_shape)
             x = inputs
@@ -308,8 +341,16 @@ class ReSTEBNNHyperModel(_ClassifierHyperModel):
 
     ndim = 3
 
-    def __init__(self, input_shape, num_classes, o_end=(1.5, 4.0), width=(16, 32),
-                 learning_rate=(1e-4, 1e-2), name=None, tunable=True):
+    def __init__(
+        self,
+        input_shape,
+        num_classes,
+        o_end=(1.5, 4.0),
+        width=(16, 32),
+        learning_rate=(1e-4, 1e-2),
+        name=None,
+        tunable=True,
+    ):
         super().__init__(input_shape, num_classes, learning_rate, name=name, tunable=tunable)
         self.o_end = tuple(float(v) for v in o_end)
         self.width = tuple(int(v) for v in width)
@@ -319,8 +360,11 @@ class ReSTEBNNHyperModel(_ClassifierHyperModel):
         width = hp.Choice("width", list(self.width))
 
         def binary():
-            return {"input_quantizer": quantizers.ReSTE(), "kernel_quantizer": quantizers.ReSTE(),
-                    "use_bias": False}
+            return {
+                "input_quantizer": quantizers.ReSTE(),
+                "kernel_quantizer": quantizers.ReSTE(),
+                "use_bias": False,
+            }
 
         inputs = keras.Input(self.input_shape)
         x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False)(inputs)
@@ -376,9 +420,19 @@ class PLSTMHyperModel(_ClassifierHyperModel):
     ndim = 3
     allow_unknown = True
 
-    def __init__(self, input_shape, num_classes, patch_size=4, mode=("P", "D", "PD"),
-                 num_heads=(2, 4), dim=(16, 32), depth=(1, 2), learning_rate=(1e-4, 1e-2),
-                 name=None, tunable=True):
+    def __init__(
+        self,
+        input_shape,
+        num_classes,
+        patch_size=4,
+        mode=("P", "D", "PD"),
+        num_heads=(2, 4),
+        dim=(16, 32),
+        depth=(1, 2),
+        learning_rate=(1e-4, 1e-2),
+        name=None,
+        tunable=True,
+    ):
         super().__init__(input_shape, num_classes, learning_rate, name=name, tunable=tunable)
         bad = set(mode) - {"P", "D", "PD"}
         if not mode or bad:
@@ -402,8 +456,9 @@ class PLSTMHyperModel(_ClassifierHyperModel):
         dim = hp.Choice("dim", list(self.dim))
         depth = hp.Int("depth", *self.depth)
         inputs = keras.Input(self.input_shape)
-        x = keras.layers.Conv2D(dim, self.patch_size, strides=self.patch_size,
-                                name="patch_embedding")(inputs)
+        x = keras.layers.Conv2D(
+            dim, self.patch_size, strides=self.patch_size, name="patch_embedding"
+        )(inputs)
         for i in range(depth):
             x = layers.PLSTMBlock(heads, mode=mode, name=f"plstm_{i}")(x)
         x = keras.layers.GlobalAveragePooling2D()(x)

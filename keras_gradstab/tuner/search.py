@@ -30,41 +30,63 @@ _DIGITS = {"dataset": "digits", "kwargs": {"seed": 0}}
 # with a tiny version, and `options` / `quick_options` narrow the search space.
 TASKS = {
     "snn_mlp_digits": {
-        "family": "snn", "data": _DIGITS,
+        "family": "snn",
+        "data": _DIGITS,
         "quick_options": {"depth": (2, 4), "units": (32, 64)},
     },
     "orthogonal_cnn_digits": {
-        "family": "orthogonal_cnn", "data": _DIGITS,
+        "family": "orthogonal_cnn",
+        "data": _DIGITS,
         "quick_options": {"filters": (8, 16)},
     },
     "reste_bnn_digits": {
-        "family": "reste_bnn", "data": _DIGITS, "quick_options": {"width": (8, 16)},
+        "family": "reste_bnn",
+        "data": _DIGITS,
+        "quick_options": {"width": (8, 16)},
     },
     "ncgru_copying": {
-        "family": "recurrent", "options": {"cell": "ncgru", "return_sequences": True},
-        "data": {"dataset": "copying",
-                 "kwargs": {"time_steps": 200, "num_train": 10000, "num_test": 1000, "seed": 0}},
-        "quick_data": {"dataset": "copying",
-                       "kwargs": {"time_steps": 10, "num_train": 400, "num_test": 100,
-                                  "seed": 0}},
+        "family": "recurrent",
+        "options": {"cell": "ncgru", "return_sequences": True},
+        "data": {
+            "dataset": "copying",
+            "kwargs": {"time_steps": 200, "num_train": 10000, "num_test": 1000, "seed": 0},
+        },
+        "quick_data": {
+            "dataset": "copying",
+            "kwargs": {"time_steps": 10, "num_train": 400, "num_test": 100, "seed": 0},
+        },
         "quick_options": {"units": (16, 32)},
     },
     "enrnn_permuted_digits": {
-        "family": "recurrent", "options": {"cell": "enrnn"},
-        "data": {"dataset": "digits", "kwargs": {"sequential": True, "permuted": True,
-                                                  "seed": 0}},
+        "family": "recurrent",
+        "options": {"cell": "enrnn"},
+        "data": {"dataset": "digits", "kwargs": {"sequential": True, "permuted": True, "seed": 0}},
         "quick_options": {"units": (16, 32), "normalized_units": (4, 8)},
     },
     "plstm2d_arrow": {
         "family": "plstm",
         # arrow_scale as the recipe: at the paper's proportions a small image's
         # arrow is a 1-px line whose head cannot be told from its tail.
-        "data": {"dataset": "arrow_pointing",
-                 "kwargs": {"image_size": 32, "num_train": 2000, "num_test": 400,
-                            "arrow_scale": 2.5, "seed": 0}},
-        "quick_data": {"dataset": "arrow_pointing",
-                       "kwargs": {"image_size": 16, "num_train": 120, "num_test": 40,
-                                  "arrow_scale": 2.5, "seed": 0}},
+        "data": {
+            "dataset": "arrow_pointing",
+            "kwargs": {
+                "image_size": 32,
+                "num_train": 2000,
+                "num_test": 400,
+                "arrow_scale": 2.5,
+                "seed": 0,
+            },
+        },
+        "quick_data": {
+            "dataset": "arrow_pointing",
+            "kwargs": {
+                "image_size": 16,
+                "num_train": 120,
+                "num_test": 40,
+                "arrow_scale": 2.5,
+                "seed": 0,
+            },
+        },
         "quick_options": {"dim": (8,), "num_heads": (2,), "depth": (1, 1)},
     },
 }
@@ -123,8 +145,7 @@ def task_data(preset, quick=False):
     return task["data"]
 
 
-def hypermodel_for(preset, input_shape, num_classes, vocabulary_size=None, quick=False,
-                   **options):
+def hypermodel_for(preset, input_shape, num_classes, vocabulary_size=None, quick=False, **options):
     """The hypermodel of a preset's family for data of the given shape.
 
     Args:
@@ -156,8 +177,17 @@ def hypermodel_for(preset, input_shape, num_classes, vocabulary_size=None, quick
     return FAMILIES[task["family"]](input_shape, num_classes, **kwargs)
 
 
-def tune(preset, max_trials=3, epochs=2, max_train=2000, batch_size=64, quick=False,
-         directory=None, seed=0, verbose=0):
+def tune(
+    preset,
+    max_trials=3,
+    epochs=2,
+    max_train=2000,
+    batch_size=64,
+    quick=False,
+    directory=None,
+    seed=0,
+    verbose=0,
+):
     """Runs a keras-tuner `RandomSearch` on a preset's task and returns the best trial.
 
     The last 20% of the (capped) training split is held out for validation and
@@ -200,17 +230,30 @@ def tune(preset, max_trials=3, epochs=2, max_train=2000, batch_size=64, quick=Fa
     x_train, y_train, x_val, y_val = x[:-n_val], y[:-n_val], x[-n_val:], y[-n_val:]
     tokens = np.issubdtype(x.dtype, np.integer)
     hypermodel = hypermodel_for(
-        preset, x.shape[1:], int(y.max()) + 1,
-        vocabulary_size=int(x.max()) + 1 if tokens else None, quick=quick,
+        preset,
+        x.shape[1:],
+        int(y.max()) + 1,
+        vocabulary_size=int(x.max()) + 1 if tokens else None,
+        quick=quick,
     )
     keras.utils.set_random_seed(seed)
     search = keras_tuner.RandomSearch(
-        hypermodel, objective="val_loss", max_trials=max_trials, seed=seed,
+        hypermodel,
+        objective="val_loss",
+        max_trials=max_trials,
+        seed=seed,
         directory=directory or tempfile.mkdtemp(prefix="keras_gradstab_tune_"),
-        project_name=preset, overwrite=True,
+        project_name=preset,
+        overwrite=True,
     )
-    search.search(x_train, y_train, validation_data=(x_val, y_val), epochs=epochs,
-                  batch_size=batch_size, verbose=verbose)
+    search.search(
+        x_train,
+        y_train,
+        validation_data=(x_val, y_val),
+        epochs=epochs,
+        batch_size=batch_size,
+        verbose=verbose,
+    )
     distributed = "KERASTUNER_ORACLE_IP" in os.environ
     if distributed and "chief" not in os.environ.get("KERASTUNER_TUNER_ID", ""):
         return None
@@ -221,8 +264,11 @@ def tune(preset, max_trials=3, epochs=2, max_train=2000, batch_size=64, quick=Fa
         "best_hyperparameters": dict(best.hyperparameters.values),
         "best_val_loss": float(best.score),
         "trials": [
-            {"trial_id": t.trial_id, "hyperparameters": dict(t.hyperparameters.values),
-             "val_loss": None if t.score is None else float(t.score)}
+            {
+                "trial_id": t.trial_id,
+                "hyperparameters": dict(t.hyperparameters.values),
+                "val_loss": None if t.score is None else float(t.score),
+            }
             for t in trials
         ],
     }

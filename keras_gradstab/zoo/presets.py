@@ -48,15 +48,23 @@ METRICS = {
     "accuracy": MetricSpec(higher_is_better=True, atol=0.005, rtol=0.0, percent=True),
     "symbol_accuracy": MetricSpec(higher_is_better=True, atol=0.005, rtol=0.0, percent=True),
     "mse": MetricSpec(higher_is_better=False, atol=1e-6, rtol=0.05, percent=False),
-    "bits_per_character": MetricSpec(higher_is_better=False, atol=0.01, rtol=0.0,
-                                     percent=False),
+    "bits_per_character": MetricSpec(higher_is_better=False, atol=0.01, rtol=0.0, percent=False),
 }
 
 # A baseline record: the keys it must have and the ones it may have, with their types.
 _BASELINE_KEYS = {"model": str, "metric": str, "value": float, "trained": str}
 _BASELINE_OPTIONAL_KEYS = {"train_seconds": float, "parameters": int, "log": list}
-_REQUIRED_METADATA = ("name", "task", "metric", "value", "data", "recipe", "keras_version",
-                      "backend", "baseline")
+_REQUIRED_METADATA = (
+    "name",
+    "task",
+    "metric",
+    "value",
+    "data",
+    "recipe",
+    "keras_version",
+    "backend",
+    "baseline",
+)
 
 
 def _sha256(path):
@@ -202,32 +210,46 @@ def format_improvement(metric, delta):
 
 def _check_baseline_record(record, metric, argument):
     """Raises a ValueError unless `record` is one baseline record of `metric`."""
-    allowed = (f"a dict with keys {sorted(_BASELINE_KEYS)} (optionally "
-               f"{sorted(_BASELINE_OPTIONAL_KEYS)}) whose 'metric' is the preset's "
-               f"{metric!r}")
+    allowed = (
+        f"a dict with keys {sorted(_BASELINE_KEYS)} (optionally "
+        f"{sorted(_BASELINE_OPTIONAL_KEYS)}) whose 'metric' is the preset's "
+        f"{metric!r}"
+    )
     if not isinstance(record, dict):
         raise ValueError(f"`{argument}` must be {allowed}; received {record!r}.")
     missing = sorted(set(_BASELINE_KEYS) - set(record))
     unknown = sorted(set(record) - set(_BASELINE_KEYS) - set(_BASELINE_OPTIONAL_KEYS))
     if missing or unknown:
-        raise ValueError(f"`{argument}` must be {allowed}; received keys {sorted(record)} "
-                         f"(missing {missing}, unknown {unknown}).")
+        raise ValueError(
+            f"`{argument}` must be {allowed}; received keys {sorted(record)} "
+            f"(missing {missing}, unknown {unknown})."
+        )
     for key, kind in {**_BASELINE_KEYS, **_BASELINE_OPTIONAL_KEYS}.items():
         if key not in record:
             continue
         value = record[key]
-        ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
-              and math.isfinite(value)) if kind is float else (
-            isinstance(value, kind) and not isinstance(value, bool))
+        ok = (
+            (
+                isinstance(value, (int, float))
+                and not isinstance(value, bool)
+                and math.isfinite(value)
+            )
+            if kind is float
+            else (isinstance(value, kind) and not isinstance(value, bool))
+        )
         if kind is str and ok:
             ok = bool(value.strip())
         if not ok:
-            raise ValueError(f"`{argument}['{key}']` must be a "
-                             f"{'finite number' if kind is float else 'non-empty ' + kind.__name__}"
-                             f"; received {value!r}.")
+            raise ValueError(
+                f"`{argument}['{key}']` must be a "
+                f"{'finite number' if kind is float else 'non-empty ' + kind.__name__}"
+                f"; received {value!r}."
+            )
     if record["metric"] != metric:
-        raise ValueError(f"`{argument}['metric']` must be the preset's metric {metric!r}; "
-                         f"received {record['metric']!r}.")
+        raise ValueError(
+            f"`{argument}['metric']` must be the preset's metric {metric!r}; "
+            f"received {record['metric']!r}."
+        )
 
 
 def check_baseline(baseline, metric, more_baselines=None):
@@ -256,20 +278,28 @@ def check_baseline(baseline, metric, more_baselines=None):
     """
     metric_spec(metric)
     if isinstance(baseline, dict) and "none" in baseline:
-        if set(baseline) != {"none"} or not isinstance(baseline["none"], str) or not \
-                baseline["none"].strip():
-            raise ValueError("`baseline` without a baseline must be exactly {'none': '<why "
-                             "there is none>'} (a non-empty string); "
-                             f"received {baseline!r}.")
+        if (
+            set(baseline) != {"none"}
+            or not isinstance(baseline["none"], str)
+            or not baseline["none"].strip()
+        ):
+            raise ValueError(
+                "`baseline` without a baseline must be exactly {'none': '<why "
+                "there is none>'} (a non-empty string); "
+                f"received {baseline!r}."
+            )
     else:
         _check_baseline_record(baseline, metric, "baseline")
     if more_baselines is not None:
         if not isinstance(more_baselines, list) or not more_baselines:
-            raise ValueError("`more_baselines` must be None or a non-empty list of baseline "
-                             f"records; received {more_baselines!r}.")
+            raise ValueError(
+                "`more_baselines` must be None or a non-empty list of baseline "
+                f"records; received {more_baselines!r}."
+            )
         if "none" in baseline:
-            raise ValueError("`more_baselines` needs a `baseline` record first; received "
-                             f"baseline={baseline!r}.")
+            raise ValueError(
+                f"`more_baselines` needs a `baseline` record first; received baseline={baseline!r}."
+            )
         for i, record in enumerate(more_baselines):
             _check_baseline_record(record, metric, f"more_baselines[{i}]")
 
@@ -294,16 +324,16 @@ def check_metadata(metadata, source="metadata"):
     """
     missing = [key for key in _REQUIRED_METADATA if key not in metadata]
     if missing:
-        raise ValueError(f"{source} lacks the required keys {missing} (a preset's metadata "
-                         f"has {list(_REQUIRED_METADATA)}).")
+        raise ValueError(
+            f"{source} lacks the required keys {missing} (a preset's metadata "
+            f"has {list(_REQUIRED_METADATA)})."
+        )
     metric_spec(metadata["metric"])
     value = metadata["value"]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not \
-            math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValueError(f"{source}: 'value' must be a finite number; received {value!r}.")
     try:
-        check_baseline(metadata["baseline"], metadata["metric"],
-                       metadata.get("more_baselines"))
+        check_baseline(metadata["baseline"], metadata["metric"], metadata.get("more_baselines"))
     except ValueError as e:
         raise ValueError(f"{source}: {e}") from None
 
@@ -330,12 +360,15 @@ def _is_path(name_or_directory):
     if isinstance(name_or_directory, os.PathLike):
         return True
     if not isinstance(name_or_directory, str) or not name_or_directory:
-        raise ValueError("A preset must be given as a built-in preset name (a string) or a "
-                         "directory path (a pathlib.Path, or a string with a path separator "
-                         f"or starting with '.' or '~'); received {name_or_directory!r}.")
+        raise ValueError(
+            "A preset must be given as a built-in preset name (a string) or a "
+            "directory path (a pathlib.Path, or a string with a path separator "
+            f"or starting with '.' or '~'); received {name_or_directory!r}."
+        )
     separators = {"/", os.sep} | ({os.altsep} if os.altsep else set())
-    return (any(s in name_or_directory for s in separators)
-            or name_or_directory.startswith((".", "~")))
+    return any(s in name_or_directory for s in separators) or name_or_directory.startswith(
+        (".", "~")
+    )
 
 
 def _resolve(name_or_directory):
@@ -343,8 +376,10 @@ def _resolve(name_or_directory):
     if _is_path(name_or_directory):
         directory = os.path.expanduser(os.fspath(name_or_directory))
         if not os.path.isfile(os.path.join(directory, METADATA_FILE)):
-            raise ValueError(f"{os.fspath(name_or_directory)!r} is not a preset directory: it "
-                             f"has no {METADATA_FILE}.")
+            raise ValueError(
+                f"{os.fspath(name_or_directory)!r} is not a preset directory: it "
+                f"has no {METADATA_FILE}."
+            )
         return directory
     if name_or_directory not in list_presets():
         raise ValueError(
@@ -534,8 +569,9 @@ def rehash(directory):
     path = os.path.join(directory, METADATA_FILE)
     missing = [name for name in PRESET_FILES if not os.path.isfile(os.path.join(directory, name))]
     if missing:
-        raise ValueError(f"`directory` must hold a preset ({list(PRESET_FILES)}); "
-                         f"{directory!r} lacks {missing}.")
+        raise ValueError(
+            f"`directory` must hold a preset ({list(PRESET_FILES)}); {directory!r} lacks {missing}."
+        )
     with open(path) as f:
         metadata = json.load(f)
     legacy = metadata.pop(_LEGACY_HASH_KEY, None)
@@ -549,8 +585,7 @@ def rehash(directory):
             )
     metadata.pop(HASH_KEY, None)
     check_metadata(metadata, source=path)
-    metadata[HASH_KEY] = {name: _file_sha256(directory, metadata, name)
-                          for name in PRESET_FILES}
+    metadata[HASH_KEY] = {name: _file_sha256(directory, metadata, name) for name in PRESET_FILES}
     with open(path, "w") as f:
         json.dump(metadata, f, indent=2, sort_keys=True)
         f.write("\n")
@@ -622,10 +657,13 @@ def measure(model, metric, x, y, batch_size=None):
 
 
 def _check_eval_batch_size(batch_size):
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
-                                   or batch_size < 1):
-        raise ValueError("A preset's `eval_batch_size` must be a positive integer or None; "
-                         f"received eval_batch_size={batch_size!r}.")
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+    ):
+        raise ValueError(
+            "A preset's `eval_batch_size` must be a positive integer or None; "
+            f"received eval_batch_size={batch_size!r}."
+        )
     return batch_size
 
 
@@ -681,19 +719,40 @@ def evaluate(name_or_directory):
         "measured": measured,
         "baseline": baseline,
         "more_baselines": metadata.get("more_baselines", []),
-        "improvement": (None if "none" in baseline else
-                        improvement(metadata["metric"], metadata["value"], baseline["value"])),
+        "improvement": (
+            None
+            if "none" in baseline
+            else improvement(metadata["metric"], metadata["value"], baseline["value"])
+        ),
         "parameters": int(model.count_params()),
         "seconds": time.perf_counter() - start,
     }
 
 
-_RESERVED_EXTRA = set(_REQUIRED_METADATA) | {"more_baselines", "compile", "eval_batch_size",
-                                             HASH_KEY, _LEGACY_HASH_KEY}
+_RESERVED_EXTRA = set(_REQUIRED_METADATA) | {
+    "more_baselines",
+    "compile",
+    "eval_batch_size",
+    HASH_KEY,
+    _LEGACY_HASH_KEY,
+}
 
 
-def save_preset(model, directory, *, name, task, metric, data, recipe, baseline,
-                more_baselines=None, compile=None, eval_batch_size=None, extra=None):
+def save_preset(
+    model,
+    directory,
+    *,
+    name,
+    task,
+    metric,
+    data,
+    recipe,
+    baseline,
+    more_baselines=None,
+    compile=None,
+    eval_batch_size=None,
+    extra=None,
+):
     """Writes `model` as a preset and records its metric measured now on `data`.
 
     Args:
@@ -745,8 +804,10 @@ def save_preset(model, directory, *, name, task, metric, data, recipe, baseline,
     _check_eval_batch_size(eval_batch_size)
     reserved = sorted(set(extra or {}) & _RESERVED_EXTRA)
     if reserved:
-        raise ValueError(f"`extra` must not hold the keys the metadata reserves "
-                         f"({sorted(_RESERVED_EXTRA)}); received {reserved}.")
+        raise ValueError(
+            f"`extra` must not hold the keys the metadata reserves "
+            f"({sorted(_RESERVED_EXTRA)}); received {reserved}."
+        )
     os.makedirs(directory, exist_ok=True)
     with open(os.path.join(directory, CONFIG_FILE), "w") as f:
         config = json.loads(model.to_json())
@@ -771,8 +832,7 @@ def save_preset(model, directory, *, name, task, metric, data, recipe, baseline,
         **(extra or {}),
     }
     metadata = json.loads(json.dumps(metadata))  # what a reader of the file gets
-    metadata[HASH_KEY] = {file: _file_sha256(directory, metadata, file)
-                          for file in PRESET_FILES}
+    metadata[HASH_KEY] = {file: _file_sha256(directory, metadata, file) for file in PRESET_FILES}
     with open(os.path.join(directory, METADATA_FILE), "w") as f:
         json.dump(metadata, f, indent=2, sort_keys=True)
         f.write("\n")

@@ -24,16 +24,23 @@ NAME = "enrnn_permuted_digits"
 
 
 def build(kind, n1, n2, seed=0):
-    recurrent = (ENRNN(n1, n2, seed=seed) if kind == "preset"
-                 else keras.layers.GRU(n1 + n2, seed=seed))
-    return keras.Sequential([
-        keras.Input((64, 1)), recurrent, keras.layers.Dense(10, activation="softmax"),
-    ], name=NAME if kind == "preset" else "gru_permuted_digits")
+    recurrent = (
+        ENRNN(n1, n2, seed=seed) if kind == "preset" else keras.layers.GRU(n1 + n2, seed=seed)
+    )
+    return keras.Sequential(
+        [
+            keras.Input((64, 1)),
+            recurrent,
+            keras.layers.Dense(10, activation="softmax"),
+        ],
+        name=NAME if kind == "preset" else "gru_permuted_digits",
+    )
 
 
 def main(argv=None):
-    parser = recipe_parser(__doc__, epochs=30, batch_size=64, lr=1e-3, skew_lr=1e-4,
-                           quick_help="6 + 2 units, 1 epoch")
+    parser = recipe_parser(
+        __doc__, epochs=30, batch_size=64, lr=1e-3, skew_lr=1e-4, quick_help="6 + 2 units, 1 epoch"
+    )
     parser.add_argument("--orthogonal-units", type=int, default=96)
     parser.add_argument("--normalized-units", type=int, default=32)
     args = parser.parse_args(argv)
@@ -42,9 +49,18 @@ def main(argv=None):
     data = {"dataset": "digits", "kwargs": {"sequential": True, "permuted": True, "seed": 0}}
     (x, y), test = datasets.digits(**data["kwargs"])
     train_data, validation = validation_split(x, y, len(x) // 10)
-    settings = {k: getattr(args, k) for k in (
-        "orthogonal_units", "normalized_units", "epochs", "batch_size", "lr", "skew_lr",
-        "clipnorm")}
+    settings = {
+        k: getattr(args, k)
+        for k in (
+            "orthogonal_units",
+            "normalized_units",
+            "epochs",
+            "batch_size",
+            "lr",
+            "skew_lr",
+            "clipnorm",
+        )
+    }
     settings["optimizer"] = "RMSprop (skew parameter at skew_lr), clipnorm"
 
     def optimizer(kind):
@@ -53,14 +69,32 @@ def main(argv=None):
 
     n1, n2 = args.orthogonal_units, args.normalized_units
     model, baseline, settings = run_pair(
-        lambda kind: build(kind, n1, n2), optimizer, train_data, validation, test,
-        metric="accuracy", epochs=args.epochs, batch_size=args.batch_size, target=None,
-        baseline_name=f"keras.layers.GRU({n1 + n2})", skip_baseline=args.skip_baseline,
-        settings=settings)
-    return finish(model, name=NAME, out=args.out, quick=args.quick, metric="accuracy",
-                  data=data, task="permuted pixel-by-pixel digits (64 steps, 10 classes)",
-                  test=test, baseline=baseline, settings=settings,
-                  preset_dir=args.preset_dir)
+        lambda kind: build(kind, n1, n2),
+        optimizer,
+        train_data,
+        validation,
+        test,
+        metric="accuracy",
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        target=None,
+        baseline_name=f"keras.layers.GRU({n1 + n2})",
+        skip_baseline=args.skip_baseline,
+        settings=settings,
+    )
+    return finish(
+        model,
+        name=NAME,
+        out=args.out,
+        quick=args.quick,
+        metric="accuracy",
+        data=data,
+        task="permuted pixel-by-pixel digits (64 steps, 10 classes)",
+        test=test,
+        baseline=baseline,
+        settings=settings,
+        preset_dir=args.preset_dir,
+    )
 
 
 if __name__ == "__main__":

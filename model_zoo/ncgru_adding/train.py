@@ -43,8 +43,10 @@ def build(kind, units, length, seed=0):
         recurrent = keras.layers.GRU(units, seed=seed)
     else:
         recurrent = keras.layers.LSTM(units, seed=seed)
-    return keras.Sequential([keras.Input((length, 2)), recurrent, keras.layers.Dense(1)],
-                            name=NAME if kind == "preset" else f"{kind}_adding")
+    return keras.Sequential(
+        [keras.Input((length, 2)), recurrent, keras.layers.Dense(1)],
+        name=NAME if kind == "preset" else f"{kind}_adding",
+    )
 
 
 def main(argv=None):
@@ -59,48 +61,98 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--skew-lr", type=float, default=1e-4)
     parser.add_argument("--clipnorm", type=float, default=1.0)
-    parser.add_argument("--baselines", default="gru,lstm",
-                        help="comma-separated baselines to train: gru, lstm (or none)")
+    parser.add_argument(
+        "--baselines",
+        default="gru,lstm",
+        help="comma-separated baselines to train: gru, lstm (or none)",
+    )
     parser.add_argument("--quick", action="store_true", help="T=20, 8 units, 1 epoch")
     parser.add_argument("--out", default=None, help="write metrics (and a quick preset) here")
-    parser.add_argument("--preset-dir", default=None,
-                        help="where the full run writes the preset (default: the package)")
+    parser.add_argument(
+        "--preset-dir",
+        default=None,
+        help="where the full run writes the preset (default: the package)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.time_steps, args.units, args.gru_units, args.lstm_units = 20, 8, 8, 7
         args.num_train, args.epochs = 256, 1
-    data = {"dataset": "adding", "kwargs": {
-        "time_steps": args.time_steps, "num_train": args.num_train, "num_test": 1000, "seed": 0}}
+    data = {
+        "dataset": "adding",
+        "kwargs": {
+            "time_steps": args.time_steps,
+            "num_train": args.num_train,
+            "num_test": 1000,
+            "seed": 0,
+        },
+    }
     (x, y), test = datasets.adding(**data["kwargs"])
     train_data, validation = validation_split(x, y, 500 if not args.quick else 64)
     fit = {"metric": "mse", "epochs": args.epochs, "batch_size": args.batch_size, "loss": "mse"}
-    settings = {k: getattr(args, k) for k in (
-        "time_steps", "units", "num_train", "epochs", "batch_size", "lr", "skew_lr", "clipnorm")}
+    settings = {
+        k: getattr(args, k)
+        for k in (
+            "time_steps",
+            "units",
+            "num_train",
+            "epochs",
+            "batch_size",
+            "lr",
+            "skew_lr",
+            "clipnorm",
+        )
+    }
     settings["optimizer"] = "RMSprop, clipnorm (the NC-GRU's skew parameter at skew_lr)"
     steps = args.epochs * (len(train_data[0]) // args.batch_size)
-    trained = (f"the same way: {len(train_data[0])} training sequences, batch {args.batch_size}, "
-               f"{args.epochs} epochs ({steps} steps), RMSprop {args.lr} clipnorm "
-               f"{args.clipnorm}, seed 0")
+    trained = (
+        f"the same way: {len(train_data[0])} training sequences, batch {args.batch_size}, "
+        f"{args.epochs} epochs ({steps} steps), RMSprop {args.lr} clipnorm "
+        f"{args.clipnorm}, seed 0"
+    )
 
     model = build("preset", args.units, args.time_steps)
-    seconds, log = train(model, rmsprop("preset", args.lr, args.skew_lr, args.clipnorm),
-                         train_data, validation, **fit)
-    settings.update(seconds=round(seconds, 1), steps=steps, log=log,
-                    parameters=int(model.count_params()))
+    seconds, log = train(
+        model,
+        rmsprop("preset", args.lr, args.skew_lr, args.clipnorm),
+        train_data,
+        validation,
+        **fit,
+    )
+    settings.update(
+        seconds=round(seconds, 1), steps=steps, log=log, parameters=int(model.count_params())
+    )
     records = []
     for kind in [k for k in args.baselines.split(",") if k in ("gru", "lstm")]:
         units = args.gru_units if kind == "gru" else args.lstm_units
         label = f"keras.layers.{kind.upper()}({units})"
         record, base_log = train_baseline(
-            label, build(kind, units, args.time_steps),
-            rmsprop(kind, args.lr, args.skew_lr, args.clipnorm), train_data, validation, test,
-            trained=trained, **fit)
+            label,
+            build(kind, units, args.time_steps),
+            rmsprop(kind, args.lr, args.skew_lr, args.clipnorm),
+            train_data,
+            validation,
+            test,
+            trained=trained,
+            **fit,
+        )
         records.append(record)
         settings[f"{kind}_log"] = base_log
-    return finish(model, name=NAME, out=args.out, quick=args.quick, metric="mse", data=data,
-                  task=f"adding problem, T={args.time_steps}", test=test,
-                  baseline=records[0] if records else None, more_baselines=records[1:],
-                  settings=settings, preset_dir=args.preset_dir, loss="mse", metrics=())
+    return finish(
+        model,
+        name=NAME,
+        out=args.out,
+        quick=args.quick,
+        metric="mse",
+        data=data,
+        task=f"adding problem, T={args.time_steps}",
+        test=test,
+        baseline=records[0] if records else None,
+        more_baselines=records[1:],
+        settings=settings,
+        preset_dir=args.preset_dir,
+        loss="mse",
+        metrics=(),
+    )
 
 
 if __name__ == "__main__":

@@ -36,12 +36,15 @@ def build(kind, units, length, vocabulary_size, seed=0):
         recurrent = keras.layers.GRU(units, return_sequences=True, seed=seed)
     else:
         recurrent = keras.layers.LSTM(units, return_sequences=True, seed=seed)
-    return keras.Sequential([
-        keras.Input((length,), dtype="int32"),
-        keras.layers.Embedding(vocabulary_size, EMBEDDING),
-        recurrent,
-        keras.layers.Dense(vocabulary_size, activation="softmax"),
-    ], name=NAME if kind == "preset" else f"{kind}_charlm_pydoc")
+    return keras.Sequential(
+        [
+            keras.Input((length,), dtype="int32"),
+            keras.layers.Embedding(vocabulary_size, EMBEDDING),
+            recurrent,
+            keras.layers.Dense(vocabulary_size, activation="softmax"),
+        ],
+        name=NAME if kind == "preset" else f"{kind}_charlm_pydoc",
+    )
 
 
 def main(argv=None):
@@ -55,15 +58,23 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--skew-lr", type=float, default=2e-4)
     parser.add_argument("--clipnorm", type=float, default=1.0)
-    parser.add_argument("--seed", type=int, default=0,
-                        help="initialization and shuffling seed (the preset: 0)")
-    parser.add_argument("--baselines", default="gru,lstm",
-                        help="comma-separated baselines to train: gru, lstm (or none)")
-    parser.add_argument("--quick", action="store_true",
-                        help="8 units, windows of 20, 1 epoch on 64 windows")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="initialization and shuffling seed (the preset: 0)"
+    )
+    parser.add_argument(
+        "--baselines",
+        default="gru,lstm",
+        help="comma-separated baselines to train: gru, lstm (or none)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="8 units, windows of 20, 1 epoch on 64 windows"
+    )
     parser.add_argument("--out", default=None, help="write metrics (and a quick preset) here")
-    parser.add_argument("--preset-dir", default=None,
-                        help="where the full run writes the preset (default: the package)")
+    parser.add_argument(
+        "--preset-dir",
+        default=None,
+        help="where the full run writes the preset (default: the package)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.sequence_length, args.units, args.gru_units, args.lstm_units = 20, 8, 8, 7
@@ -71,16 +82,33 @@ def main(argv=None):
     data = {"dataset": "pydoc_text", "kwargs": {"sequence_length": args.sequence_length}}
     train_data, validation, test = datasets.pydoc_text(**data["kwargs"])
     if args.quick:
-        train_data, validation = (train_data[0][:64], train_data[1][:64]), (
-            validation[0][:32], validation[1][:32])
+        train_data, validation = (
+            (train_data[0][:64], train_data[1][:64]),
+            (validation[0][:32], validation[1][:32]),
+        )
     vocabulary_size = len(datasets.pydoc_text_vocabulary())
-    settings = {k: getattr(args, k) for k in (
-        "sequence_length", "units", "epochs", "batch_size", "lr", "skew_lr", "clipnorm", "seed")}
-    settings["optimizer"] = "Adam, clipnorm, cosine decay to 0 (the NC-GRU's skew parameter at skew_lr)"
+    settings = {
+        k: getattr(args, k)
+        for k in (
+            "sequence_length",
+            "units",
+            "epochs",
+            "batch_size",
+            "lr",
+            "skew_lr",
+            "clipnorm",
+            "seed",
+        )
+    }
+    settings["optimizer"] = (
+        "Adam, clipnorm, cosine decay to 0 (the NC-GRU's skew parameter at skew_lr)"
+    )
     steps = args.epochs * -(-len(train_data[0]) // args.batch_size)
-    trained = (f"the same way: {len(train_data[0])} training windows of {args.sequence_length} "
-               f"characters, batch {args.batch_size}, {args.epochs} epochs ({steps} steps), Adam "
-               f"{args.lr} with cosine decay to 0 and clipnorm {args.clipnorm}, seed {args.seed}")
+    trained = (
+        f"the same way: {len(train_data[0])} training windows of {args.sequence_length} "
+        f"characters, batch {args.batch_size}, {args.epochs} epochs ({steps} steps), Adam "
+        f"{args.lr} with cosine decay to 0 and clipnorm {args.clipnorm}, seed {args.seed}"
+    )
 
     def optimizer(kind):
         schedule = keras.optimizers.schedules.CosineDecay(args.lr, steps)
@@ -88,15 +116,21 @@ def main(argv=None):
         if kind != "preset":
             return base
         skew = keras.optimizers.Adam(
-            keras.optimizers.schedules.CosineDecay(args.skew_lr, steps), clipnorm=args.clipnorm)
+            keras.optimizers.schedules.CosineDecay(args.skew_lr, steps), clipnorm=args.clipnorm
+        )
         return skew_learning_rate_optimizer(base, skew_optimizer=skew)
 
-    fit = {"metric": METRIC, "epochs": args.epochs, "batch_size": args.batch_size,
-           "seed": args.seed}
+    fit = {
+        "metric": METRIC,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+    }
     model = build("preset", args.units, args.sequence_length, vocabulary_size, seed=args.seed)
     seconds, log = train(model, optimizer("preset"), train_data, validation, **fit)
-    settings.update(seconds=round(seconds, 1), steps=steps, log=log,
-                    parameters=int(model.count_params()))
+    settings.update(
+        seconds=round(seconds, 1), steps=steps, log=log, parameters=int(model.count_params())
+    )
     records = []
     for kind in [k for k in args.baselines.split(",") if k in ("gru", "lstm")]:
         units = args.gru_units if kind == "gru" else args.lstm_units
@@ -104,14 +138,29 @@ def main(argv=None):
             f"keras.layers.{kind.upper()}({units})",
             build(kind, units, args.sequence_length, vocabulary_size, seed=args.seed),
             optimizer(kind),
-            train_data, validation, test, trained=trained, **fit)
+            train_data,
+            validation,
+            test,
+            trained=trained,
+            **fit,
+        )
         records.append(record)
         settings[f"{kind}_log"] = base_log
-    return finish(model, name=NAME, out=args.out, quick=args.quick, metric=METRIC, data=data,
-                  task=f"next character of Python's help text (pydoc_data.topics), windows of "
-                       f"{args.sequence_length}", test=test,
-                  baseline=records[0] if records else None, more_baselines=records[1:],
-                  settings=settings, preset_dir=args.preset_dir)
+    return finish(
+        model,
+        name=NAME,
+        out=args.out,
+        quick=args.quick,
+        metric=METRIC,
+        data=data,
+        task=f"next character of Python's help text (pydoc_data.topics), windows of "
+        f"{args.sequence_length}",
+        test=test,
+        baseline=records[0] if records else None,
+        more_baselines=records[1:],
+        settings=settings,
+        preset_dir=args.preset_dir,
+    )
 
 
 if __name__ == "__main__":

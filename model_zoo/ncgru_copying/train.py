@@ -48,16 +48,21 @@ def build(kind, units, length, seed=0, gate_init="scornn"):
     """
     update, reset = GATE_BIASES.get(gate_init, (None, None))
     recurrent = (
-        NCGRU(units, return_sequences=True, seed=seed, update_gate_bias=update,
-              reset_gate_bias=reset) if kind == "preset"
+        NCGRU(
+            units, return_sequences=True, seed=seed, update_gate_bias=update, reset_gate_bias=reset
+        )
+        if kind == "preset"
         else keras.layers.GRU(units, return_sequences=True, seed=seed)
     )
-    return keras.Sequential([
-        keras.Input((length,), dtype="int32"),
-        keras.layers.Embedding(NUM_SYMBOLS + 2, 16),
-        recurrent,
-        keras.layers.Dense(NUM_SYMBOLS + 1, activation="softmax"),
-    ], name=NAME if kind == "preset" else "gru_copying")
+    return keras.Sequential(
+        [
+            keras.Input((length,), dtype="int32"),
+            keras.layers.Embedding(NUM_SYMBOLS + 2, 16),
+            recurrent,
+            keras.layers.Dense(NUM_SYMBOLS + 1, activation="softmax"),
+        ],
+        name=NAME if kind == "preset" else "gru_copying",
+    )
 
 
 def chrono_update_bias(model, time_steps, seed=0):
@@ -77,27 +82,60 @@ def chrono_update_bias(model, time_steps, seed=0):
 
 
 def main(argv=None):
-    parser = recipe_parser(__doc__, epochs=15, batch_size=32, lr=1e-3, skew_lr=1e-4,
-                           quick_help="T=20, 8 units, 1 epoch")
+    parser = recipe_parser(
+        __doc__,
+        epochs=15,
+        batch_size=32,
+        lr=1e-3,
+        skew_lr=1e-4,
+        quick_help="T=20, 8 units, 1 epoch",
+    )
     parser.add_argument("--time-steps", type=int, default=200)
     parser.add_argument("--units", type=int, default=64)
     parser.add_argument("--num-train", type=int, default=20000)
-    parser.add_argument("--target", type=float, default=0.995,
-                        help="stop once the validation symbol accuracy reaches this")
-    parser.add_argument("--gate-init", default="scornn", choices=["scornn", "chrono", "zeros"],
-                        help="initial gate biases (see build)")
+    parser.add_argument(
+        "--target",
+        type=float,
+        default=0.995,
+        help="stop once the validation symbol accuracy reaches this",
+    )
+    parser.add_argument(
+        "--gate-init",
+        default="scornn",
+        choices=["scornn", "chrono", "zeros"],
+        help="initial gate biases (see build)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.time_steps, args.units, args.num_train, args.epochs = 20, 8, 256, 1
-    data = {"dataset": "copying", "kwargs": {
-        "time_steps": args.time_steps, "num_train": args.num_train, "num_test": 1000,
-        "num_symbols": NUM_SYMBOLS, "copy_length": 10, "seed": 0}}
+    data = {
+        "dataset": "copying",
+        "kwargs": {
+            "time_steps": args.time_steps,
+            "num_train": args.num_train,
+            "num_test": 1000,
+            "num_symbols": NUM_SYMBOLS,
+            "copy_length": 10,
+            "seed": 0,
+        },
+    }
     (x, y), test = datasets.copying(**data["kwargs"])
     train_data, validation = validation_split(x, y, 500 if not args.quick else 64)
     length = x.shape[1]
-    settings = {k: getattr(args, k) for k in (
-        "time_steps", "units", "epochs", "batch_size", "lr", "skew_lr", "clipnorm", "target",
-        "gate_init")}
+    settings = {
+        k: getattr(args, k)
+        for k in (
+            "time_steps",
+            "units",
+            "epochs",
+            "batch_size",
+            "lr",
+            "skew_lr",
+            "clipnorm",
+            "target",
+            "gate_init",
+        )
+    }
 
     def make(kind):
         model = build(kind, args.units, length, gate_init=args.gate_init)
@@ -108,27 +146,53 @@ def main(argv=None):
     model, _, settings = run_pair(
         make,
         lambda kind: rmsprop(kind, args.lr, args.skew_lr, args.clipnorm),
-        train_data, validation, test, metric="symbol_accuracy", epochs=args.epochs,
-        batch_size=args.batch_size, target=args.target,
-        baseline_name=f"keras.layers.GRU({args.units})", skip_baseline=True,
-        settings=settings)
+        train_data,
+        validation,
+        test,
+        metric="symbol_accuracy",
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        target=args.target,
+        baseline_name=f"keras.layers.GRU({args.units})",
+        skip_baseline=True,
+        settings=settings,
+    )
     baseline = None
     if not args.skip_baseline:
         # The same budget: as many epochs as the NC-GRU took to reach the target.
         gru = make("baseline")
         seconds, log = train(
-            gru, rmsprop("baseline", args.lr, args.skew_lr, args.clipnorm), train_data,
-            validation, metric="symbol_accuracy", epochs=settings["epochs_run"],
-            batch_size=args.batch_size, target=args.target)
-        baseline = {"model": f"keras.layers.GRU({args.units})",
-                    "symbol_accuracy": measure(gru, "symbol_accuracy", *test),
-                    "parameters": int(gru.count_params()), "seconds": round(seconds, 1),
-                    "epochs_run": len(log), "log": log}
+            gru,
+            rmsprop("baseline", args.lr, args.skew_lr, args.clipnorm),
+            train_data,
+            validation,
+            metric="symbol_accuracy",
+            epochs=settings["epochs_run"],
+            batch_size=args.batch_size,
+            target=args.target,
+        )
+        baseline = {
+            "model": f"keras.layers.GRU({args.units})",
+            "symbol_accuracy": measure(gru, "symbol_accuracy", *test),
+            "parameters": int(gru.count_params()),
+            "seconds": round(seconds, 1),
+            "epochs_run": len(log),
+            "log": log,
+        }
         print(f"baseline GRU: test symbol_accuracy {baseline['symbol_accuracy']:.4f}")
-    return finish(model, name=NAME, out=args.out, quick=args.quick, metric="symbol_accuracy",
-                  data=data, task=f"copying task, T={args.time_steps}, 10 symbols of 8",
-                  test=test, baseline=baseline, settings=settings,
-                  preset_dir=args.preset_dir)
+    return finish(
+        model,
+        name=NAME,
+        out=args.out,
+        quick=args.quick,
+        metric="symbol_accuracy",
+        data=data,
+        task=f"copying task, T={args.time_steps}, 10 symbols of 8",
+        test=test,
+        baseline=baseline,
+        settings=settings,
+        preset_dir=args.preset_dir,
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Recipe: a 1-Lipschitz CNN on scikit-learn's digits with certified robust accuracy (preset orthogonal_cnn_certified_digits).
+"""Recipe: a 1-Lipschitz CNN on scikit-learn's digits with certified robust accuracy
+(preset orthogonal_cnn_certified_digits).
 
 Three `keras_gradstab.layers.OrthogonalConv2D` layers with circular padding
 (16 filters; 32 at stride 2; 64 at stride 2), each followed by the
@@ -52,11 +53,13 @@ def build(kind, blocks=BLOCKS):
     x = inputs = keras.Input((8, 8, 1))
     for i, (filters, strides) in enumerate(blocks):
         if kind == "orthogonal":
-            x = layers.OrthogonalConv2D(filters, 3, strides=strides, padding="circular",
-                                        name=f"conv_{i}")(x)
+            x = layers.OrthogonalConv2D(
+                filters, 3, strides=strides, padding="circular", name=f"conv_{i}"
+            )(x)
         else:
-            x = keras.layers.Conv2D(filters, 3, strides=strides, padding="same",
-                                    name=f"conv_{i}")(x)
+            x = keras.layers.Conv2D(filters, 3, strides=strides, padding="same", name=f"conv_{i}")(
+                x
+            )
         x = keras.layers.Activation(activations.max_min, name=f"max_min_{i}")(x)
     x = keras.layers.Flatten(name="flatten")(x)
     if kind == "orthogonal":
@@ -72,8 +75,9 @@ def _impulse_norm(layer):
     size = int(np.prod(shape))
     basis = np.eye(size, dtype="float32").reshape((size,) + shape)
     zero = np.zeros((1,) + shape, "float32")
-    matrix = (keras.ops.convert_to_numpy(layer(basis))
-              - keras.ops.convert_to_numpy(layer(zero))).reshape(size, -1)
+    matrix = (
+        keras.ops.convert_to_numpy(layer(basis)) - keras.ops.convert_to_numpy(layer(zero))
+    ).reshape(size, -1)
     return float(np.linalg.svd(matrix.astype("float64"), compute_uv=False)[0])
 
 
@@ -116,9 +120,11 @@ def certify(model, x, y, epsilons=EPSILONS):
     norms = layer_norms(model)
     bound = float(np.prod(norms))
     logits = model.predict(x, batch_size=len(x), verbose=0)
-    return {"lipschitz_bound": bound, "layer_norms": norms,
-            "certified_accuracy": {str(e): certified_accuracy(logits, y, e, bound)
-                                   for e in epsilons}}
+    return {
+        "lipschitz_bound": bound,
+        "layer_norms": norms,
+        "certified_accuracy": {str(e): certified_accuracy(logits, y, e, bound) for e in epsilons},
+    }
 
 
 def train(model, data, epochs):
@@ -126,10 +132,14 @@ def train(model, data, epochs):
 
 
 def main(argv=None):
-    parser = _digits.parser(__doc__.splitlines()[0], "two small convolutions for 1 epoch on 256 examples",
-                            40)
-    parser.add_argument("--no-preset", action="store_true",
-                        help="train and print both models; write nothing (other seeds)")
+    parser = _digits.parser(
+        __doc__.splitlines()[0], "two small convolutions for 1 epoch on 256 examples", 40
+    )
+    parser.add_argument(
+        "--no-preset",
+        action="store_true",
+        help="train and print both models; write nothing (other seeds)",
+    )
     args, out = _digits.parse(parser, argv, NAME)
     data = _digits.load_data(args.quick)
     blocks, epochs = (((8, 1), (8, 2)), 1) if args.quick else (BLOCKS, args.epochs)
@@ -141,40 +151,60 @@ def main(argv=None):
         model = build(kind, blocks)
         accuracy, seconds = train(model, data, epochs)
         models[kind] = model
-        results[kind] = {"accuracy": zoo.presets.measure(model, "accuracy", x_test, y_test),
-                         "train_seconds": round(seconds, 1), **certify(model, x_test, y_test)}
-        print(f"{keras.config.backend():10s} {kind:10s} test accuracy "
-              f"{results[kind]['accuracy']:.4f}, L {results[kind]['lipschitz_bound']:.3g}, "
-              f"certified {results[kind]['certified_accuracy']} ({seconds:.1f} s, "
-              f"{epochs} epochs)", flush=True)
+        results[kind] = {
+            "accuracy": zoo.presets.measure(model, "accuracy", x_test, y_test),
+            "train_seconds": round(seconds, 1),
+            **certify(model, x_test, y_test),
+        }
+        print(
+            f"{keras.config.backend():10s} {kind:10s} test accuracy "
+            f"{results[kind]['accuracy']:.4f}, L {results[kind]['lipschitz_bound']:.3g}, "
+            f"certified {results[kind]['certified_accuracy']} ({seconds:.1f} s, "
+            f"{epochs} epochs)",
+            flush=True,
+        )
     if args.no_preset:
         return results
-    trained = (f"same data, loss, Adam with cosine decay from 3e-3, batch 64, {epochs} epochs, "
-               f"seed {args.seed}")
+    trained = (
+        f"same data, loss, Adam with cosine decay from 3e-3, batch 64, {epochs} epochs, "
+        f"seed {args.seed}"
+    )
     plain = results["plain"]
     metadata = zoo.save_preset(
         # An uncompiled copy: a compiled model's config carries jit_compile
         # resolved for the training backend (see `zoo.from_preset`).
-        _copy(models["orthogonal"], blocks), out, name=NAME,
+        _copy(models["orthogonal"], blocks),
+        out,
+        name=NAME,
         task="digit classification (scikit-learn digits, 8x8), 1-Lipschitz, L2-certified",
-        metric="accuracy", data=DATA, recipe=f"model_zoo/{NAME}/train.py", compile=COMPILE,
+        metric="accuracy",
+        data=DATA,
+        recipe=f"model_zoo/{NAME}/train.py",
+        compile=COMPILE,
         extra={
-            "blocks": [list(b) for b in blocks], "epochs": epochs, "seed": args.seed,
+            "blocks": [list(b) for b in blocks],
+            "epochs": epochs,
+            "seed": args.seed,
             "train_seconds": results["orthogonal"]["train_seconds"],
             "certified": {
-                "epsilon": EPSILON, "norm": "L2",
+                "epsilon": EPSILON,
+                "norm": "L2",
                 "rule": "correct and logit margin > sqrt(2) * lipschitz_bound * epsilon",
                 "lipschitz_bound": results["orthogonal"]["lipschitz_bound"],
                 "layer_norms": results["orthogonal"]["layer_norms"],
                 "certified_accuracy": results["orthogonal"]["certified_accuracy"],
-                "baseline": {k: plain[k] for k in ("lipschitz_bound", "layer_norms",
-                                                    "certified_accuracy")},
+                "baseline": {
+                    k: plain[k] for k in ("lipschitz_bound", "layer_norms", "certified_accuracy")
+                },
             },
         },
-        baseline={"model": "the same CNN with keras.layers.Conv2D ('same') and "
-                           "keras.layers.Dense", "metric": "accuracy",
-                  "value": plain["accuracy"], "trained": trained,
-                  "train_seconds": plain["train_seconds"]},
+        baseline={
+            "model": "the same CNN with keras.layers.Conv2D ('same') and keras.layers.Dense",
+            "metric": "accuracy",
+            "value": plain["accuracy"],
+            "trained": trained,
+            "train_seconds": plain["train_seconds"],
+        },
     )
     print(json.dumps({k: metadata[k] for k in ("name", "metric", "value", "backend")}))
     return results

@@ -36,8 +36,9 @@ BLOCKS = ((16, 1), (32, 2), (64, 2))
 def build_orthogonal(blocks=BLOCKS):
     x = inputs = keras.Input((8, 8, 1))
     for i, (filters, strides) in enumerate(blocks):
-        x = layers.OrthogonalConv2D(filters, 3, strides=strides, padding="circular",
-                                    name=f"orthogonal_conv_{i}")(x)
+        x = layers.OrthogonalConv2D(
+            filters, 3, strides=strides, padding="circular", name=f"orthogonal_conv_{i}"
+        )(x)
         x = keras.layers.Activation("relu", name=f"relu_{i}")(x)
     x = keras.layers.Flatten(name="flatten")(x)
     outputs = keras.layers.Dense(10, name="output")(x)
@@ -47,8 +48,7 @@ def build_orthogonal(blocks=BLOCKS):
 def build_baseline(blocks=BLOCKS):
     x = inputs = keras.Input((8, 8, 1))
     for i, (filters, strides) in enumerate(blocks):
-        x = keras.layers.Conv2D(filters, 3, strides=strides, padding="same",
-                                name=f"conv_{i}")(x)
+        x = keras.layers.Conv2D(filters, 3, strides=strides, padding="same", name=f"conv_{i}")(x)
         x = keras.layers.Activation("relu", name=f"relu_{i}")(x)
     x = keras.layers.Flatten(name="flatten")(x)
     outputs = keras.layers.Dense(10, name="output")(x)
@@ -63,7 +63,8 @@ def orthogonality_error(model):
         if isinstance(layer, layers.OrthogonalConv2D):
             grid = tuple(n // s for n, s in zip(layer.input.shape[1:3], layer.strides))
             sigma = keras.ops.convert_to_numpy(
-                ops.conv_singular_values(layer.orthogonal_kernel(), grid))
+                ops.conv_singular_values(layer.orthogonal_kernel(), grid)
+            )
             worst = max(worst, float(np.max(np.abs(sigma - 1.0))))
     return worst
 
@@ -74,21 +75,43 @@ def train(model, data, epochs):
 
 def main(argv=None):
     args, out = _digits.parse_args(
-        __doc__, argv, name=NAME, epochs=40,
-        quick_help="two small convolutions for 1 epoch on 256 examples")
+        __doc__,
+        argv,
+        name=NAME,
+        epochs=40,
+        quick_help="two small convolutions for 1 epoch on 256 examples",
+    )
     blocks, epochs = (((8, 1), (8, 2)), 1) if args.quick else (BLOCKS, args.epochs)
     results, orthogonal_model = _digits.train_pair(
-        {"orthogonal": lambda: build_orthogonal(blocks), "baseline": lambda: build_baseline(blocks)},
-        _digits.load_data(args.quick), epochs, args.seed, train)
+        {
+            "orthogonal": lambda: build_orthogonal(blocks),
+            "baseline": lambda: build_baseline(blocks),
+        },
+        _digits.load_data(args.quick),
+        epochs,
+        args.seed,
+        train,
+    )
     error = orthogonality_error(orthogonal_model)
     print(f"max |sigma - 1| of the orthogonal convolutions: {error:.2e}")
-    _digits.save(orthogonal_model, out, name=NAME, extra={
-        "blocks": [list(b) for b in blocks], "epochs": epochs, "seed": args.seed,
-        "train_seconds": results["orthogonal"]["train_seconds"],
-        "max_singular_value_error": error},
+    _digits.save(
+        orthogonal_model,
+        out,
+        name=NAME,
+        extra={
+            "blocks": [list(b) for b in blocks],
+            "epochs": epochs,
+            "seed": args.seed,
+            "train_seconds": results["orthogonal"]["train_seconds"],
+            "max_singular_value_error": error,
+        },
         baseline=_digits.baseline_record(
             "the same filters and strides with keras.layers.Conv2D (kernel 3, 'same' padding)",
-            results["baseline"], epochs, args.seed))
+            results["baseline"],
+            epochs,
+            args.seed,
+        ),
+    )
     return results
 
 

@@ -47,8 +47,12 @@ ESTIMATORS = {
     "ste": ("ste_sign", 1.0),
     "approx_sign": ("approx_sign", 1.0),
 }
-LOSS = {"module": "keras.losses", "class_name": "SparseCategoricalCrossentropy",
-        "config": {"from_logits": True}, "registered_name": None}
+LOSS = {
+    "module": "keras.losses",
+    "class_name": "SparseCategoricalCrossentropy",
+    "config": {"from_logits": True},
+    "registered_name": None,
+}
 
 
 def load_data():
@@ -61,8 +65,13 @@ def build_model(estimator, width=32):
     quantizer, clip = ESTIMATORS[estimator]
 
     def binary(**kwargs):
-        return dict(input_quantizer=quantizer, kernel_quantizer=quantizer,
-                    kernel_constraint=WeightClip(clip), use_bias=False, **kwargs)
+        return dict(
+            input_quantizer=quantizer,
+            kernel_quantizer=quantizer,
+            kernel_constraint=WeightClip(clip),
+            use_bias=False,
+            **kwargs,
+        )
 
     bn = keras.layers.BatchNormalization
     inputs = keras.Input((8, 8, 1))
@@ -99,8 +108,15 @@ def train(estimator, epochs, data, seed=0, batch_size=64, width=32, max_train=No
     )
     callbacks = [kg.callbacks.ReSTESchedule(o_end=3.0)] if estimator == "reste" else []
     start = time.perf_counter()
-    model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, verbose=0,
-              callbacks=callbacks, shuffle=True)
+    model.fit(
+        x_train,
+        y_train,
+        batch_size=batch_size,
+        epochs=epochs,
+        verbose=0,
+        callbacks=callbacks,
+        shuffle=True,
+    )
     seconds = time.perf_counter() - start
     accuracy = kg.zoo.presets.measure(model, "accuracy", x_test, y_test)
     return model, accuracy, seconds
@@ -114,12 +130,21 @@ BASELINE_MODELS = {
 
 def baseline_records(results, epochs, seed):
     """The STE and ApproxSign results as the zoo's baseline records (STE first)."""
-    trained = (f"same data, architecture and loss, Adam with cosine decay from 3e-3, batch 64, "
-               f"{epochs} epochs, seed {seed}")
-    return [{"model": BASELINE_MODELS[k], "metric": "accuracy",
-             "value": results[k]["test_accuracy"], "trained": trained,
-             "train_seconds": results[k]["train_seconds"]}
-            for k in ("ste", "approx_sign") if k in results]
+    trained = (
+        f"same data, architecture and loss, Adam with cosine decay from 3e-3, batch 64, "
+        f"{epochs} epochs, seed {seed}"
+    )
+    return [
+        {
+            "model": BASELINE_MODELS[k],
+            "metric": "accuracy",
+            "value": results[k]["test_accuracy"],
+            "trained": trained,
+            "train_seconds": results[k]["train_seconds"],
+        }
+        for k in ("ste", "approx_sign")
+        if k in results
+    ]
 
 
 def export_packed(model, path, width, x_test):
@@ -131,29 +156,47 @@ def export_packed(model, path, width, x_test):
     packed = kg.quantizers.pack_binary_weights(model, path)
     copy = build_model("reste", width=width)
     kg.quantizers.load_packed_weights(copy, path)
-    same = bool(np.array_equal(keras.ops.convert_to_numpy(model(x_test, training=False)),
-                               keras.ops.convert_to_numpy(copy(x_test, training=False))))
+    same = bool(
+        np.array_equal(
+            keras.ops.convert_to_numpy(model(x_test, training=False)),
+            keras.ops.convert_to_numpy(copy(x_test, training=False)),
+        )
+    )
     bits = sum(v.nbytes for k, v in packed.items() if k.endswith("/bits"))
     scales = sum(v.nbytes for k, v in packed.items() if k.endswith("/scale"))
     float_kernels = 4 * sum(int(np.prod(v)) for k, v in packed.items() if k.endswith("/shape"))
-    return {"identical_predictions": same, "packed_kernel_bytes": bits + scales,
-            "float32_kernel_bytes": float_kernels,
-            "compression": float_kernels / (bits + scales),
-            "file_bytes": os.path.getsize(path)}
+    return {
+        "identical_predictions": same,
+        "packed_kernel_bytes": bits + scales,
+        "float32_kernel_bytes": float_kernels,
+        "compression": float_kernels / (bits + scales),
+        "file_bytes": os.path.getsize(path),
+    }
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="a tiny model for a few steps; needs --out (or a temp dir)")
-    parser.add_argument("--out", default=None,
-                        help="write everything here instead of the package / this folder")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a tiny model for a few steps; needs --out (or a temp dir)",
+    )
+    parser.add_argument(
+        "--out", default=None, help="write everything here instead of the package / this folder"
+    )
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--estimators", nargs="+", default=None, choices=list(ESTIMATORS))
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed of the initialization and shuffling (the preset: 0)")
-    parser.add_argument("--no-preset", action="store_true",
-                        help="do not write the preset (e.g. a baseline-only run)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the initialization and shuffling (the preset: 0)",
+    )
+    parser.add_argument(
+        "--no-preset",
+        action="store_true",
+        help="do not write the preset (e.g. a baseline-only run)",
+    )
     args = parser.parse_args(argv)
     if keras.config.backend() != "torch":
         return run(args)
@@ -185,14 +228,23 @@ def run(args):
     results = {}
     models = {}
     for estimator in estimators:
-        model, accuracy, seconds = train(estimator, epochs, data, seed=args.seed, width=width,
-                                         max_train=max_train)
+        model, accuracy, seconds = train(
+            estimator, epochs, data, seed=args.seed, width=width, max_train=max_train
+        )
         models[estimator] = model
         results[estimator] = {"test_accuracy": accuracy, "train_seconds": round(seconds, 1)}
-        print(f"{backend:10s} {estimator:12s} test accuracy {accuracy:.4f} "
-              f"({seconds:.1f} s, {epochs} epochs)", flush=True)
-    summary = {"backend": backend, "epochs": epochs, "width": width, "seed": args.seed,
-               "results": results}
+        print(
+            f"{backend:10s} {estimator:12s} test accuracy {accuracy:.4f} "
+            f"({seconds:.1f} s, {epochs} epochs)",
+            flush=True,
+        )
+    summary = {
+        "backend": backend,
+        "epochs": epochs,
+        "width": width,
+        "seed": args.seed,
+        "results": results,
+    }
     if "reste" in models:
         model = models["reste"]
         packed_dir = out or (tempfile.mkdtemp() if args.no_preset else HERE)
@@ -207,16 +259,24 @@ def run(args):
             plain = build_model("reste", width=width)
             plain.set_weights(model.get_weights())
             metadata = kg.zoo.save_preset(
-                plain, preset_dir, name=NAME,
+                plain,
+                preset_dir,
+                name=NAME,
                 task="digits classification, binarized CNN (1W/1A), ReSTE",
-                metric="accuracy", data=DATA, recipe=f"model_zoo/{NAME}/train.py",
+                metric="accuracy",
+                data=DATA,
+                recipe=f"model_zoo/{NAME}/train.py",
                 compile={"loss": LOSS, "metrics": ["accuracy"]},
-                baseline=records[0] if records else
-                {"none": "not trained in this run (estimators: reste only)"},
+                baseline=records[0]
+                if records
+                else {"none": "not trained in this run (estimators: reste only)"},
                 more_baselines=records[1:] or None,
-                extra={"epochs": epochs, "seed": args.seed,
-                       "estimator": "reste (o: 1 -> 3, cosine per epoch)",
-                       "train_seconds": results["reste"]["train_seconds"]},
+                extra={
+                    "epochs": epochs,
+                    "seed": args.seed,
+                    "estimator": "reste (o: 1 -> 3, cosine per epoch)",
+                    "train_seconds": results["reste"]["train_seconds"],
+                },
             )
             summary["preset"] = {"directory": preset_dir, "value": metadata["value"]}
     with open(os.path.join(out or HERE, f"results_{backend}.json"), "w") as f:

@@ -33,11 +33,19 @@ COMPILE = {"loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}
 
 
 def build(kind, units=128, rank=50, update="heavy_ball", eta=0.1, mu=0.5):
-    recurrent = (kg.layers.SBORNN(units, rank=rank, update=update, eta=eta, mu=mu)
-                 if kind == "preset" else keras.layers.GRU(units))
-    return keras.Sequential([
-        keras.Input((64, 1)), recurrent, keras.layers.Dense(10, activation="softmax"),
-    ], name=NAME if kind == "preset" else "gru_digits")
+    recurrent = (
+        kg.layers.SBORNN(units, rank=rank, update=update, eta=eta, mu=mu)
+        if kind == "preset"
+        else keras.layers.GRU(units)
+    )
+    return keras.Sequential(
+        [
+            keras.Input((64, 1)),
+            recurrent,
+            keras.layers.Dense(10, activation="softmax"),
+        ],
+        name=NAME if kind == "preset" else "gru_digits",
+    )
 
 
 def main(argv=None):
@@ -54,11 +62,15 @@ def main(argv=None):
     parser.add_argument("--clipnorm", type=float, default=1.0)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--skip-baseline", action="store_true")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke test: 2 epochs of 256 digits, hidden 16, rank 4")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke test: 2 epochs of 256 digits, hidden 16, rank 4"
+    )
     parser.add_argument("--out", default=None, help="write metrics (and a quick preset) here")
-    parser.add_argument("--preset-dir", default=None,
-                        help="where the full run writes the preset (default: the package)")
+    parser.add_argument(
+        "--preset-dir",
+        default=None,
+        help="where the full run writes the preset (default: the package)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.units, args.rank, args.epochs = 16, 4, 2
@@ -67,21 +79,33 @@ def main(argv=None):
         x, y = x[:256], y[:256]
     train_data, validation = validation_split(x, y, len(x) // 10)
     steps = -(-len(train_data[0]) // args.batch_size)
-    settings = {k: getattr(args, k) for k in (
-        "update", "eta", "units", "rank", "epochs", "lr", "clipnorm", "batch_size")}
+    settings = {
+        k: getattr(args, k)
+        for k in ("update", "eta", "units", "rank", "epochs", "lr", "clipnorm", "batch_size")
+    }
     settings["optimizer"] = "Adam, learning rate halved every 50 epochs, clipnorm"
 
     def optimizer(kind):
         del kind  # the same for both models
         schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
-            [50 * steps, 100 * steps], [args.lr, args.lr / 2, args.lr / 4])
+            [50 * steps, 100 * steps], [args.lr, args.lr / 2, args.lr / 4]
+        )
         return keras.optimizers.Adam(schedule, clipnorm=args.clipnorm)
 
     model, baseline, settings = run_pair(
-        lambda kind: build(kind, args.units, args.rank, args.update, args.eta), optimizer,
-        train_data, validation, test, metric="accuracy", epochs=args.epochs,
-        batch_size=args.batch_size, target=None, baseline_name=f"keras.layers.GRU({args.units})",
-        skip_baseline=args.skip_baseline, settings=settings)
+        lambda kind: build(kind, args.units, args.rank, args.update, args.eta),
+        optimizer,
+        train_data,
+        validation,
+        test,
+        metric="accuracy",
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        target=None,
+        baseline_name=f"keras.layers.GRU({args.units})",
+        skip_baseline=args.skip_baseline,
+        settings=settings,
+    )
     if args.quick:
         directory = os.path.join(args.out, NAME) if args.out else None
     else:
@@ -89,22 +113,39 @@ def main(argv=None):
     extra = {"training": settings}
     record = {"none": "not trained in this run (--skip-baseline)"}
     if baseline is not None:
-        trained = (f"same data, Adam {args.lr} halved every 50 epochs, clipnorm "
-                   f"{args.clipnorm}, batch {args.batch_size}, {args.epochs} epochs, seed 0")
-        record = {"model": baseline["model"], "metric": "accuracy",
-                  "value": baseline["accuracy"], "trained": trained,
-                  "train_seconds": baseline["seconds"]}
+        trained = (
+            f"same data, Adam {args.lr} halved every 50 epochs, clipnorm "
+            f"{args.clipnorm}, batch {args.batch_size}, {args.epochs} epochs, seed 0"
+        )
+        record = {
+            "model": baseline["model"],
+            "metric": "accuracy",
+            "value": baseline["accuracy"],
+            "trained": trained,
+            "train_seconds": baseline["seconds"],
+        }
         extra["baseline_training"] = {k: baseline[k] for k in ("parameters", "epochs_run", "log")}
-    summary = {"backend": keras.config.backend(),
-               "accuracy": kg.zoo.presets.measure(model, "accuracy", *test),
-               "baseline": record, "seconds": settings["seconds"]}
+    summary = {
+        "backend": keras.config.backend(),
+        "accuracy": kg.zoo.presets.measure(model, "accuracy", *test),
+        "baseline": record,
+        "seconds": settings["seconds"],
+    }
     if directory:
         plain = build("preset", args.units, args.rank, args.update, args.eta)
         plain.set_weights(model.get_weights())  # uncompiled: see `zoo.from_preset`
-        kg.zoo.save_preset(plain, directory, name=NAME,
-                           task="pixel-by-pixel digits (64 steps, 10 classes)",
-                           metric="accuracy", data=DATA, recipe=f"model_zoo/{NAME}/train.py",
-                           compile=COMPILE, extra=extra, baseline=record)
+        kg.zoo.save_preset(
+            plain,
+            directory,
+            name=NAME,
+            task="pixel-by-pixel digits (64 steps, 10 classes)",
+            metric="accuracy",
+            data=DATA,
+            recipe=f"model_zoo/{NAME}/train.py",
+            compile=COMPILE,
+            extra=extra,
+            baseline=record,
+        )
     if args.out:
         os.makedirs(args.out, exist_ok=True)
         with open(os.path.join(args.out, "metrics.json"), "w") as f:

@@ -36,14 +36,28 @@ TASK = "breast cancer diagnosis (scikit-learn Wisconsin table, 30 features, 2 cl
 
 
 def build_snn(depth=16, units=64, dropout_rate=0.05):
-    return snn((FEATURES,), units=units, depth=depth, output_units=CLASSES,
-               dropout_rate=dropout_rate, name=NAME)
+    return snn(
+        (FEATURES,),
+        units=units,
+        depth=depth,
+        output_units=CLASSES,
+        dropout_rate=dropout_rate,
+        name=NAME,
+    )
 
 
 def build_relu(depth=16, units=64):
     """The same depth and width, relu + he_normal, no normalization, no dropout."""
-    return snn((FEATURES,), units=units, depth=depth, output_units=CLASSES, dropout_rate=0,
-               activation="relu", kernel_initializer="he_normal", name="relu_mlp")
+    return snn(
+        (FEATURES,),
+        units=units,
+        depth=depth,
+        output_units=CLASSES,
+        dropout_rate=0,
+        activation="relu",
+        kernel_initializer="he_normal",
+        name="relu_mlp",
+    )
 
 
 def build_relu_bn(depth=16, units=64):
@@ -58,18 +72,27 @@ def train(model, data, epochs):
 def summary(runs, kind):
     """Mean and standard deviation (ddof=1 for two runs or more) of a kind's accuracies."""
     values = np.array([run[kind]["test_accuracy"] for run in runs])
-    return {"mean": float(values.mean()),
-            "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0}
+    return {
+        "mean": float(values.mean()),
+        "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+    }
 
 
 def main(argv=None):
     args, out = _digits.parse_args(
-        __doc__, argv, name=NAME, epochs=100, seeds=5,
-        quick_help="4-layer models for 1 epoch on 256 examples, 2 seeds")
+        __doc__,
+        argv,
+        name=NAME,
+        epochs=100,
+        seeds=5,
+        quick_help="4-layer models for 1 epoch on 256 examples, 2 seeds",
+    )
     depth, epochs, seeds = (4, 1, 2) if args.quick else (16, args.epochs, args.seeds)
-    builders = {"snn": lambda: build_snn(depth=depth),
-                "relu_bn": lambda: build_relu_bn(depth=depth),
-                "relu": lambda: build_relu(depth=depth)}
+    builders = {
+        "snn": lambda: build_snn(depth=depth),
+        "relu_bn": lambda: build_relu_bn(depth=depth),
+        "relu": lambda: build_relu(depth=depth),
+    }
     data = _digits.load_data(args.quick, data=DATA)
     runs, preset_model = [], None
     for seed in range(args.seed, args.seed + seeds):
@@ -78,19 +101,42 @@ def main(argv=None):
         preset_model = model if preset_model is None else preset_model
     stats = {kind: summary(runs, kind) for kind in builders}
     for kind, s in stats.items():
-        print(f"{kind:10s} test accuracy over {seeds} seeds: "
-              f"{100 * s['mean']:.2f}% +- {100 * s['std']:.2f}%", flush=True)
+        print(
+            f"{kind:10s} test accuracy over {seeds} seeds: "
+            f"{100 * s['mean']:.2f}% +- {100 * s['std']:.2f}%",
+            flush=True,
+        )
     first = runs[0]
-    _digits.save(preset_model, out, name=NAME, task=TASK, data=DATA, extra={
-        "depth": depth, "units": 64, "epochs": epochs, "seed": args.seed,
-        "train_seconds": first["snn"]["train_seconds"], "seed_runs": runs,
-        "seed_summary": stats},
+    _digits.save(
+        preset_model,
+        out,
+        name=NAME,
+        task=TASK,
+        data=DATA,
+        extra={
+            "depth": depth,
+            "units": 64,
+            "epochs": epochs,
+            "seed": args.seed,
+            "train_seconds": first["snn"]["train_seconds"],
+            "seed_runs": runs,
+            "seed_summary": stats,
+        },
         baseline=_digits.baseline_record(
             "the same depth and width with relu, he_normal and BatchNormalization",
-            first["relu_bn"], epochs, args.seed),
-        more_baselines=[_digits.baseline_record(
-            "the same depth and width with relu and he_normal, no normalization",
-            first["relu"], epochs, args.seed)])
+            first["relu_bn"],
+            epochs,
+            args.seed,
+        ),
+        more_baselines=[
+            _digits.baseline_record(
+                "the same depth and width with relu and he_normal, no normalization",
+                first["relu"],
+                epochs,
+                args.seed,
+            )
+        ],
+    )
     return runs
 
 

@@ -27,14 +27,22 @@ NAME = "snn_mlp_digits"
 
 
 def build_snn(depth=16, units=64, dropout_rate=0.05):
-    return snn((8, 8, 1), units=units, depth=depth, output_units=10,
-               dropout_rate=dropout_rate, standardize=True, name=NAME)
+    return snn(
+        (8, 8, 1),
+        units=units,
+        depth=depth,
+        output_units=10,
+        dropout_rate=dropout_rate,
+        standardize=True,
+        name=NAME,
+    )
 
 
 def build_baseline(depth=16, units=64):
     """The same depth and width, relu + he_normal + BatchNormalization, no SNN parts."""
-    return _digits.relu_bn_mlp((8, 8, 1), depth, units, 10, standardize=True,
-                               name="relu_bn_mlp_digits")
+    return _digits.relu_bn_mlp(
+        (8, 8, 1), depth, units, 10, standardize=True, name="relu_bn_mlp_digits"
+    )
 
 
 def train(model, data, epochs):
@@ -43,18 +51,39 @@ def train(model, data, epochs):
 
 
 def main(argv=None):
-    args, out = _digits.parse_args(__doc__, argv, name=NAME, epochs=60,
-                                   quick_help="a 4-layer model for 1 epoch on 256 examples")
+    args, out = _digits.parse_args(
+        __doc__,
+        argv,
+        name=NAME,
+        epochs=60,
+        quick_help="a 4-layer model for 1 epoch on 256 examples",
+    )
     depth, epochs = (4, 1) if args.quick else (16, args.epochs)
     results, snn_model = _digits.train_pair(
         {"snn": lambda: build_snn(depth=depth), "baseline": lambda: build_baseline(depth=depth)},
-        _digits.load_data(args.quick), epochs, args.seed, train)
-    _digits.save(snn_model, out, name=NAME, extra={
-        "depth": depth, "units": 64, "epochs": epochs, "seed": args.seed,
-        "train_seconds": results["snn"]["train_seconds"]},
+        _digits.load_data(args.quick),
+        epochs,
+        args.seed,
+        train,
+    )
+    _digits.save(
+        snn_model,
+        out,
+        name=NAME,
+        extra={
+            "depth": depth,
+            "units": 64,
+            "epochs": epochs,
+            "seed": args.seed,
+            "train_seconds": results["snn"]["train_seconds"],
+        },
         baseline=_digits.baseline_record(
             "the same depth and width with relu, he_normal and BatchNormalization",
-            results["baseline"], epochs, args.seed))
+            results["baseline"],
+            epochs,
+            args.seed,
+        ),
+    )
     return results
 
 

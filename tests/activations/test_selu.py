@@ -19,9 +19,15 @@ def _closed_form_01():
     c = special.erfc(1 / math.sqrt(2))
     alpha = -math.sqrt(2 / math.pi) / (math.exp(0.5) * c - 1)
     scale = (1 - math.sqrt(e) * c) * math.sqrt(
-        2 * math.pi
-        / (2 + math.pi - 2 * math.sqrt(e) * (2 + math.pi) * c + e * math.pi * c**2
-           + 2 * e**2 * special.erfc(math.sqrt(2)))
+        2
+        * math.pi
+        / (
+            2
+            + math.pi
+            - 2 * math.sqrt(e) * (2 + math.pi) * c
+            + e * math.pi * c**2
+            + 2 * e**2 * special.erfc(math.sqrt(2))
+        )
     )
     return alpha, scale
 
@@ -38,8 +44,10 @@ def _moments_by_quadrature(alpha, scale, mean, variance):
 
     def moment(k):
         f = lambda z: float(_np_selu(np.float64(z), alpha, scale)) ** k * density(z)  # noqa: E731
-        return sum(integrate.quad(f, a, b, epsabs=1e-14, epsrel=1e-13, limit=200)[0]
-                   for a, b in [(-np.inf, 0.0), (0.0, np.inf)])
+        return sum(
+            integrate.quad(f, a, b, epsabs=1e-14, epsrel=1e-13, limit=200)[0]
+            for a, b in [(-np.inf, 0.0), (0.0, np.inf)]
+        )
 
     m1 = moment(1)
     return m1, moment(2) - m1 * m1
@@ -78,20 +86,27 @@ def test_selu_matches_numpy_and_has_finite_gradients():
     x = np.linspace(-30, 90, 241).astype("float32")
     for alpha, scale in [selu_parameters(), selu_parameters(-0.1, 2.0)]:
         got = keras.ops.convert_to_numpy(selu(x, alpha, scale))
-        np.testing.assert_allclose(got, _np_selu(x.astype("float64"), alpha, scale),
-                                   rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(
+            got, _np_selu(x.astype("float64"), alpha, scale), rtol=1e-6, atol=1e-6
+        )
     # Large inputs must not give nan gradients through the unused exp branch.
     _, (grad,) = value_and_grad(lambda t: keras.ops.sum(selu(t)), x)
-    want = np.where(x > 0, activations.selu.__defaults__[1],
-                    np.prod(activations.selu.__defaults__) * np.exp(np.minimum(x, 0)))
+    want = np.where(
+        x > 0,
+        activations.selu.__defaults__[1],
+        np.prod(activations.selu.__defaults__) * np.exp(np.minimum(x, 0)),
+    )
     np.testing.assert_allclose(grad, want, rtol=1e-5, atol=1e-7)
 
 
 def test_default_parameters_match_keras_selu():
     x = np.random.default_rng(0).normal(size=(50,)).astype("float32") * 3
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(selu(x)),
-                               keras.ops.convert_to_numpy(keras.activations.selu(x)),
-                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(selu(x)),
+        keras.ops.convert_to_numpy(keras.activations.selu(x)),
+        rtol=1e-6,
+        atol=1e-6,
+    )
 
 
 def test_get_serialize_deserialize():
@@ -108,8 +123,13 @@ def test_get_serialize_deserialize():
 
 def test_dense_with_selu_object_saves_and_loads(tmp_path):
     x = np.random.default_rng(1).normal(size=(4, 3)).astype("float32")
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(5, activation=SELU((-0.1, 2.0))),
-                              keras.layers.Dense(2, activation=selu)])
+    model = keras.Sequential(
+        [
+            keras.Input((3,)),
+            keras.layers.Dense(5, activation=SELU((-0.1, 2.0))),
+            keras.layers.Dense(2, activation=selu),
+        ]
+    )
     path = os.path.join(str(tmp_path), "m.keras")
     model.save(path)
     loaded = keras.saving.load_model(path)

@@ -63,17 +63,35 @@ def test_compiled_fit_uses_each_new_o_without_retracing(per_step):
     w0 = np.array([[0.5], [-0.3], [0.05]], "float32")
     x = np.array([[1.0, -1.0, 1.0]] * 2, "float32")
     lr = 0.01
-    model = keras.Sequential([keras.Input((3,)), QuantDense(
-        1, use_bias=False, kernel_quantizer=CallCounter(o=1.0),
-        kernel_initializer=keras.initializers.Constant(w0))])
+    model = keras.Sequential(
+        [
+            keras.Input((3,)),
+            QuantDense(
+                1,
+                use_bias=False,
+                kernel_quantizer=CallCounter(o=1.0),
+                kernel_initializer=keras.initializers.Constant(w0),
+            ),
+        ]
+    )
     # loss = sum(y_pred): dL/dW_i = sum over the batch of x_i * g'(W_i).
-    model.compile(optimizer=keras.optimizers.SGD(lr), jit_compile=BACKEND != "torch",
-                  loss=lambda y_true, y_pred: keras.ops.sum(y_pred))
+    model.compile(
+        optimizer=keras.optimizers.SGD(lr),
+        jit_compile=BACKEND != "torch",
+        loss=lambda y_true, y_pred: keras.ops.sum(y_pred),
+    )
     epochs, batch_size = (3, 2) if not per_step else (2, 1)
     recorder = KernelRecorder(per_step)
     schedule = ReSTESchedule(o_end=3.0, per_step=per_step)
-    history = model.fit(x, np.zeros((2, 1), "float32"), epochs=epochs, batch_size=batch_size,
-                        shuffle=False, verbose=0, callbacks=[schedule, recorder])
+    history = model.fit(
+        x,
+        np.zeros((2, 1), "float32"),
+        epochs=epochs,
+        batch_size=batch_size,
+        shuffle=False,
+        verbose=0,
+        callbacks=[schedule, recorder],
+    )
 
     steps = epochs * (2 // batch_size)
     os_ = [paper_o(k / (steps - 1)) for k in range(steps)]
@@ -84,23 +102,29 @@ def test_compiled_fit_uses_each_new_o_without_retracing(per_step):
         want.append(w.copy())  # one step per epoch, or one record per step
     np.testing.assert_allclose(np.stack(recorder.kernels), np.stack(want), rtol=1e-5, atol=1e-7)
     assert history.history["reste_o"][-1] == pytest.approx(3.0)
-    assert float(keras.ops.convert_to_numpy(model.layers[0].kernel_quantizer.o.value)) == \
-        pytest.approx(3.0)
+    assert float(
+        keras.ops.convert_to_numpy(model.layers[0].kernel_quantizer.o.value)
+    ) == pytest.approx(3.0)
     if BACKEND != "torch":
         assert CallCounter.calls == recorder.calls_after_first, "the train step was retraced"
 
 
 def test_schedule_values_reach_o_end_and_reach_nested_quantizers():
-    inner = keras.Sequential([keras.Input((4,)), QuantDense(3, input_quantizer="reste",
-                                                             kernel_quantizer="reste")])
+    inner = keras.Sequential(
+        [keras.Input((4,)), QuantDense(3, input_quantizer="reste", kernel_quantizer="reste")]
+    )
     model = keras.Sequential([keras.Input((4,)), inner, QuantDense(2, kernel_quantizer="reste")])
     model.compile("sgd", "mse")
-    history = model.fit(np.ones((4, 4)), np.ones((4, 2)), epochs=5, verbose=0,
-                        callbacks=[ReSTESchedule(o_end=2.5)])
+    history = model.fit(
+        np.ones((4, 4)), np.ones((4, 2)), epochs=5, verbose=0, callbacks=[ReSTESchedule(o_end=2.5)]
+    )
     want = [1.0 + (1.0 - math.cos(math.pi / 2.0 * e / 4)) * 1.5 for e in range(5)]
     np.testing.assert_allclose(history.history["reste_o"], want, rtol=1e-12)
-    values = [float(keras.ops.convert_to_numpy(v.value)) for v in model.non_trainable_weights
-              if v.name == "o"]
+    values = [
+        float(keras.ops.convert_to_numpy(v.value))
+        for v in model.non_trainable_weights
+        if v.name == "o"
+    ]
     assert len(values) == 3
     np.testing.assert_allclose(values, 2.5)
 

@@ -1,7 +1,6 @@
 """constraints.OrthogonalConv: its Lorth gradient against finite differences of a NumPy
 Lorth, monotone decrease of Lorth, and circular singular values after projection."""
 
-
 import keras
 import numpy as np
 import pytest
@@ -16,10 +15,14 @@ def lorth(kernel, strides=1):
     return float(ops.convert_to_numpy(kg.ops.lorth(kernel, strides)))
 
 
-@pytest.mark.parametrize("kshape,strides", [((3, 3, 2, 3), (1, 1)), ((3, 2, 2, 3), (2, 2)), ((4, 3, 2), (2,))])
+@pytest.mark.parametrize(
+    "kshape,strides", [((3, 3, 2, 3), (1, 1)), ((3, 2, 2, 3), (2, 2)), ((4, 3, 2), (2,))]
+)
 def test_lorth_gradient_matches_finite_differences(kshape, strides):
     kernel = np.random.default_rng(0).normal(size=kshape)
-    got = ops.convert_to_numpy(lorth_gradient(ops.convert_to_tensor(kernel.astype("float32")), strides))
+    got = ops.convert_to_numpy(
+        lorth_gradient(ops.convert_to_tensor(kernel.astype("float32")), strides)
+    )
     want = np.zeros_like(kernel)
     eps = 1e-6
     for idx in np.ndindex(kernel.shape):
@@ -73,7 +76,9 @@ def test_near_orthogonal_kernel_keeps_its_spatial_structure():
 def test_serialization_and_bad_arguments():
     c = kg.constraints.OrthogonalConv(strides=2, iterations=4, tolerance=1e-4)
     revived = kg.constraints.deserialize(kg.constraints.serialize(c))
-    assert revived.get_config() == c.get_config() == {"strides": 2, "iterations": 4, "tolerance": 1e-4}
+    assert (
+        revived.get_config() == c.get_config() == {"strides": 2, "iterations": 4, "tolerance": 1e-4}
+    )
     assert isinstance(kg.constraints.get("orthogonal_conv"), kg.constraints.OrthogonalConv)
     assert isinstance(kg.constraints.get("non_neg"), keras.constraints.NonNeg)
     with pytest.raises(ValueError, match="`iterations`"):

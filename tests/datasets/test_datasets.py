@@ -68,10 +68,12 @@ def test_arrow_pointing_labels_match_ray_marching():
 
 
 def test_arrow_pointing_extrapolation_keeps_object_sizes():
-    (_, _, small), _ = datasets.arrow_pointing(64, 10, 0, object_scale=1 / 3, seed=0,
-                                               return_geometry=True)
-    (_, _, large), _ = datasets.arrow_pointing(128, 10, 0, object_scale=1 / 3, seed=1,
-                                               return_geometry=True)
+    (_, _, small), _ = datasets.arrow_pointing(
+        64, 10, 0, object_scale=1 / 3, seed=0, return_geometry=True
+    )
+    (_, _, large), _ = datasets.arrow_pointing(
+        128, 10, 0, object_scale=1 / 3, seed=1, return_geometry=True
+    )
     for geo in (small, large):
         assert np.all((geo["radius"] >= 5) & (geo["radius"] <= 10))
     assert large["centre"].max() > 64  # objects spread over the larger image
@@ -110,7 +112,8 @@ def test_pydoc_text_splits_and_encoding_against_plain_python():
     assert datasets.pydoc_text_vocabulary() == "".join(characters)
     length = 37
     (x, y), (xv, yv), (xt, yt) = datasets.pydoc_text(
-        sequence_length=length, validation_fraction=0.1, test_fraction=0.2)
+        sequence_length=length, validation_fraction=0.1, test_fraction=0.2
+    )
     decode = "".join
     n = len(text)
     test_start = n - round(0.2 * n)
@@ -118,27 +121,33 @@ def test_pydoc_text_splits_and_encoding_against_plain_python():
     # Each split is the consecutive windows of its own part of the text, from its start;
     # the targets are the same text one character later.
     for (inputs, targets), start, stop in (
-            ((x, y), 0, validation_start), ((xv, yv), validation_start, test_start),
-            ((xt, yt), test_start, n)):
+        ((x, y), 0, validation_start),
+        ((xv, yv), validation_start, test_start),
+        ((xt, yt), test_start, n),
+    ):
         assert inputs.dtype == np.int32 and inputs.shape == ((stop - start - 1) // length, length)
         for row in (0, len(inputs) - 1):
             begin = start + row * length
-            assert decode(characters[i] for i in inputs[row]) == text[begin:begin + length]
-            assert decode(characters[i] for i in targets[row]) == text[begin + 1:begin + length + 1]
+            assert decode(characters[i] for i in inputs[row]) == text[begin : begin + length]
+            assert (
+                decode(characters[i] for i in targets[row]) == text[begin + 1 : begin + length + 1]
+            )
         assert start + len(inputs) * length + 1 <= stop  # no target reaches the next split
     # The same on every call.
-    again = datasets.pydoc_text(sequence_length=length, validation_fraction=0.1,
-                                test_fraction=0.2)
+    again = datasets.pydoc_text(sequence_length=length, validation_fraction=0.1, test_fraction=0.2)
     np.testing.assert_array_equal(again[2][0], xt)
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    ({"sequence_length": 0}, "sequence_length"),
-    ({"sequence_length": 2.5}, "sequence_length"),
-    ({"validation_fraction": 0.0}, "validation_fraction"),
-    ({"test_fraction": 1.5}, "test_fraction"),
-    ({"validation_fraction": 0.6, "test_fraction": 0.5}, "validation_fraction"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"sequence_length": 0}, "sequence_length"),
+        ({"sequence_length": 2.5}, "sequence_length"),
+        ({"validation_fraction": 0.0}, "validation_fraction"),
+        ({"test_fraction": 1.5}, "test_fraction"),
+        ({"validation_fraction": 0.6, "test_fraction": 0.5}, "validation_fraction"),
+    ],
+)
 def test_pydoc_text_rejects_bad_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name):
         datasets.pydoc_text(**kwargs)

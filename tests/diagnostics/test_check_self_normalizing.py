@@ -15,19 +15,29 @@ def test_snn_passes():
 
 
 def test_each_breach_is_named():
-    model = keras.Sequential([
-        keras.Input((10,)),
-        keras.layers.Dense(16, activation="selu", kernel_initializer="lecun_normal", name="ok"),
-        keras.layers.BatchNormalization(name="bn"),
-        keras.layers.Dropout(0.1, name="drop"),
-        keras.layers.Dense(16, activation="selu", kernel_initializer="glorot_uniform", name="glorot"),
-        keras.layers.Dense(16, activation="relu", kernel_initializer="lecun_normal", name="relu"),
-        AlphaDropout(0.1, name="alpha"),
-        keras.layers.Dense(16, kernel_initializer="lecun_normal", name="linear"),
-        keras.layers.Activation("selu", name="act"),
-        keras.layers.Dense(2, activation="softmax", name="head"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((10,)),
+            keras.layers.Dense(16, activation="selu", kernel_initializer="lecun_normal", name="ok"),
+            keras.layers.BatchNormalization(name="bn"),
+            keras.layers.Dropout(0.1, name="drop"),
+            keras.layers.Dense(
+                16, activation="selu", kernel_initializer="glorot_uniform", name="glorot"
+            ),
+            keras.layers.Dense(
+                16, activation="relu", kernel_initializer="lecun_normal", name="relu"
+            ),
+            AlphaDropout(0.1, name="alpha"),
+            keras.layers.Dense(16, kernel_initializer="lecun_normal", name="linear"),
+            keras.layers.Activation("selu", name="act"),
+            keras.layers.Dense(2, activation="softmax", name="head"),
+        ]
+    )
     findings = check_self_normalizing(model)
     named = {(f["layer"], f["problem"].split()[0]) for f in findings}
-    assert named == {("bn", "BatchNormalization"), ("drop", "Dropout"), ("glorot", "kernel"),
-                     ("relu", "activation")}
+    assert named == {
+        ("bn", "BatchNormalization"),
+        ("drop", "Dropout"),
+        ("glorot", "kernel"),
+        ("relu", "activation"),
+    }

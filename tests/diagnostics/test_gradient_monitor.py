@@ -18,8 +18,13 @@ def _data():
 
 def _model():
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(6, activation="tanh", name="h"),
-                              keras.layers.Dense(1, name="out")])
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(6, activation="tanh", name="h"),
+            keras.layers.Dense(1, name="out"),
+        ]
+    )
     model.compile(keras.optimizers.SGD(0.1), "mse")
     return model
 

@@ -17,15 +17,23 @@ def _mlp(widths, activation="tanh"):
     layers = [keras.Input((widths[0],))]
     for i, w in enumerate(widths[1:]):
         last = i == len(widths) - 2
-        layers.append(keras.layers.Dense(w, activation=None if last else activation,
-                                         bias_initializer="random_normal", name=f"d{i}"))
+        layers.append(
+            keras.layers.Dense(
+                w,
+                activation=None if last else activation,
+                bias_initializer="random_normal",
+                name=f"d{i}",
+            )
+        )
     return keras.Sequential(layers)
 
 
 def _numpy_backprop(model, x, y):
     """Per-layer weight-gradient and output-gradient norms of mean squared error."""
-    params = [[keras.ops.convert_to_numpy(w).astype("float64") for w in layer.weights]
-              for layer in model.layers]
+    params = [
+        [keras.ops.convert_to_numpy(w).astype("float64") for w in layer.weights]
+        for layer in model.layers
+    ]
     hs, zs = [x.astype("float64")], []
     for i, (w, b) in enumerate(params):
         z = hs[-1] @ w + b
@@ -53,8 +61,9 @@ def test_layer_statistics_match_numpy_backprop():
     assert [r["layer"] for r in rows] == ["d0", "d1", "d2"]
     np.testing.assert_allclose([r["weight_grad_norm"] for r in rows], weight_norms, rtol=1e-4)
     np.testing.assert_allclose([r["output_grad_norm"] for r in rows], output_norms, rtol=1e-4)
-    np.testing.assert_allclose([r["activation_var"] for r in rows], [h.var() for h in outputs],
-                               rtol=1e-4)
+    np.testing.assert_allclose(
+        [r["activation_var"] for r in rows], [h.var() for h in outputs], rtol=1e-4
+    )
     # The model's own variables are untouched (stateless gradients).
     assert np.isfinite(model.predict(x, verbose=0)).all()
 
@@ -80,14 +89,17 @@ def test_jacobian_singular_values_match_numpy():
     keras.utils.set_random_seed(2)
     model = _mlp([4, 6, 3])
     x = np.random.default_rng(3).normal(size=(5, 4)).astype("float32")
-    (w1, b1), (w2, _) = [[keras.ops.convert_to_numpy(w).astype("float64") for w in layer.weights]
-                         for layer in model.layers]
+    (w1, b1), (w2, _) = [
+        [keras.ops.convert_to_numpy(w).astype("float64") for w in layer.weights]
+        for layer in model.layers
+    ]
     want = []
     for xi in x.astype("float64"):
         d = 1 - np.tanh(xi @ w1 + b1) ** 2
         want.append(np.linalg.svd((w1 * d) @ w2, compute_uv=False))
-    np.testing.assert_allclose(jacobian_singular_values(model, x), np.array(want), rtol=1e-4,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        jacobian_singular_values(model, x), np.array(want), rtol=1e-4, atol=1e-6
+    )
 
 
 # At full size: 64 hidden layers of width 256,
@@ -113,8 +125,10 @@ def test_64_layer_snn_keeps_fixed_point_and_is_not_vanishing():
 
     from keras_gradstab.activations.selu import ALPHA_01, SCALE_01
 
-    chi_perp = SCALE_01**2 * (0.5 + integrate.quad(
-        lambda z: (ALPHA_01 * np.exp(z)) ** 2 * stats.norm.pdf(z), -np.inf, 0)[0])
+    chi_perp = SCALE_01**2 * (
+        0.5
+        + integrate.quad(lambda z: (ALPHA_01 * np.exp(z)) ** 2 * stats.norm.pdf(z), -np.inf, 0)[0]
+    )
     assert abs(chi_perp - 1.0716) < 1e-4
     assert abs(report.chi - chi_perp) < 0.02, (report.chi, chi_perp)
     assert report.exploding and report.threshold == pytest.approx(np.e)
@@ -122,8 +136,15 @@ def test_64_layer_snn_keeps_fixed_point_and_is_not_vanishing():
 
 def test_64_layer_tanh_glorot_is_flagged_vanishing():
     keras.utils.set_random_seed(0)
-    model = snn((256,), units=256, depth=64, output_units=1, dropout_rate=0.0,
-                activation="tanh", kernel_initializer="glorot_uniform")
+    model = snn(
+        (256,),
+        units=256,
+        depth=64,
+        output_units=1,
+        dropout_rate=0.0,
+        activation="tanh",
+        kernel_initializer="glorot_uniform",
+    )
     x = np.random.default_rng(0).normal(size=(128, 256)).astype("float32")
     y = np.random.default_rng(1).normal(size=(128, 1)).astype("float32")
     report = gradient_report(model, x, y)
@@ -134,9 +155,15 @@ def test_relu_with_c_w_4_is_flagged_exploding_at_its_closed_form_rate():
     # relu with weight variance C_W / fan_in has chi_perp = C_W E[relu'(z)^2] = C_W / 2:
     # at C_W = 4 the error signal doubles in squared norm per layer toward the input.
     keras.utils.set_random_seed(0)
-    model = snn((128,), units=128, depth=16, output_units=1, dropout_rate=0.0,
-                activation="relu",
-                kernel_initializer=keras.initializers.VarianceScaling(4.0, "fan_in", "normal"))
+    model = snn(
+        (128,),
+        units=128,
+        depth=16,
+        output_units=1,
+        dropout_rate=0.0,
+        activation="relu",
+        kernel_initializer=keras.initializers.VarianceScaling(4.0, "fan_in", "normal"),
+    )
     x = np.random.default_rng(0).normal(size=(128, 128)).astype("float32")
     y = np.random.default_rng(1).normal(size=(128, 1)).astype("float32")
     report = gradient_report(model, x, y)

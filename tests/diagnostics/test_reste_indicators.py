@@ -23,8 +23,12 @@ def reste_grad(w, o, threshold=1.5, rectify=0.1):
 
 
 def dense_model(o, kernel):
-    layer = QuantDense(2, kernel_quantizer=ReSTE(o=o), use_bias=False,
-                       kernel_initializer=keras.initializers.Constant(kernel))
+    layer = QuantDense(
+        2,
+        kernel_quantizer=ReSTE(o=o),
+        use_bias=False,
+        kernel_initializer=keras.initializers.Constant(kernel),
+    )
     return keras.Sequential([keras.Input((3,)), layer])
 
 
@@ -52,8 +56,9 @@ def test_callback_logs_indicators_with_the_scheduled_o():
     model.compile(keras.optimizers.SGD(0.0), "mse")  # weights stay: values are known
     x = np.random.default_rng(1).normal(size=(4, 3)).astype("float32")
     y = np.zeros((4, 2), "float32")
-    history = model.fit(x, y, epochs=3, verbose=0,
-                        callbacks=[ReSTESchedule(o_end=3.0), ReSTEIndicators(x, y)])
+    history = model.fit(
+        x, y, epochs=3, verbose=0, callbacks=[ReSTESchedule(o_end=3.0), ReSTEIndicators(x, y)]
+    )
     sign = np.where(KERNEL >= 0, 1.0, -1.0)
     os_ = history.history["reste_o"]
     want = [np.linalg.norm(sign * np.abs(KERNEL) ** (1 / o) - sign) for o in os_]
@@ -66,8 +71,14 @@ def test_callback_logs_indicators_with_the_scheduled_o():
 def test_quantization_summary_counts():
     inputs = keras.Input((8, 8, 3))
     x = keras.layers.Conv2D(4, 3, padding="same")(inputs)
-    x = QuantConv2D(8, 3, padding="same", input_quantizer="ste_sign",
-                    kernel_quantizer="ste_sign", use_bias=False)(x)
+    x = QuantConv2D(
+        8,
+        3,
+        padding="same",
+        input_quantizer="ste_sign",
+        kernel_quantizer="ste_sign",
+        use_bias=False,
+    )(x)
     x = keras.layers.Flatten()(x)
     outputs = QuantDense(10, kernel_quantizer="ste_sign")(x)
     model = keras.Model(inputs, outputs)
@@ -81,8 +92,10 @@ def test_quantization_summary_counts():
     assert dense["kernel_bits"] == 1 and dense["input_bits"] == 32 and dense["binary_macs"] == 0
     assert dense["macs"] == 512 * 10 and dense["memory_bytes"] == 5120 // 8 + 40
     total = rows["total"]
-    assert total["memory_bytes"] == conv["memory_bytes"] + quant_conv["memory_bytes"] + \
-        dense["memory_bytes"]
+    assert (
+        total["memory_bytes"]
+        == conv["memory_bytes"] + quant_conv["memory_bytes"] + dense["memory_bytes"]
+    )
     printed = []
     quantization_summary(model, print_fn=printed.append)
     assert "total" in printed[0]

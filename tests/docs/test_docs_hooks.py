@@ -43,15 +43,20 @@ def test_every_tutorial_becomes_a_page_with_its_figures(tmp_path):
     figures.mkdir(parents=True)
     for name in ("snn", "snn_deep"):
         (tmp_path / "tutorials" / f"{name}.py").write_text(
-            "# %% [markdown]\n# # Title of " + name + "\n#\n# Summary line.\n\n# %%\nx = 1\n")
+            "# %% [markdown]\n# # Title of " + name + "\n#\n# Summary line.\n\n# %%\nx = 1\n"
+        )
     for png in ("snn.png", "snn_grad.png", "snn_deep.png", "snn_deep_2.png", "other.png"):
         (figures / png).write_bytes(b"png")
     assert hooks.tutorial_names(str(tmp_path)) == ["snn", "snn_deep"]
     # A figure belongs to the longest tutorial name that prefixes it.
     assert hooks.tutorial_figures(str(tmp_path), "snn") == [
-        "tutorials/figures/snn.png", "tutorials/figures/snn_grad.png"]
+        "tutorials/figures/snn.png",
+        "tutorials/figures/snn_grad.png",
+    ]
     assert hooks.tutorial_figures(str(tmp_path), "snn_deep") == [
-        "tutorials/figures/snn_deep.png", "tutorials/figures/snn_deep_2.png"]
+        "tutorials/figures/snn_deep.png",
+        "tutorials/figures/snn_deep_2.png",
+    ]
     title, summary = hooks.tutorial_title_and_summary(str(tmp_path / "tutorials" / "snn.py"))
     assert (title, summary) == ("Title of snn", "Summary line.")
     staged = hooks.staged_tutorial(str(tmp_path), "snn", ["../figures/snn.png"])
@@ -66,25 +71,45 @@ def test_zoo_table_has_a_row_per_preset(tmp_path):
     presets = tmp_path / "keras_gradstab" / "zoo" / "presets"
     assert hooks.zoo_table(str(tmp_path)).startswith("*No preset ships yet.*")
     baselines = {
-        "a_preset": {"model": "a GRU", "metric": "accuracy", "value": 0.9,
-                     "trained": "the same way", "train_seconds": 12.4},
+        "a_preset": {
+            "model": "a GRU",
+            "metric": "accuracy",
+            "value": 0.9,
+            "trained": "the same way",
+            "train_seconds": 12.4,
+        },
         "b_preset": {"none": "no model to compare with"},
-        "c_preset": {"model": "an LSTM", "metric": "bits_per_character", "value": 2.0,
-                     "trained": "the same way"},
+        "c_preset": {
+            "model": "an LSTM",
+            "metric": "bits_per_character",
+            "value": 2.0,
+            "trained": "the same way",
+        },
     }
     for name, value in (("b_preset", 0.5), ("a_preset", 0.98765), ("c_preset", 1.75)):
         (presets / name).mkdir(parents=True)
         metric = baselines[name].get("metric", "accuracy")
-        (presets / name / "metadata.json").write_text(json.dumps({
-            "name": name, "task": f"task | of {name}", "metric": metric, "value": value,
-            "data": {"dataset": "digits", "kwargs": {"seed": 0}},
-            "recipe": f"model_zoo/{name}/train.py", "keras_version": "3.15.1",
-            "backend": "jax", "baseline": baselines[name],
-        }))
+        (presets / name / "metadata.json").write_text(
+            json.dumps(
+                {
+                    "name": name,
+                    "task": f"task | of {name}",
+                    "metric": metric,
+                    "value": value,
+                    "data": {"dataset": "digits", "kwargs": {"seed": 0}},
+                    "recipe": f"model_zoo/{name}/train.py",
+                    "keras_version": "3.15.1",
+                    "backend": "jax",
+                    "baseline": baselines[name],
+                }
+            )
+        )
     text = hooks.zoo_table(str(tmp_path))
     rows = text.split("\n\n")[0].splitlines()
-    assert rows[:2] == ["| preset | metric | this preset | baseline | difference |",
-                        "|---|---|---|---|---|"]
+    assert rows[:2] == [
+        "| preset | metric | this preset | baseline | difference |",
+        "|---|---|---|---|---|",
+    ]
     # ours minus the baseline, positive when ours is better (lower bits are better).
     assert rows[2:] == [
         "| [`a_preset`](#a_preset) | accuracy | 98.77% | 90.00% | +8.77 pts |",
@@ -118,10 +143,8 @@ def test_keras_examples_become_an_examples_section():
 
 def test_a_tutorial_page_shows_the_outputs_recorded_for_its_cells():
     pytest.importorskip("jupytext", reason="the docs extra (jupytext) is not installed")
-    text = ("# %% [markdown]\n# # T\n\n# %%\nprint(1)\n\n# %%\nx = 2\n\n"
-            "# %%\nprint(x)\n")
-    outputs = {record_tutorials.cell_key("print(1)"): "1\n",
-               record_tutorials.cell_key("x = 2"): ""}
+    text = "# %% [markdown]\n# # T\n\n# %%\nprint(1)\n\n# %%\nx = 2\n\n# %%\nprint(x)\n"
+    outputs = {record_tutorials.cell_key("print(1)"): "1\n", record_tutorials.cell_key("x = 2"): ""}
     notebook, missing = hooks.tutorial_notebook(text, outputs)
     cells = [c for c in json.loads(notebook)["cells"] if c["cell_type"] == "code"]
     assert [c["execution_count"] for c in cells] == [1, 2, 3]
@@ -148,8 +171,9 @@ def test_docstrings_set_at_import_reach_the_api_reference():
     import griffe
 
     extensions = griffe.load_extensions(griffe_keras.RuntimeDocstrings)
-    module = griffe.load("keras_gradstab.layers.orthogonal_conv", search_paths=[ROOT],
-                         extensions=extensions)
+    module = griffe.load(
+        "keras_gradstab.layers.orthogonal_conv", search_paths=[ROOT], extensions=extensions
+    )
     doc = module["OrthogonalConv1D"].docstring
     assert doc is not None and doc.value.startswith("1D convolution, orthogonal")
     area = griffe.load("keras_gradstab.constraints", search_paths=[ROOT], extensions=extensions)

@@ -20,9 +20,7 @@ import keras_gradstab as kg
 
 DOCTEST_BACKEND = os.environ.get("KERAS_GRADSTAB_DOCTEST_BACKEND", "torch")
 AREAS = [name for name in kg.__all__ if inspect.ismodule(getattr(kg, name, None))]
-SYMBOLS = [
-    (area, name) for area in AREAS for name in getattr(getattr(kg, area), "__all__", [])
-]
+SYMBOLS = [(area, name) for area in AREAS for name in getattr(getattr(kg, area), "__all__", [])]
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 

@@ -30,8 +30,10 @@ def _grid_roots(cell_map, n=401):
     g = (cell_map(pts) - pts).reshape(n, n, 2)
     corners = np.stack([g[:-1, :-1], g[1:, :-1], g[:-1, 1:], g[1:, 1:]])
     both = np.all(corners.min(0) <= 0, -1) & np.all(corners.max(0) >= 0, -1)
-    centres = [((axis[a] + axis[a + 1]) / 2, (axis[b] + axis[b + 1]) / 2)
-               for a, b in zip(*np.nonzero(both))]
+    centres = [
+        ((axis[a] + axis[a + 1]) / 2, (axis[b] + axis[b + 1]) / 2)
+        for a, b in zip(*np.nonzero(both))
+    ]
     merged = []
     for c in centres:
         if all(np.hypot(c[0] - m[0], c[1] - m[1]) > 0.02 for m in merged):
@@ -42,9 +44,11 @@ def _grid_roots(cell_map, n=401):
 def _autodiff_jacobian(cell, h):
     rows = []
     for i in range(2):
+
         def f(state, i=i):
             out, _ = cell(keras.ops.zeros((1, 1)), [keras.ops.reshape(state, (1, 2))])
             return out[0, i]
+
         rows.append(value_and_grad(f, h.astype("float32"))[1][0])
     return np.array(rows)
 
@@ -52,12 +56,17 @@ def _autodiff_jacobian(cell, h):
 CASES = {
     # Unit 1 bistable (gain 1.5 > 1), unit 2 weakly coupled (gain 0.4): two stable
     # points and a saddle between them.
-    "bistable": (np.array([[3.0, 0.4], [0.2, 0.8]]), np.array([0.1, -0.05]),
-                 {"stable": 2, "saddle": 1}),
+    "bistable": (
+        np.array([[3.0, 0.4], [0.2, 0.8]]),
+        np.array([0.1, -0.05]),
+        {"stable": 2, "saddle": 1},
+    ),
     # 0.5 * U a scaled rotation of modulus 0.9: one attractor, a stable focus.
-    "single_attractor": (1.8 * np.array([[np.cos(0.6), np.sin(0.6)],
-                                         [-np.sin(0.6), np.cos(0.6)]]),
-                         np.array([0.2, 0.0]), {"stable": 1}),
+    "single_attractor": (
+        1.8 * np.array([[np.cos(0.6), np.sin(0.6)], [-np.sin(0.6), np.cos(0.6)]]),
+        np.array([0.2, 0.0]),
+        {"stable": 1},
+    ),
 }
 
 
@@ -78,8 +87,7 @@ def test_gru_fixed_points_match_grid_search(name, reset_after):
         kinds[p.kind] = kinds.get(p.kind, 0) + 1
         # Backend autodiff of the Keras cell itself, float32.
         eig = np.linalg.eigvals(_autodiff_jacobian(cell, p.state))
-        np.testing.assert_allclose(np.sort_complex(eig), np.sort_complex(p.eigenvalues),
-                                   atol=1e-4)
+        np.testing.assert_allclose(np.sort_complex(eig), np.sort_complex(p.eigenvalues), atol=1e-4)
         assert classify(eig) == (p.kind, p.rotation)
         # Behaviour: a stable point pulls perturbations back, a saddle pushes some out.
         rng = np.random.default_rng(0)
@@ -96,9 +104,12 @@ def test_gru_fixed_points_match_grid_search(name, reset_after):
 
 def test_cell_map_matches_keras_cells():
     rng = np.random.default_rng(0)
-    cells = [keras.layers.SimpleRNNCell(3, activation="relu"), keras.layers.GRUCell(3),
-             keras.layers.GRUCell(3, reset_after=False, recurrent_activation="hard_sigmoid"),
-             keras.layers.LSTMCell(3)]
+    cells = [
+        keras.layers.SimpleRNNCell(3, activation="relu"),
+        keras.layers.GRUCell(3),
+        keras.layers.GRUCell(3, reset_after=False, recurrent_activation="hard_sigmoid"),
+        keras.layers.LSTMCell(3),
+    ]
     for cell in cells:
         cell.build((None, 2))
         cell.bias.assign(rng.normal(size=cell.bias.shape).astype("float32"))
@@ -123,9 +134,13 @@ def test_lstm_and_generic_cell_fixed_points():
     mine.build((None, 1))
     for cell in (lstm, mine):
         cell_map = CellMap(cell, inputs=np.array([0.3]))
-        points = find_fixed_points(cell, inputs=np.array([0.3]),
-                                   num_starts=32 if cell_map.exact else 4, max_iterations=30,
-                                   tolerance=1e-9 if cell_map.exact else 1e-5)
+        points = find_fixed_points(
+            cell,
+            inputs=np.array([0.3]),
+            num_starts=32 if cell_map.exact else 4,
+            max_iterations=30,
+            tolerance=1e-9 if cell_map.exact else 1e-5,
+        )
         assert points
         for p in points:
             parts = np.split(p.state[None].astype("float32"), np.cumsum(cell_map.sizes)[:-1], 1)

@@ -46,8 +46,13 @@ def test_slowly_decaying_spiral_is_not_a_cycle():
         h = np.tanh(h @ w)
     following = np.tanh(h @ w)
     assert np.linalg.norm(following - h) > 1e-6  # not settled
-    assert abs(np.log(np.linalg.norm(np.tanh(following @ w)) / np.linalg.norm(following))
-               - np.log(0.998)) < 1e-4
+    assert (
+        abs(
+            np.log(np.linalg.norm(np.tanh(following @ w)) / np.linalg.norm(following))
+            - np.log(0.998)
+        )
+        < 1e-4
+    )
     assert find_limit_cycles(cell, num_starts=2) == []
     # The same map scaled just above 1 (a Neimark-Sacker cycle) is still found.
     cell.recurrent_kernel.assign(_rotation(1.02, 0.5).astype("float32"))
@@ -75,8 +80,7 @@ def test_near_saturated_gru_spiral_is_not_a_cycle():
     want = z + (1 - z) * r * np.exp(0.5j)
     np.testing.assert_allclose(np.abs(origin.eigenvalues), [abs(want)] * 2, atol=1e-5)
     assert abs(want) < 1 and origin.kind == "stable"
-    assert find_limit_cycles(gru, num_starts=3, transient=200, num_steps=1000,
-                             max_period=100) == []
+    assert find_limit_cycles(gru, num_starts=3, transient=200, num_steps=1000, max_period=100) == []
     with pytest.raises(ValueError, match="shrink_tolerance"):
         find_limit_cycles(gru, shrink_tolerance=1.0)
 
@@ -94,8 +98,10 @@ def test_gru_recipe_keeps_origin_stable_when_s_cos_t_below_one():
     want = 0.5 + 0.5 * s * np.exp(1j * t)
     np.testing.assert_allclose(np.sort(np.abs(origin.eigenvalues)), [abs(want)] * 2, atol=1e-5)
     assert origin.kind == "stable" and origin.rotation
-    assert find_limit_cycles(gru.cell, num_starts=2, transient=500, num_steps=300,
-                             max_period=100) == []
+    assert (
+        find_limit_cycles(gru.cell, num_starts=2, transient=500, num_steps=300, max_period=100)
+        == []
+    )
 
 
 def test_exact_period_two_cycle_multipliers():
@@ -103,8 +109,7 @@ def test_exact_period_two_cycle_multipliers():
     cell = keras.layers.SimpleRNNCell(1, use_bias=False)
     cell.build((None, 1))
     cell.recurrent_kernel.assign(np.array([[-2.0]], "float32"))
-    (cycle,) = find_limit_cycles(cell, num_starts=3, transient=200, num_steps=100,
-                                 max_period=10)
+    (cycle,) = find_limit_cycles(cell, num_starts=3, transient=200, num_steps=100, max_period=10)
     a = 0.9575040240772687
     assert cycle.exact and cycle.period == 2
     np.testing.assert_allclose(np.sort(np.abs(cycle.points[:, 0])), [a, a], atol=1e-6)
@@ -145,8 +150,10 @@ def test_gradient_norm_through_1000_steps():
         rng = np.random.default_rng(seed)
         h0 = 0.5 * rng.normal(size=units)
         probes = rng.normal(size=(16, units))  # 16 random perturbations of h_0
-        w_lc = np.asarray(keras.ops.convert_to_numpy(
-            kg.initializers.LimitCycle(seed=seed)((units, units))), "float64")
+        w_lc = np.asarray(
+            keras.ops.convert_to_numpy(kg.initializers.LimitCycle(seed=seed)((units, units))),
+            "float64",
+        )
         norms, _ = _jacobian_norms(w_lc, h0, steps, probes)
         ratio = norms / norms[0]
         assert 1e-3 <= ratio.min() and ratio.max() <= 1e3, (seed, ratio.min(), ratio.max())
@@ -164,7 +171,9 @@ def test_gradient_norm_through_1000_steps():
         if periodic:
             settled += 1
             # d h_{k+2} / d h_k over one period, as `h @ J` (row vectors).
-            two_steps = (w_glorot * (1 - h1**2)[None]) @ (w_glorot * (1 - np.tanh(h1 @ w_glorot)**2)[None])
+            two_steps = (w_glorot * (1 - h1**2)[None]) @ (
+                w_glorot * (1 - np.tanh(h1 @ w_glorot) ** 2)[None]
+            )
             rate = 0.5 * np.log(np.max(np.abs(np.linalg.eigvals(two_steps))))
             measured = np.log(ratio[-1] / ratio[499]) / 500
             assert abs(measured - rate) < 1e-3, (seed, measured, rate)
@@ -175,7 +184,9 @@ def test_gradient_through_keras_rnn_matches_numpy():
     units, steps = 16, 1000
     rnn = keras.layers.SimpleRNN(units)
     rnn.build((None, steps, 1))
-    w = kg.initializers.put_on_limit_cycle(rnn, kg.initializers.LimitCycle(seed=1)).astype("float64")
+    w = kg.initializers.put_on_limit_cycle(rnn, kg.initializers.LimitCycle(seed=1)).astype(
+        "float64"
+    )
     rng = np.random.default_rng(0)
     h0 = (0.5 * rng.normal(size=(1, units))).astype("float32")
     c = rng.normal(size=units).astype("float32")
@@ -195,14 +206,21 @@ def test_phase_portrait_writes_png(tmp_path):
     cell = keras.layers.GRUCell(2)
     cell.build((None, 1))
     kg.initializers.put_on_limit_cycle(cell)
-    path = phase_portrait(cell, str(tmp_path / "gru.png"), resolution=15,
-                          num_trajectories=3, trajectory_steps=50)
+    path = phase_portrait(
+        cell, str(tmp_path / "gru.png"), resolution=15, num_trajectories=3, trajectory_steps=50
+    )
     with open(path, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     lstm = keras.layers.LSTMCell(2)
     lstm.build((None, 1))
-    phase_portrait(lstm, str(tmp_path / "lstm.png"), dims=(0, 2), resolution=9,
-                   num_trajectories=2, trajectory_steps=10)
+    phase_portrait(
+        lstm,
+        str(tmp_path / "lstm.png"),
+        dims=(0, 2),
+        resolution=9,
+        num_trajectories=2,
+        trajectory_steps=10,
+    )
     with pytest.raises(ValueError, match="dims"):
         phase_portrait(cell, str(tmp_path / "x.png"), dims=(0, 0))
 
@@ -211,7 +229,10 @@ def test_gru_on_cycle_with_small_angles():
     gru = keras.layers.GRU(2)
     gru.build((None, 5, 3))
     kg.initializers.put_on_limit_cycle(
-        gru, kg.initializers.LimitCycle(angle_offset=0.15, angle_range=0.0, scale_offset=1.1,
-                                        scale_range=0.0))
+        gru,
+        kg.initializers.LimitCycle(
+            angle_offset=0.15, angle_range=0.0, scale_offset=1.1, scale_range=0.0
+        ),
+    )
     (cycle,) = find_limit_cycles(gru.cell, num_starts=2, transient=1000, num_steps=1000)
     assert cycle.stable and cycle.neutral == 1

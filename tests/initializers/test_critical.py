@@ -12,10 +12,16 @@ from keras_gradstab import initializers
 from keras_gradstab.initializers import Critical, critical_parameters
 
 
-@pytest.mark.parametrize("activation,c_w", [
-    ("relu", 2.0), ("tanh", 1.0), ("linear", 1.0),
-    (keras.activations.relu, 2.0), (keras.activations.tanh, 1.0),
-])
+@pytest.mark.parametrize(
+    "activation,c_w",
+    [
+        ("relu", 2.0),
+        ("tanh", 1.0),
+        ("linear", 1.0),
+        (keras.activations.relu, 2.0),
+        (keras.activations.tanh, 1.0),
+    ],
+)
 def test_known_values(activation, c_w):
     got_w, got_b, _ = critical_parameters(activation)
     assert abs(got_w - c_w) < 1e-9 and abs(got_b) < 1e-9
@@ -26,7 +32,9 @@ def _gelu(x):
 
 
 def _gelu_prime(x):
-    return 0.5 * (1 + special.erf(x / math.sqrt(2))) + x * np.exp(-x * x / 2) / math.sqrt(2 * math.pi)
+    return 0.5 * (1 + special.erf(x / math.sqrt(2))) + x * np.exp(-x * x / 2) / math.sqrt(
+        2 * math.pi
+    )
 
 
 def _swish(x):
@@ -40,12 +48,19 @@ def _swish_prime(x):
 
 def _expect(f, k):
     s = math.sqrt(k)
-    return integrate.quad(lambda z: f(z) * math.exp(-z * z / (2 * k)) / (s * math.sqrt(2 * math.pi)),
-                          -np.inf, np.inf, epsabs=1e-13, epsrel=1e-12, limit=200)[0]
+    return integrate.quad(
+        lambda z: f(z) * math.exp(-z * z / (2 * k)) / (s * math.sqrt(2 * math.pi)),
+        -np.inf,
+        np.inf,
+        epsabs=1e-13,
+        epsrel=1e-12,
+        limit=200,
+    )[0]
 
 
-@pytest.mark.parametrize("name,sigma,sigma_prime", [("gelu", _gelu, _gelu_prime),
-                                                    ("swish", _swish, _swish_prime)])
+@pytest.mark.parametrize(
+    "name,sigma,sigma_prime", [("gelu", _gelu, _gelu_prime), ("swish", _swish, _swish_prime)]
+)
 def test_criticality_conditions_hold(name, sigma, sigma_prime):
     c_w, c_b, k = critical_parameters(name)
     assert c_b > 0 and k > 0
@@ -54,7 +69,9 @@ def test_criticality_conditions_hold(name, sigma, sigma_prime):
     assert abs(c_b + c_w * _expect(lambda z: sigma(z) ** 2, k) - k) < 1e-7 * k
     assert abs(c_w * _expect(lambda z: sigma_prime(z) ** 2, k) - 1) < 1e-6
     h = 1e-4 * k
-    d = (_expect(lambda z: sigma(z) ** 2, k + h) - _expect(lambda z: sigma(z) ** 2, k - h)) / (2 * h)
+    d = (_expect(lambda z: sigma(z) ** 2, k + h) - _expect(lambda z: sigma(z) ** 2, k - h)) / (
+        2 * h
+    )
     assert abs(c_w * d - 1) < 1e-6
 
 

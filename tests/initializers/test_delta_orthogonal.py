@@ -25,8 +25,11 @@ def test_same_padding_convolution_is_an_isometry():
     x = rng.normal(size=(2, 9, 9, 8)).astype("float32")
     k = DeltaOrthogonal(seed=2)((3, 3, 8, 8))
     y = keras.ops.convert_to_numpy(keras.ops.conv(x, k, padding="same"))
-    np.testing.assert_allclose(np.linalg.norm(y.reshape(2, -1), axis=1),
-                               np.linalg.norm(x.reshape(2, -1), axis=1), rtol=1e-5)
+    np.testing.assert_allclose(
+        np.linalg.norm(y.reshape(2, -1), axis=1),
+        np.linalg.norm(x.reshape(2, -1), axis=1),
+        rtol=1e-5,
+    )
 
 
 def test_errors_and_config():
@@ -37,5 +40,6 @@ def test_errors_and_config():
     assert isinstance(revived, DeltaOrthogonal) and revived.get_config() == init.get_config()
     assert isinstance(initializers.get("delta_orthogonal"), DeltaOrthogonal)
     layer = keras.layers.Conv2D(4, 3, padding="same", kernel_initializer=init)
-    assert isinstance(keras.layers.Conv2D.from_config(layer.get_config()).kernel_initializer,
-                      DeltaOrthogonal)
+    assert isinstance(
+        keras.layers.Conv2D.from_config(layer.get_config()).kernel_initializer, DeltaOrthogonal
+    )

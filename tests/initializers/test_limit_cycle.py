@@ -10,7 +10,7 @@ def _blocks(w):
     n = w.shape[0] // 2
     out = []
     for i in range(n):
-        b = w[2 * i:2 * i + 2, 2 * i:2 * i + 2]
+        b = w[2 * i : 2 * i + 2, 2 * i : 2 * i + 2]
         scale = np.sqrt(np.linalg.det(b))
         angle = np.arctan2(b[0, 1], b[0, 0])
         out.append((b, scale, angle))
@@ -22,7 +22,7 @@ def test_block_rotation_structure(n):
     w = np.asarray(keras.ops.convert_to_numpy(LimitCycle(seed=3)((n, n))), "float64")
     mask = np.zeros((n, n), bool)
     for i in range(n // 2):
-        mask[2 * i:2 * i + 2, 2 * i:2 * i + 2] = True
+        mask[2 * i : 2 * i + 2, 2 * i : 2 * i + 2] = True
     if n % 2:
         mask[-1, -1] = True
         assert 1.0 <= w[-1, -1] <= 1.1
@@ -99,16 +99,18 @@ def test_ncgru_has_no_limit_cycle_and_is_refused(reset_after):
     cell.recurrent_kernel.assign(np.zeros(cell.recurrent_kernel.shape, "float32"))
     cell.modrelu_bias.assign(np.zeros(units, "float32"))
     for gate_bias in (0.0, 6.0):
-        cell.bias.assign(np.concatenate([np.full(units, -gate_bias), np.full(units, gate_bias)])
-                         .astype("float32"))
+        cell.bias.assign(
+            np.concatenate([np.full(units, -gate_bias), np.full(units, gate_bias)]).astype(
+                "float32"
+            )
+        )
         u, r = 1 / (1 + np.exp(gate_bias)), 1 / (1 + np.exp(-gate_bias))
         h = np.random.default_rng(0).normal(size=(64, units)) * np.geomspace(1e-2, 10, 64)[:, None]
         out = CellMap(cell)(h)
         bound = (u + (1 - u) * r) * np.linalg.norm(h, axis=1)
         assert np.all(np.linalg.norm(out, axis=1) <= bound * (1 + 1e-5)), gate_bias
     cell.bias.assign(np.zeros(2 * units, "float32"))  # the recipe's gates: u = r = 1/2
-    assert find_limit_cycles(cell, num_starts=2, transient=300, num_steps=100,
-                             max_period=50) == []
+    assert find_limit_cycles(cell, num_starts=2, transient=300, num_steps=100, max_period=50) == []
     layer = NCGRU(units)
     layer.build((None, 5, 3))
     for target in (cell, layer):

@@ -15,8 +15,10 @@ from keras_gradstab.layers import (
 
 # Literals of the paper (not computed by the library).
 SATURATION_01 = -1.7580993408473766
-PARAMS = {(0.0, 1.0): (1.6732632423543772, 1.0507009873554805),
-          (-0.1, 2.0): (1.9769021954242014, 1.073851239616046)}
+PARAMS = {
+    (0.0, 1.0): (1.6732632423543772, 1.0507009873554805),
+    (-0.1, 2.0): (1.9769021954242014, 1.073851239616046),
+}
 
 
 def _note_affine(rate, mean, variance):
@@ -42,12 +44,17 @@ def test_affine_matches_note_at_other_fixed_point():
         assert abs(got - want) < 1e-9
 
 
-@pytest.mark.parametrize("fixed_point,rate", [((0.0, 1.0), 0.1), ((0.0, 1.0), 0.5),
-                                              ((-0.1, 2.0), 0.2)])
+@pytest.mark.parametrize(
+    "fixed_point,rate", [((0.0, 1.0), 0.1), ((0.0, 1.0), 0.5), ((-0.1, 2.0), 0.2)]
+)
 def test_monte_carlo_keeps_fixed_point(fixed_point, rate):
     mean, variance = fixed_point
     n = 400_000
-    x = np.random.default_rng(0).normal(mean, math.sqrt(variance), size=(n // 8, 8)).astype("float32")
+    x = (
+        np.random.default_rng(0)
+        .normal(mean, math.sqrt(variance), size=(n // 8, 8))
+        .astype("float32")
+    )
     layer = AlphaDropout(rate, fixed_point=fixed_point, seed=3)
     y = np.asarray(keras.ops.convert_to_numpy(layer(x, training=True)), "float64")
     sat, a, b = _note_affine(rate, mean, variance)
@@ -100,12 +107,19 @@ def test_bad_fixed_point_raises():
         AlphaDropout(0.1, fixed_point=(0.0,))
 
 
-@pytest.mark.parametrize("kwargs", [{"rate": 0.1}, {"rate": 0.2, "fixed_point": (-0.1, 2.0),
-                                                   "noise_shape": (None, 1), "seed": 4}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"rate": 0.1}, {"rate": 0.2, "fixed_point": (-0.1, 2.0), "noise_shape": (None, 1), "seed": 4}],
+)
 def test_alpha_dropout_layer_checks(kwargs, tmp_path):
     check_layer(AlphaDropout, kwargs, (3, 5), expected_output_shape=(3, 5), tmp_path=tmp_path)
 
 
 def test_feature_alpha_dropout_layer_checks(tmp_path):
-    check_layer(FeatureAlphaDropout, {"rate": 0.1, "seed": 1}, (2, 4, 4, 3),
-                expected_output_shape=(2, 4, 4, 3), tmp_path=tmp_path)
+    check_layer(
+        FeatureAlphaDropout,
+        {"rate": 0.1, "seed": 1},
+        (2, 4, 4, 3),
+        expected_output_shape=(2, 4, 4, 3),
+        tmp_path=tmp_path,
+    )

@@ -30,8 +30,9 @@ def test_matches_numpy(shape, axis):
     layer.gamma.assign(gamma)
     layer.beta.assign(beta)
     got = keras.ops.convert_to_numpy(layer(x))
-    np.testing.assert_allclose(got, _np_channel_norm(x.astype("float64"), gamma, beta, axis),
-                               atol=2e-5, rtol=1e-5)
+    np.testing.assert_allclose(
+        got, _np_channel_norm(x.astype("float64"), gamma, beta, axis), atol=2e-5, rtol=1e-5
+    )
 
 
 def test_gradient_matches_finite_differences():
@@ -46,7 +47,9 @@ def test_gradient_matches_finite_differences():
     _, (grad,) = value_and_grad(loss, x)
     (want,) = numerical_grad(
         lambda t: float(np.sum(_np_channel_norm(t, np.ones(3), np.zeros(3)) ** 3 * w)),
-        x.astype("float64"), eps=1e-5)
+        x.astype("float64"),
+        eps=1e-5,
+    )
     np.testing.assert_allclose(grad, want, atol=5e-3, rtol=5e-3)
 
 
@@ -59,7 +62,15 @@ def test_bad_inputs_raise():
         ChannelNormalization(axis=0).build((2, 3, 4))
 
 
-@pytest.mark.parametrize("kwargs,shape", [({}, (2, 6, 6, 3)), ({"axis": 1, "center": False}, (2, 3, 8))])
+@pytest.mark.parametrize(
+    "kwargs,shape", [({}, (2, 6, 6, 3)), ({"axis": 1, "center": False}, (2, 3, 8))]
+)
 def test_channel_norm_layer_checks(kwargs, shape, tmp_path):
-    check_layer(ChannelNormalization, kwargs, shape, expected_output_shape=shape,
-                tmp_path=tmp_path, atol=1e-5)
+    check_layer(
+        ChannelNormalization,
+        kwargs,
+        shape,
+        expected_output_shape=shape,
+        tmp_path=tmp_path,
+        atol=1e-5,
+    )

@@ -95,10 +95,20 @@ def test_matches_keras_rnn_loop_with_masks():
 
 
 def test_check_layer(tmp_path):
-    check_layer(ENRNN, {"orthogonal_units": 4, "normalized_units": 2, "dropout": 0.1,
-                        "recurrent_dropout": 0.1, "return_sequences": True},
-                (2, 5, 3), expected_output_shape=(2, 5, 6), tmp_path=tmp_path,
-                weights_without_gradient=())
+    check_layer(
+        ENRNN,
+        {
+            "orthogonal_units": 4,
+            "normalized_units": 2,
+            "dropout": 0.1,
+            "recurrent_dropout": 0.1,
+            "return_sequences": True,
+        },
+        (2, 5, 3),
+        expected_output_shape=(2, 5, 6),
+        tmp_path=tmp_path,
+        weights_without_gradient=(),
+    )
 
 
 def test_matrices_after_adam_training():

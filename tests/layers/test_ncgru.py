@@ -102,8 +102,13 @@ def test_matches_keras_rnn_loop_with_masks():
 
 
 def test_check_layer(tmp_path):
-    check_layer(NCGRU, {"units": 6, "dropout": 0.1, "recurrent_dropout": 0.1},
-                (2, 5, 3), expected_output_shape=(2, 6), tmp_path=tmp_path)
+    check_layer(
+        NCGRU,
+        {"units": 6, "dropout": 0.1, "recurrent_dropout": 0.1},
+        (2, 5, 3),
+        expected_output_shape=(2, 6),
+        tmp_path=tmp_path,
+    )
 
 
 def test_orthogonal_after_500_adam_steps():
@@ -130,12 +135,14 @@ def test_sequential_trains_saves_and_reloads(tmp_path):
     """A Sequential([Input, NCGRU, Dense(10)]), here after a "neumann" NCGRU
     whose cached inverse (non-trainable state) must survive saving too."""
     x = np.random.default_rng(4).normal(size=(8, 6, 3)).astype("float32")
-    model = keras.Sequential([
-        keras.Input((6, 3)),
-        NCGRU(8, cayley_inverse="neumann", refresh_every=2, return_sequences=True),
-        NCGRU(16),
-        keras.layers.Dense(10),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((6, 3)),
+            NCGRU(8, cayley_inverse="neumann", refresh_every=2, return_sequences=True),
+            NCGRU(16),
+            keras.layers.Dense(10),
+        ]
+    )
     model.compile(optimizer="adam", loss="mse")
     first = model.evaluate(x, np.zeros((8, 10)), verbose=0)
     model.fit(x, np.zeros((8, 10)), epochs=3, verbose=0)
@@ -159,7 +166,10 @@ def test_bidirectional_and_stateful():
     stateful = NCGRU(4, return_sequences=True, stateful=True)
     stateful.build(x.shape)
     stateful.set_weights(whole.get_weights())
-    parts = [keras.ops.convert_to_numpy(stateful(x[:, :2])), keras.ops.convert_to_numpy(stateful(x[:, 2:]))]
+    parts = [
+        keras.ops.convert_to_numpy(stateful(x[:, :2])),
+        keras.ops.convert_to_numpy(stateful(x[:, 2:])),
+    ]
     np.testing.assert_allclose(np.concatenate(parts, 1), full, atol=1e-5)
 
 
@@ -179,8 +189,14 @@ def test_gate_biases_start_the_cell_as_scornn():
     bias_initializer) and make the initial layer a scoRNN, h' = modReLU(x W_c + h U_c),
     checked against a NumPy scoRNN on the same weights; the config keeps them."""
     x = np.random.default_rng(6).normal(scale=0.3, size=(3, 12, 4)).astype("float32")
-    layer = NCGRU(6, n_neg=3, return_sequences=True, update_gate_bias=-8.0,
-                  reset_gate_bias=8, bias_initializer="ones")
+    layer = NCGRU(
+        6,
+        n_neg=3,
+        return_sequences=True,
+        update_gate_bias=-8.0,
+        reset_gate_bias=8,
+        bias_initializer="ones",
+    )
     layer.build(x.shape)
     weights = numpy_weights(layer)
     np.testing.assert_array_equal(weights["bias"], np.r_[-8.0 * np.ones(6), 8.0 * np.ones(6)])
@@ -189,15 +205,22 @@ def test_gate_biases_start_the_cell_as_scornn():
     d = np.r_[np.ones(3), -np.ones(3)]
     u_c = np_cayley(weights["recurrent_skew"], d)
     w_c = weights["kernel"][:, 12:]
-    scornn = run_numpy(lambda h, xt: np_modrelu(xt @ w_c + h @ u_c, 0.0),
-                       np.zeros((3, 6)), np.asarray(x, "float64"))
+    scornn = run_numpy(
+        lambda h, xt: np_modrelu(xt @ w_c + h @ u_c, 0.0),
+        np.zeros((3, 6)),
+        np.asarray(x, "float64"),
+    )
     got = keras.ops.convert_to_numpy(layer(x))
     # u = sigmoid(-8 + x W_u + h U_u) and 1 - r likewise stay below ~1e-3 while the
     # state stays small, as here.
     np.testing.assert_allclose(got, scornn, atol=1e-2 * np.abs(scornn).max())
-    assert not np.allclose(got, numpy_ncgru({**weights, "bias": 0 * weights["bias"],
-                                             "modrelu_bias": np.zeros(6)}, x, n_neg=3),
-                           atol=1e-2 * np.abs(scornn).max())
+    assert not np.allclose(
+        got,
+        numpy_ncgru(
+            {**weights, "bias": 0 * weights["bias"], "modrelu_bias": np.zeros(6)}, x, n_neg=3
+        ),
+        atol=1e-2 * np.abs(scornn).max(),
+    )
     config = NCGRU.from_config(layer.get_config()).get_config()
     assert (config["update_gate_bias"], config["reset_gate_bias"]) == (-8.0, 8.0)
     default = NCGRU(6)

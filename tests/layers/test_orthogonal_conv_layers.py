@@ -24,37 +24,68 @@ def layer_matrix(layer, spatial, channels):
     return ops.convert_to_numpy(layer(impulses)).reshape(size, -1) - zero.reshape(1, -1)
 
 
-@pytest.mark.parametrize("layer_cls,kwargs,input_shape,out_shape", [
-    # Row-orthogonal cases: a norm-preserving map would get no gradient from the
-    # harness's loss ||y||^2 with a zero bias.
-    (OrthogonalConv2D, {"filters": 6, "kernel_size": 2, "strides": 2}, (2, 6, 4, 3), (2, 3, 2, 6)),
-    (OrthogonalConv1D, {"filters": 3, "kernel_size": 3, "strides": 2}, (2, 8, 2), (2, 4, 3)),
-])
+@pytest.mark.parametrize(
+    "layer_cls,kwargs,input_shape,out_shape",
+    [
+        # Row-orthogonal cases: a norm-preserving map would get no gradient from the
+        # harness's loss ||y||^2 with a zero bias.
+        (
+            OrthogonalConv2D,
+            {"filters": 6, "kernel_size": 2, "strides": 2},
+            (2, 6, 4, 3),
+            (2, 3, 2, 6),
+        ),
+        (OrthogonalConv1D, {"filters": 3, "kernel_size": 3, "strides": 2}, (2, 8, 2), (2, 4, 3)),
+    ],
+)
 def test_orthogonal_conv_passes_layer_checks(layer_cls, kwargs, input_shape, out_shape, tmp_path):
-    check_layer(layer_cls, kwargs, input_shape, expected_output_shape=out_shape,
-                tmp_path=tmp_path, atol=1e-5)
+    check_layer(
+        layer_cls,
+        kwargs,
+        input_shape,
+        expected_output_shape=out_shape,
+        tmp_path=tmp_path,
+        atol=1e-5,
+    )
 
 
-@pytest.mark.parametrize("layer_cls,kwargs,input_shape,out_shape", [
-    (CircularPadding1D, {"padding": (1, 2)}, (2, 5, 3), (2, 8, 3)),
-    (CircularPadding2D, {"padding": ((2, 0), (1, 1))}, (2, 4, 5, 3), (2, 6, 7, 3)),
-])
+@pytest.mark.parametrize(
+    "layer_cls,kwargs,input_shape,out_shape",
+    [
+        (CircularPadding1D, {"padding": (1, 2)}, (2, 5, 3), (2, 8, 3)),
+        (CircularPadding2D, {"padding": ((2, 0), (1, 1))}, (2, 4, 5, 3), (2, 6, 7, 3)),
+    ],
+)
 def test_circular_padding_passes_layer_checks_and_matches_numpy_wrap(
     layer_cls, kwargs, input_shape, out_shape, tmp_path
 ):
-    check_layer(layer_cls, kwargs, input_shape, expected_output_shape=out_shape,
-                run_fit=False, tmp_path=tmp_path)
+    check_layer(
+        layer_cls,
+        kwargs,
+        input_shape,
+        expected_output_shape=out_shape,
+        run_fit=False,
+        tmp_path=tmp_path,
+    )
     x = np.random.default_rng(0).normal(size=input_shape).astype("float32")
     pads = kwargs["padding"] if layer_cls is CircularPadding2D else (kwargs["padding"],)
     want = np.pad(x, ((0, 0), *pads, (0, 0)), mode="wrap")
     np.testing.assert_array_equal(ops.convert_to_numpy(layer_cls(**kwargs)(x)), want)
 
 
-@pytest.mark.parametrize("layer_cls,kwargs,spatial,channels", [
-    (OrthogonalConv2D, {"filters": 4, "kernel_size": 3}, (6, 6), 4),  # square
-    (OrthogonalConv2D, {"filters": 8, "kernel_size": 2, "strides": 2}, (6, 6), 3),  # 12 -> 8 rows
-    (OrthogonalConv1D, {"filters": 6, "kernel_size": 4}, (10,), 2),  # 2 -> 6 columns
-])
+@pytest.mark.parametrize(
+    "layer_cls,kwargs,spatial,channels",
+    [
+        (OrthogonalConv2D, {"filters": 4, "kernel_size": 3}, (6, 6), 4),  # square
+        (
+            OrthogonalConv2D,
+            {"filters": 8, "kernel_size": 2, "strides": 2},
+            (6, 6),
+            3,
+        ),  # 12 -> 8 rows
+        (OrthogonalConv1D, {"filters": 6, "kernel_size": 4}, (10,), 2),  # 2 -> 6 columns
+    ],
+)
 def test_singular_values_stay_one_after_50_training_steps(layer_cls, kwargs, spatial, channels):
     keras.utils.set_random_seed(0)
     layer = layer_cls(**kwargs)
@@ -66,12 +97,15 @@ def test_singular_values_stay_one_after_50_training_steps(layer_cls, kwargs, spa
     model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
     history = model.fit(x, y, batch_size=4, epochs=1, verbose=0)  # 50 steps
     assert np.isfinite(history.history["loss"][-1])
-    moved = max(np.abs(ops.convert_to_numpy(w.value) - b).max()
-                for w, b in zip(layer.trainable_weights, before))
+    moved = max(
+        np.abs(ops.convert_to_numpy(w.value) - b).max()
+        for w, b in zip(layer.trainable_weights, before)
+    )
     assert moved > 0.05  # training did change the weights
     # The layer itself as a map: all singular values 1 (row- or column-orthogonal).
-    sigma = np.linalg.svd(layer_matrix(layer, spatial, channels).astype("float64"),
-                          compute_uv=False)
+    sigma = np.linalg.svd(
+        layer_matrix(layer, spatial, channels).astype("float64"), compute_uv=False
+    )
     np.testing.assert_allclose(sigma, 1.0, atol=1e-4)
     # Its stride-1 kernel: Fourier singular values 1 and Lorth 0.
     kernel = layer.orthogonal_kernel()

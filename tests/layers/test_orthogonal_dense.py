@@ -27,8 +27,7 @@ def test_kernel_is_orthogonal(in_dim, units):
     q = np.linalg.solve(np.eye(len(a)) + a, np.eye(len(a)) - a)
     np.testing.assert_allclose(w, q[:in_dim, :units], atol=1e-5)
     x = np.random.default_rng(0).normal(size=(4, in_dim)).astype("float32")
-    np.testing.assert_allclose(_np(layer(x)), x @ q[:in_dim, :units] + _np(layer.bias),
-                               atol=1e-5)
+    np.testing.assert_allclose(_np(layer(x)), x @ q[:in_dim, :units] + _np(layer.bias), atol=1e-5)
 
 
 def test_activations_match_numpy():
@@ -37,13 +36,16 @@ def test_activations_match_numpy():
     want = np.sort(x.reshape(3, 2, 4), axis=-1).reshape(3, 8)
     np.testing.assert_array_equal(_np(kg.activations.group_sort(x, 4)), want)
     a, b = x[:, :4], x[:, 4:]
-    np.testing.assert_array_equal(_np(kg.activations.max_min(x)),
-                                  np.concatenate([np.maximum(a, b), np.minimum(a, b)], 1))
+    np.testing.assert_array_equal(
+        _np(kg.activations.max_min(x)), np.concatenate([np.maximum(a, b), np.minimum(a, b)], 1)
+    )
     np.testing.assert_array_equal(_np(GroupSort(4)(x)), want)
     assert kg.activations.get("abs") is kg.activations.abs
     assert kg.activations.get("relu") is keras.activations.relu
-    assert kg.activations.deserialize(kg.activations.serialize(kg.activations.max_min)) \
+    assert (
+        kg.activations.deserialize(kg.activations.serialize(kg.activations.max_min))
         is kg.activations.max_min
+    )
     with pytest.raises(ValueError, match="multiple"):
         kg.activations.group_sort(x, 3)
     with pytest.raises(ValueError, match="units"):
@@ -76,20 +78,29 @@ def test_permutation_activations_keep_jacobian_orthogonal(activation):
     assert np.max(np.abs(s - 1)) < 1e-5
 
 
-@pytest.mark.parametrize("kwargs,shape,out", [
-    # A nonzero bias: with bias 0 the loss |x W|^2 of a square W does not depend on W.
-    ({"units": 6, "activation": "abs", "bias_initializer": "ones"}, (4, 6), (4, 6)),
-    ({"units": 3, "activation": "max_min", "use_bias": False}, (4, 5), (4, 3 + 1)),
-])
+@pytest.mark.parametrize(
+    "kwargs,shape,out",
+    [
+        # A nonzero bias: with bias 0 the loss |x W|^2 of a square W does not depend on W.
+        ({"units": 6, "activation": "abs", "bias_initializer": "ones"}, (4, 6), (4, 6)),
+        ({"units": 3, "activation": "max_min", "use_bias": False}, (4, 5), (4, 3 + 1)),
+    ],
+)
 def test_orthogonal_dense_layer_checks(kwargs, shape, out, tmp_path):
     if kwargs["activation"] == "max_min":
         kwargs = dict(kwargs, units=4)
-    check_layer(OrthogonalDense, kwargs, shape, expected_output_shape=out, tmp_path=tmp_path,
-                atol=1e-5)
+    check_layer(
+        OrthogonalDense, kwargs, shape, expected_output_shape=out, tmp_path=tmp_path, atol=1e-5
+    )
 
 
 def test_group_sort_and_max_min_layer_checks(tmp_path):
-    check_layer(GroupSort, {"group_size": 2}, (3, 4), expected_output_shape=(3, 4),
-                run_fit=False, tmp_path=tmp_path)
-    check_layer(MaxMin, {}, (3, 4), expected_output_shape=(3, 4), run_fit=False,
-                tmp_path=tmp_path)
+    check_layer(
+        GroupSort,
+        {"group_size": 2},
+        (3, 4),
+        expected_output_shape=(3, 4),
+        run_fit=False,
+        tmp_path=tmp_path,
+    )
+    check_layer(MaxMin, {}, (3, 4), expected_output_shape=(3, 4), run_fit=False, tmp_path=tmp_path)

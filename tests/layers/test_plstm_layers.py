@@ -43,20 +43,30 @@ def sigmoid(z):
 
 def test_plstm_1d_layer_checks(tmp_path):
     kwargs = {"num_heads": 2, "mode": "PD", "key_dim": 3, "output_dim": 5, "chunk_size": 4}
-    check_layer(PLSTM1D, kwargs, (2, 6, 4), expected_output_shape=(2, 6, 5),
-                tmp_path=tmp_path)
+    check_layer(PLSTM1D, kwargs, (2, 6, 4), expected_output_shape=(2, 6, 5), tmp_path=tmp_path)
 
 
 def test_plstm_2d_layer_checks(tmp_path):
-    check_layer(PLSTM2D, {"num_heads": 2, "mode": "PD", "chunk_size": 2}, (2, 3, 4, 4),
-                expected_output_shape=(2, 3, 4, 4), tmp_path=tmp_path)
+    check_layer(
+        PLSTM2D,
+        {"num_heads": 2, "mode": "PD", "chunk_size": 2},
+        (2, 3, 4, 4),
+        expected_output_shape=(2, 3, 4, 4),
+        tmp_path=tmp_path,
+    )
 
 
 def test_plstm_block_checks(tmp_path):
-    kwargs = {"num_heads": 1, "mode": "D", "form": "recurrent", "num_orientations": 2,
-              "mlp_ratio": 2}
-    check_layer(PLSTMBlock, kwargs, (2, 3, 3, 4), expected_output_shape=(2, 3, 3, 4),
-                tmp_path=tmp_path)
+    kwargs = {
+        "num_heads": 1,
+        "mode": "D",
+        "form": "recurrent",
+        "num_orientations": 2,
+        "mlp_ratio": 2,
+    }
+    check_layer(
+        PLSTMBlock, kwargs, (2, 3, 3, 4), expected_output_shape=(2, 3, 3, 4), tmp_path=tmp_path
+    )
 
 
 def test_bad_arguments_name_themselves():
@@ -98,15 +108,23 @@ def test_plstm_1d_layer_matches_numpy_forward():
     got = numpy(compiled(layer)(x))
     w = _weights(layer)
     x = x.astype("float64")
-    q, k, v = (np.einsum("btc,chd->hbtd", x, w[n])
-               for n in ("query_kernel", "key_kernel", "value_kernel"))
+    q, k, v = (
+        np.einsum("btc,chd->hbtd", x, w[n]) for n in ("query_kernel", "key_kernel", "value_kernel")
+    )
     zp, zd = _gates(x, w, "p"), _gates(x, w, "d")
     hs = []
     for head in range(2):
         z = zp[0] if head == 0 else zd[0]
         transition = sigmoid(z[..., 1]) if head == 0 else np.tanh(z[..., 1])
-        h, _ = plstm_1d_reference(q[head], k[head], v[head], sigmoid(z[..., 0]), transition,
-                                  sigmoid(z[..., 2]), sigmoid(z[..., 3]))
+        h, _ = plstm_1d_reference(
+            q[head],
+            k[head],
+            v[head],
+            sigmoid(z[..., 0]),
+            transition,
+            sigmoid(z[..., 2]),
+            sigmoid(z[..., 3]),
+        )
         hs.append(h)
     np.testing.assert_allclose(got, _finish(w, np.stack(hs), 2), atol=2e-5, rtol=1e-4)
     recurrent = PLSTM1D(num_heads=2, mode="PD", form="recurrent")
@@ -127,8 +145,10 @@ def test_plstm_2d_layer_matches_numpy_forward():
     got = numpy(compiled(layer)(x))
     w = _weights(layer)
     x = x.astype("float64")
-    q, k, v = (np.einsum("bxyc,chd->hbxyd", x, w[n])
-               for n in ("query_kernel", "key_kernel", "value_kernel"))
+    q, k, v = (
+        np.einsum("bxyc,chd->hbxyd", x, w[n])
+        for n in ("query_kernel", "key_kernel", "value_kernel")
+    )
     zp, zd = _gates(x, w, "p")[0], _gates(x, w, "d")[0]
     # P head: source, mark, direct, orientation, split.
     sigma = sigmoid(zp[..., 3])
@@ -137,19 +157,32 @@ def test_plstm_2d_layer_matches_numpy_forward():
     p_gates = [sigma * s, (1 - sigma) * s, a, 1 - a, 1 - a, a, m, m]
     p_direct = sigmoid(zp[..., 2])
     # D head: source_r, source_d, rl, du, ru, mark_l, mark_u, direct; T^dl = 0.
-    d_gates = [sigmoid(zd[..., 0]), sigmoid(zd[..., 1]), np.tanh(zd[..., 2]),
-               np.tanh(zd[..., 3]), None, np.tanh(zd[..., 4]), sigmoid(zd[..., 5]),
-               sigmoid(zd[..., 6])]
+    d_gates = [
+        sigmoid(zd[..., 0]),
+        sigmoid(zd[..., 1]),
+        np.tanh(zd[..., 2]),
+        np.tanh(zd[..., 3]),
+        None,
+        np.tanh(zd[..., 4]),
+        sigmoid(zd[..., 5]),
+        sigmoid(zd[..., 6]),
+    ]
     d_direct = sigmoid(zd[..., 7])
     hs = []
     for head, (gates, direct) in enumerate([(p_gates, p_direct), (d_gates, d_direct)]):
         h = 0.0
         for o in range(4):
             flipped = [None if g is None else _flip(g, o) for g in gates]
-            h = h + _flip(plstm_2d_reference(
-                _flip(q[head], o), _flip(k[head], o), _flip(v[head], o), *flipped,
-                np.zeros_like(direct),
-            ), o)
+            h = h + _flip(
+                plstm_2d_reference(
+                    _flip(q[head], o),
+                    _flip(k[head], o),
+                    _flip(v[head], o),
+                    *flipped,
+                    np.zeros_like(direct),
+                ),
+                o,
+            )
         h = h + 2**-0.5 * (direct * np.sum(q[head] * k[head], -1))[..., None] * v[head]
         hs.append(h)
     np.testing.assert_allclose(got, _finish(w, np.stack(hs), 2), atol=2e-5, rtol=1e-4)
@@ -189,8 +222,7 @@ def _max_abs_h(layer, size, scale, seed=0):
     if not layer.built:
         layer.build(x.shape)
     x = ops.convert_to_tensor(x)
-    gates = {n: layer._fold(t) if t is not None else None
-             for n, t in layer._edge_gates(x).items()}
+    gates = {n: layer._fold(t) if t is not None else None for n, t in layer._edge_gates(x).items()}
     q, k, v = (layer._fold(t) for t in layer._project(x))
     # Unit-norm q, k, v: the gates alone decide how the path sums grow.
     q, k, v = (t / ops.sqrt(ops.sum(t * t, axis=-1, keepdims=True)) for t in (q, k, v))

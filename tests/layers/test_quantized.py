@@ -23,8 +23,10 @@ def np_sign(x):
 def np_scale(kernel, mode, keep):
     if mode is None:
         return 1.0
-    axes = tuple(range(kernel.ndim)) if mode == "per_layer" else tuple(
-        a for a in range(kernel.ndim) if a not in keep
+    axes = (
+        tuple(range(kernel.ndim))
+        if mode == "per_layer"
+        else tuple(a for a in range(kernel.ndim) if a not in keep)
     )
     return np.mean(np.abs(kernel), axis=axes, keepdims=True)
 
@@ -61,15 +63,19 @@ def np_conv(x, kernel, strides, pads, pad_value, dilation=None, depthwise=False)
 
 
 def weights_of(layer):
-    return [keras.ops.convert_to_numpy(w).astype("float64") for w in layer.weights
-            if w.trainable]
+    return [keras.ops.convert_to_numpy(w).astype("float64") for w in layer.weights if w.trainable]
 
 
 def test_quant_dense_matches_numpy():
     x = np.random.default_rng(0).normal(size=(4, 6)).astype("float32")
     for kernel_scale in (None, "per_layer", "per_channel"):
-        layer = QuantDense(5, input_quantizer="ste_sign", kernel_quantizer="reste",
-                           kernel_scale=kernel_scale, bias_initializer="random_normal")
+        layer = QuantDense(
+            5,
+            input_quantizer="ste_sign",
+            kernel_quantizer="reste",
+            kernel_scale=kernel_scale,
+            bias_initializer="random_normal",
+        )
         got = keras.ops.convert_to_numpy(layer(x))
         kernel, bias = weights_of(layer)
         want = np_sign(x) @ (np_sign(kernel) * np_scale(kernel, kernel_scale, (1,))) + bias
@@ -79,10 +85,18 @@ def test_quant_dense_matches_numpy():
 def test_quant_conv2d_same_with_pad_values_and_strides_matches_numpy():
     x = np.random.default_rng(1).normal(size=(2, 7, 6, 3)).astype("float32")
     for strides, dilation in [((1, 1), (1, 1)), ((2, 2), (1, 1)), ((1, 1), (2, 2))]:
-        layer = QuantConv2D(4, (3, 2), strides=strides, dilation_rate=dilation, padding="same",
-                            pad_values=1.0, input_quantizer="ste_sign",
-                            kernel_quantizer="ste_sign", kernel_scale="per_channel",
-                            bias_initializer="random_normal")
+        layer = QuantConv2D(
+            4,
+            (3, 2),
+            strides=strides,
+            dilation_rate=dilation,
+            padding="same",
+            pad_values=1.0,
+            input_quantizer="ste_sign",
+            kernel_quantizer="ste_sign",
+            kernel_scale="per_channel",
+            bias_initializer="random_normal",
+        )
         got = keras.ops.convert_to_numpy(layer(x))
         kernel, bias = weights_of(layer)
         pads = [same_pads(n, k, s, d) for n, k, s, d in zip((7, 6), (3, 2), strides, dilation)]
@@ -94,8 +108,14 @@ def test_quant_conv2d_same_with_pad_values_and_strides_matches_numpy():
 def test_quant_conv2d_valid_and_zero_padding_match_numpy():
     x = np.random.default_rng(2).normal(size=(2, 6, 6, 2)).astype("float32")
     for padding in ("valid", "same"):
-        layer = QuantConv2D(3, 3, padding=padding, kernel_quantizer="approx_sign",
-                            kernel_scale="per_layer", use_bias=False)
+        layer = QuantConv2D(
+            3,
+            3,
+            padding=padding,
+            kernel_quantizer="approx_sign",
+            kernel_scale="per_layer",
+            use_bias=False,
+        )
         got = keras.ops.convert_to_numpy(layer(x))
         (kernel,) = weights_of(layer)
         pads = [(0, 0)] * 2 if padding == "valid" else [(1, 1)] * 2
@@ -106,9 +126,16 @@ def test_quant_conv2d_valid_and_zero_padding_match_numpy():
 def test_quant_conv1d_same_and_causal_match_numpy():
     x = np.random.default_rng(3).normal(size=(2, 9, 3)).astype("float32")
     for padding, pads, value in [("same", [(1, 1)], -1.0), ("causal", [(4, 0)], 0.0)]:
-        layer = QuantConv1D(4, 3, dilation_rate=2 if padding == "causal" else 1,
-                            padding=padding, pad_values=-1.0, input_quantizer="ste_sign",
-                            kernel_quantizer="ste_sign", use_bias=False)
+        layer = QuantConv1D(
+            4,
+            3,
+            dilation_rate=2 if padding == "causal" else 1,
+            padding=padding,
+            pad_values=-1.0,
+            input_quantizer="ste_sign",
+            kernel_quantizer="ste_sign",
+            use_bias=False,
+        )
         got = keras.ops.convert_to_numpy(layer(x))
         (kernel,) = weights_of(layer)
         dilation = (2,) if padding == "causal" else (1,)
@@ -118,9 +145,16 @@ def test_quant_conv1d_same_and_causal_match_numpy():
 
 def test_quant_depthwise_conv2d_matches_numpy():
     x = np.random.default_rng(4).normal(size=(2, 6, 5, 3)).astype("float32")
-    layer = QuantDepthwiseConv2D(3, depth_multiplier=2, padding="same", pad_values=1.0,
-                                 input_quantizer="ste_sign", depthwise_quantizer="ste_sign",
-                                 kernel_scale="per_channel", bias_initializer="random_normal")
+    layer = QuantDepthwiseConv2D(
+        3,
+        depth_multiplier=2,
+        padding="same",
+        pad_values=1.0,
+        input_quantizer="ste_sign",
+        depthwise_quantizer="ste_sign",
+        kernel_scale="per_channel",
+        bias_initializer="random_normal",
+    )
     got = keras.ops.convert_to_numpy(layer(x))
     kernel, bias = weights_of(layer)
     q = np_sign(kernel) * np_scale(kernel, "per_channel", (2, 3))
@@ -146,14 +180,22 @@ def test_gradient_flows_through_the_kernel_scale(kernel_scale):
     alpha = np.mean(np.abs(kernel), axis=axes, keepdims=True)
     mask = np.abs(kernel) <= 1.0
     through_sign = upstream * mask * alpha
-    through_scale = np.sum(upstream * np_sign(kernel), axis=axes, keepdims=True) * np_sign(
-        kernel) / count
+    through_scale = (
+        np.sum(upstream * np_sign(kernel), axis=axes, keepdims=True) * np_sign(kernel) / count
+    )
     np.testing.assert_allclose(grad, through_sign + through_scale, rtol=1e-5, atol=1e-6)
 
 
 def test_quantizers_and_constraint_are_configured_and_restored():
-    layer = QuantConv2D(4, 3, input_quantizer="reste", kernel_quantizer=quantizers.SteSign(0.5),
-                        kernel_constraint=WeightClip(0.8), pad_values=1.0, padding="same")
+    layer = QuantConv2D(
+        4,
+        3,
+        input_quantizer="reste",
+        kernel_quantizer=quantizers.SteSign(0.5),
+        kernel_constraint=WeightClip(0.8),
+        pad_values=1.0,
+        padding="same",
+    )
     config = layer.get_config()
     revived = QuantConv2D.from_config(config)
     assert isinstance(revived.input_quantizer, quantizers.ReSTE)
@@ -163,9 +205,17 @@ def test_quantizers_and_constraint_are_configured_and_restored():
 
 
 def test_weight_clip_constraint_applies_after_a_training_step():
-    model = keras.Sequential([keras.Input((3,)), QuantDense(
-        2, kernel_quantizer="ste_sign", kernel_constraint=WeightClip(0.01),
-        kernel_initializer=keras.initializers.Constant(0.5))])
+    model = keras.Sequential(
+        [
+            keras.Input((3,)),
+            QuantDense(
+                2,
+                kernel_quantizer="ste_sign",
+                kernel_constraint=WeightClip(0.01),
+                kernel_initializer=keras.initializers.Constant(0.5),
+            ),
+        ]
+    )
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
     model.fit(np.ones((4, 3), "float32"), np.ones((4, 2), "float32"), epochs=1, verbose=0)
     kernel = keras.ops.convert_to_numpy(model.layers[0].kernel)
@@ -185,21 +235,59 @@ def test_bad_arguments_name_the_argument():
 
 
 CHECKS = [
-    (QuantDense, {"units": 4, "input_quantizer": "ste_sign", "kernel_quantizer": "reste",
-                  "kernel_scale": "per_channel"}, (3, 5)),
-    (QuantConv1D, {"filters": 3, "kernel_size": 3, "padding": "same", "pad_values": 1.0,
-                   "input_quantizer": "approx_sign", "kernel_quantizer": "swish_sign",
-                   "kernel_scale": "per_layer"}, (2, 6, 2)),
-    (QuantConv2D, {"filters": 3, "kernel_size": 3, "padding": "same", "pad_values": 1.0,
-                   "input_quantizer": "reste", "kernel_quantizer": "reste",
-                   "kernel_scale": "per_channel", "kernel_constraint": WeightClip(1.3)},
-     (2, 5, 5, 2)),
-    (QuantDepthwiseConv2D, {"kernel_size": 3, "depth_multiplier": 2,
-                            "input_quantizer": "ste_sign", "depthwise_quantizer": "ste_sign",
-                            "kernel_scale": "per_channel"}, (2, 5, 5, 2)),
+    (
+        QuantDense,
+        {
+            "units": 4,
+            "input_quantizer": "ste_sign",
+            "kernel_quantizer": "reste",
+            "kernel_scale": "per_channel",
+        },
+        (3, 5),
+    ),
+    (
+        QuantConv1D,
+        {
+            "filters": 3,
+            "kernel_size": 3,
+            "padding": "same",
+            "pad_values": 1.0,
+            "input_quantizer": "approx_sign",
+            "kernel_quantizer": "swish_sign",
+            "kernel_scale": "per_layer",
+        },
+        (2, 6, 2),
+    ),
+    (
+        QuantConv2D,
+        {
+            "filters": 3,
+            "kernel_size": 3,
+            "padding": "same",
+            "pad_values": 1.0,
+            "input_quantizer": "reste",
+            "kernel_quantizer": "reste",
+            "kernel_scale": "per_channel",
+            "kernel_constraint": WeightClip(1.3),
+        },
+        (2, 5, 5, 2),
+    ),
+    (
+        QuantDepthwiseConv2D,
+        {
+            "kernel_size": 3,
+            "depth_multiplier": 2,
+            "input_quantizer": "ste_sign",
+            "depthwise_quantizer": "ste_sign",
+            "kernel_scale": "per_channel",
+        },
+        (2, 5, 5, 2),
+    ),
 ]
 
 
-@pytest.mark.parametrize("layer_cls, kwargs, shape", CHECKS, ids=lambda v: getattr(v, "__name__", ""))
+@pytest.mark.parametrize(
+    "layer_cls, kwargs, shape", CHECKS, ids=lambda v: getattr(v, "__name__", "")
+)
 def test_check_layer(layer_cls, kwargs, shape, tmp_path):
     check_layer(layer_cls, kwargs, shape, tmp_path=tmp_path)

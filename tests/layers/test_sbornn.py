@@ -26,7 +26,8 @@ def reference(xs, kernel, bias, u, v, mu, update, eta, alpha):
             pre = w_h.T @ h + kernel.T @ x_t + bias
             phi = np.maximum(pre, 0)
             grad = (alpha * np.eye(units) - w_h @ np.diag((pre > 0).astype(float))) @ (
-                alpha * h - phi)
+                alpha * h - phi
+            )
             if update == "gd":
                 h = h - eta * grad
             elif update == "heavy_ball":
@@ -53,8 +54,16 @@ UPDATES = ["gd", "heavy_ball", "nesterov"]
 def test_matches_numpy_reference(update):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(3, 6, 2)).astype("float32")
-    layer = SBORNN(5, rank=2, update=update, eta=0.3, mu=0.7, alpha=1.2,
-                   return_sequences=True, bias_initializer="ones")
+    layer = SBORNN(
+        5,
+        rank=2,
+        update=update,
+        eta=0.3,
+        mu=0.7,
+        alpha=1.2,
+        return_sequences=True,
+        bias_initializer="ones",
+    )
     got = _np(layer(x))
     want = reference(x, *_weights(layer), update, 0.3, 1.2)
     np.testing.assert_allclose(got, want, atol=1e-5)
@@ -69,7 +78,9 @@ def test_matches_numpy_reference(update):
     w_h = np.eye(5) + u @ v
     for i in range(3):
         pre = w_h.T @ h[i] + kernel.T @ x[i, 0] + bias
-        grad = (1.2 * np.eye(5) - w_h @ np.diag((pre > 0) * 1.0)) @ (1.2 * h[i] - np.maximum(pre, 0))
+        grad = (1.2 * np.eye(5) - w_h @ np.diag((pre > 0) * 1.0)) @ (
+            1.2 * h[i] - np.maximum(pre, 0)
+        )
         if update == "gd":
             want_h = h[i] - 0.3 * grad
         elif update == "heavy_ball":
@@ -100,7 +111,7 @@ def test_gradients_match_finite_differences(update):
 
     def loss_np(*weights):
         weights = list(weights) + [0.0] * (5 - len(weights))
-        return float(reference(x.astype("float64"), *weights, update, 0.2, 1.0)[:, -1] .sum(0) @ c)
+        return float(reference(x.astype("float64"), *weights, update, 0.2, 1.0)[:, -1].sum(0) @ c)
 
     want = numerical_grad(loss_np, *[w.astype("float64") for w in values], eps=1e-6)
     for name, g, w in zip(names, grads, want):
@@ -132,14 +143,32 @@ def test_mask_keeps_states_and_keras_rnn_agrees():
 def test_layer_checks(tmp_path):
     # gd and nesterov differ from heavy_ball only in the step (checked above against
     # NumPy, and across backends in cross_backend_cases.py); nesterov runs below.
-    check_layer(SBORNN, {"units": 4, "rank": 2, "update": "heavy_ball", "eta": 0.1,
-                         "bias_initializer": "ones"},
-                (2, 5, 3), expected_output_shape=(2, 4), tmp_path=tmp_path, atol=1e-5)
+    check_layer(
+        SBORNN,
+        {"units": 4, "rank": 2, "update": "heavy_ball", "eta": 0.1, "bias_initializer": "ones"},
+        (2, 5, 3),
+        expected_output_shape=(2, 4),
+        tmp_path=tmp_path,
+        atol=1e-5,
+    )
 
 
 def test_layer_checks_sequences_and_state(tmp_path):
-    check_layer(SBORNN, {"units": 3, "rank": 2, "update": "nesterov", "eta": 0.1,
-                         "return_sequences": True, "return_state": True,
-                         "go_backwards": True, "bias_initializer": "ones"},
-                (2, 4, 3), expected_output_shape=[(2, 4, 3), (2, 3), (2, 3)],
-                tmp_path=tmp_path, atol=1e-5, run_mixed_precision=False)
+    check_layer(
+        SBORNN,
+        {
+            "units": 3,
+            "rank": 2,
+            "update": "nesterov",
+            "eta": 0.1,
+            "return_sequences": True,
+            "return_state": True,
+            "go_backwards": True,
+            "bias_initializer": "ones",
+        },
+        (2, 4, 3),
+        expected_output_shape=[(2, 4, 3), (2, 3), (2, 3)],
+        tmp_path=tmp_path,
+        atol=1e-5,
+        run_mixed_precision=False,
+    )

@@ -79,8 +79,13 @@ def test_matches_keras_rnn_loop_with_masks():
 
 
 def test_check_layer(tmp_path):
-    check_layer(ScoRNN, {"units": 6, "n_neg": 2, "dropout": 0.1, "recurrent_dropout": 0.1},
-                (2, 5, 3), expected_output_shape=(2, 6), tmp_path=tmp_path)
+    check_layer(
+        ScoRNN,
+        {"units": 6, "n_neg": 2, "dropout": 0.1, "recurrent_dropout": 0.1},
+        (2, 5, 3),
+        expected_output_shape=(2, 6),
+        tmp_path=tmp_path,
+    )
 
 
 def test_cell_in_keras_rnn_and_bidirectional_and_state():

@@ -10,9 +10,14 @@ from keras_gradstab.layers import ENRNN, NCGRU, ScoRNN, skew_learning_rate_optim
 
 
 def test_skew_parameters_get_their_own_learning_rate():
-    model = keras.Sequential([keras.Input((4, 3)), NCGRU(4, orthogonal_reset=True,
-                                                         return_sequences=True),
-                              ScoRNN(3), keras.layers.Dense(2)])
+    model = keras.Sequential(
+        [
+            keras.Input((4, 3)),
+            NCGRU(4, orthogonal_reset=True, return_sequences=True),
+            ScoRNN(3),
+            keras.layers.Dense(2),
+        ]
+    )
     optimizer = skew_learning_rate_optimizer(keras.optimizers.SGD(0.1), skew_learning_rate=0.0)
     model.compile(optimizer=optimizer, loss="mse")
     before = {w.path: keras.ops.convert_to_numpy(w).copy() for w in model.trainable_weights}
@@ -39,12 +44,18 @@ def _cases():
     from test_scornn import numpy_scornn
 
     return {
-        "scornn": (lambda: ScoRNN(5, n_neg=2, return_sequences=True),
-                   lambda w, x: numpy_scornn(w, x, 2)),
-        "ncgru": (lambda: NCGRU(5, n_neg=2, return_sequences=True),
-                  lambda w, x: numpy_ncgru(w, x, 2)),
-        "enrnn": (lambda: ENRNN(4, 2, n_neg=1, return_sequences=True),
-                  lambda w, x: numpy_enrnn(w, x, 1)),
+        "scornn": (
+            lambda: ScoRNN(5, n_neg=2, return_sequences=True),
+            lambda w, x: numpy_scornn(w, x, 2),
+        ),
+        "ncgru": (
+            lambda: NCGRU(5, n_neg=2, return_sequences=True),
+            lambda w, x: numpy_ncgru(w, x, 2),
+        ),
+        "enrnn": (
+            lambda: ENRNN(4, 2, n_neg=1, return_sequences=True),
+            lambda w, x: numpy_enrnn(w, x, 1),
+        ),
     }
 
 
@@ -74,7 +85,8 @@ def test_one_sgd_step_moves_skew_matrix_by_the_papers_step(name):
     r = rng.normal(size=keras.ops.convert_to_numpy(layer(x)).shape)
     weights = {w.name: keras.ops.convert_to_numpy(w).astype("float64") for w in layer.weights}
     a0 = skew_from_orthogonal(
-        keras.ops.convert_to_numpy(layer.recurrent_matrices()["orthogonal"]), n_neg)
+        keras.ops.convert_to_numpy(layer.recurrent_matrices()["orthogonal"]), n_neg
+    )
 
     def loss_of_skew(a):
         # The reference reads the free entries from the upper triangle.
@@ -96,10 +108,12 @@ def test_one_sgd_step_moves_skew_matrix_by_the_papers_step(name):
     non_trainable = [v.value for v in layer.non_trainable_variables]
     _, grads = value_and_grad(
         lambda *v: keras.ops.sum(layer.stateless_call(list(v), non_trainable, x)[0] * r_tensor),
-        *[keras.ops.convert_to_numpy(v) for v in variables])
+        *[keras.ops.convert_to_numpy(v) for v in variables],
+    )
     optimizer.apply_gradients(zip([keras.ops.convert_to_tensor(g) for g in grads], variables))
     a1 = skew_from_orthogonal(
-        keras.ops.convert_to_numpy(layer.recurrent_matrices()["orthogonal"]), n_neg)
+        keras.ops.convert_to_numpy(layer.recurrent_matrices()["orthogonal"]), n_neg
+    )
     np.testing.assert_allclose(a1 - a0, -lr * dl_da, atol=2e-3 * lr * np.abs(dl_da).max())
 
 
@@ -113,8 +127,9 @@ def test_weight_files_with_a_full_skew_parameter_load_to_the_same_outputs(name, 
     for w in model.trainable_variables:
         w.assign(rng.normal(scale=0.3, size=w.shape).astype(w.dtype))
     full_x = keras.ops.convert_to_numpy(model.layers[0].cell.recurrent_skew).astype("float64")
-    weights = {w.name: keras.ops.convert_to_numpy(w).astype("float64")
-               for w in model.layers[0].weights}
+    weights = {
+        w.name: keras.ops.convert_to_numpy(w).astype("float64") for w in model.layers[0].weights
+    }
     weights["recurrent_skew"] = np.triu(full_x - full_x.T, 1)
     path = str(tmp_path / "model.weights.h5")
     model.save_weights(path)
@@ -122,10 +137,12 @@ def test_weight_files_with_a_full_skew_parameter_load_to_the_same_outputs(name, 
     fresh.load_weights(path)
     loaded = keras.ops.convert_to_numpy(fresh.layers[0].cell.recurrent_skew)
     np.testing.assert_array_equal(np.tril(loaded), 0.0)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(fresh(x)), numpy_forward(weights, x),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(fresh(x)), numpy_forward(weights, x), atol=1e-5
+    )
     # Loading an already upper X leaves it as it is.
     fresh.save_weights(path)
     fresh.load_weights(path)
     np.testing.assert_array_equal(
-        keras.ops.convert_to_numpy(fresh.layers[0].cell.recurrent_skew), loaded)
+        keras.ops.convert_to_numpy(fresh.layers[0].cell.recurrent_skew), loaded
+    )

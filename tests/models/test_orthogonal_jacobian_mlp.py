@@ -30,11 +30,11 @@ def _numpy_forward(model, x, activation):
 @pytest.mark.parametrize("activation", ["abs", "group_sort"])
 @pytest.mark.parametrize("hidden_init", ["random", "identity"])
 def test_64_layers_width_64_jacobian_is_orthogonal(activation, hidden_init):
-    model = kg.models.orthogonal_jacobian_mlp((64,), depth=64, activation=activation,
-                                              hidden_init=hidden_init)
+    model = kg.models.orthogonal_jacobian_mlp(
+        (64,), depth=64, activation=activation, hidden_init=hidden_init
+    )
     x = np.random.default_rng(0).normal(size=(1, 64)).astype("float32")
-    np.testing.assert_allclose(_np(model(x)), _numpy_forward(model, x, activation),
-                               atol=1e-4)
+    np.testing.assert_allclose(_np(model(x)), _numpy_forward(model, x, activation), atol=1e-4)
     s = np.linalg.svd(backend_jacobian(model, x), compute_uv=False)
     assert np.max(np.abs(s - 1)) < 1e-4, s
 
@@ -61,8 +61,7 @@ def test_identity_init_keeps_angles_that_random_layers_collapse():
     h = _numpy_forward(random, x, "abs")
     np.testing.assert_allclose(_np(random(x)), h, atol=1e-4)
     # Norms are kept (bias 0), angles are not.
-    np.testing.assert_allclose(np.linalg.norm(h, axis=1), np.linalg.norm(x, axis=1),
-                               rtol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(h, axis=1), np.linalg.norm(x, axis=1), rtol=1e-5)
     assert mean_cosine(h) > 0.95 > mean_cosine(one_layer) + 0.2
 
 

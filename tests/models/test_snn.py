@@ -12,8 +12,16 @@ from keras_gradstab.models import snn
 
 
 def test_structure_and_save_load(tmp_path):
-    model = snn((3, 4), units=8, depth=3, output_units=2, output_activation="softmax",
-                dropout_rate=0.1, fixed_point=(-0.1, 2.0), standardize=True)
+    model = snn(
+        (3, 4),
+        units=8,
+        depth=3,
+        output_units=2,
+        output_activation="softmax",
+        dropout_rate=0.1,
+        fixed_point=(-0.1, 2.0),
+        standardize=True,
+    )
     kinds = [type(layer).__name__ for layer in model.layers]
     assert kinds == ["Normalization", "Flatten"] + ["Dense", "AlphaDropout"] * 3 + ["Dense"]
     dense = model.get_layer("dense_0")
@@ -40,4 +48,7 @@ def test_stays_at_fixed_point_with_alpha_dropout_in_training():
         if isinstance(layer, AlphaDropout):
             out = keras.ops.convert_to_numpy(h)
             assert abs(out.mean()) < 0.1 and abs(out.var() - 1.0) < 0.2, (
-                layer.name, out.mean(), out.var())
+                layer.name,
+                out.mean(),
+                out.var(),
+            )

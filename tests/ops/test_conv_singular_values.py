@@ -42,8 +42,10 @@ def numpy_conv(x, kernel, strides, padding):
 def numpy_operator(kernel, spatial, strides, padding):
     channels = kernel.shape[-2]
     size = int(np.prod(spatial)) * channels
-    rows = [numpy_conv(e.reshape(*spatial, channels), kernel, strides, padding).ravel()
-            for e in np.eye(size)]
+    rows = [
+        numpy_conv(e.reshape(*spatial, channels), kernel, strides, padding).ravel()
+        for e in np.eye(size)
+    ]
     return np.array(rows)
 
 
@@ -51,12 +53,15 @@ def random_kernel(shape, seed=0):
     return np.random.default_rng(seed).normal(size=shape).astype("float32")
 
 
-@pytest.mark.parametrize("kshape,spatial", [
-    ((3, 2, 3), (7,)),
-    ((3, 3, 2, 2), (5, 6)),
-    ((5, 5, 1, 2), (6, 6)),
-    ((3, 2, 2, 1, 2), (4, 3, 3)),
-])
+@pytest.mark.parametrize(
+    "kshape,spatial",
+    [
+        ((3, 2, 3), (7,)),
+        ((3, 3, 2, 2), (5, 6)),
+        ((5, 5, 1, 2), (6, 6)),
+        ((3, 2, 2, 1, 2), (4, 3, 3)),
+    ],
+)
 def test_fft_singular_values_match_dense_numpy_svd(kshape, spatial):
     kernel = random_kernel(kshape)
     got = ops.convert_to_numpy(kg.ops.conv_singular_values(kernel, spatial))
@@ -66,12 +71,15 @@ def test_fft_singular_values_match_dense_numpy_svd(kshape, spatial):
     np.testing.assert_allclose(got, want, atol=1e-5 * max(1.0, want.max()), rtol=1e-5)
 
 
-@pytest.mark.parametrize("kshape,spatial,strides,padding", [
-    ((3, 3, 2, 3), (6, 6), 2, "circular"),
-    ((4, 4, 2, 2), (7, 6), (2, 3), "same"),
-    ((3, 2, 4), (9,), 2, "valid"),
-    ((2, 2, 2, 1, 3), (4, 4, 4), 2, "circular"),
-])
+@pytest.mark.parametrize(
+    "kshape,spatial,strides,padding",
+    [
+        ((3, 3, 2, 3), (6, 6), 2, "circular"),
+        ((4, 4, 2, 2), (7, 6), (2, 3), "same"),
+        ((3, 2, 4), (9,), 2, "valid"),
+        ((2, 2, 2, 1, 3), (4, 4, 4), 2, "circular"),
+    ],
+)
 def test_dense_operator_and_its_singular_values_match_numpy(kshape, spatial, strides, padding):
     kernel = random_kernel(kshape, seed=1)
     rank = len(spatial)
@@ -83,11 +91,14 @@ def test_dense_operator_and_its_singular_values_match_numpy(kshape, spatial, str
     np.testing.assert_allclose(values, np.linalg.svd(want, compute_uv=False), atol=1e-4, rtol=1e-5)
 
 
-@pytest.mark.parametrize("kshape,spatial,strides,padding", [
-    ((3, 3, 2, 3), (5, 6), 1, "circular"),
-    ((4, 3, 2, 2), (5, 6), (2, 1), "same"),
-    ((3, 2, 4), (9,), 2, "valid"),
-])
+@pytest.mark.parametrize(
+    "kshape,spatial,strides,padding",
+    [
+        ((3, 3, 2, 3), (5, 6), 1, "circular"),
+        ((4, 3, 2, 2), (5, 6), (2, 1), "same"),
+        ((3, 2, 4), (9,), 2, "valid"),
+    ],
+)
 def test_adjoint_is_the_transpose_of_the_numpy_operator(kshape, spatial, strides, padding):
     from keras_gradstab.ops.conv_singular_values import _adjoint_conv
 
@@ -97,8 +108,9 @@ def test_adjoint_is_the_transpose_of_the_numpy_operator(kshape, spatial, strides
     dense = numpy_operator(kernel.astype("float64"), spatial, strides_t, padding)
     y = random_kernel((3, dense.shape[1]), seed=3)
     out_shape = numpy_conv(np.zeros(spatial + kshape[-2:-1]), kernel, strides_t, padding).shape
-    got = _adjoint_conv(y.reshape((3,) + out_shape), ops.convert_to_tensor(kernel),
-                        spatial, strides_t, padding)
+    got = _adjoint_conv(
+        y.reshape((3,) + out_shape), ops.convert_to_tensor(kernel), spatial, strides_t, padding
+    )
     np.testing.assert_allclose(ops.convert_to_numpy(got).reshape(3, -1), y @ dense.T, atol=1e-4)
 
 

@@ -44,8 +44,9 @@ def test_values_and_gradients_match_numpy(a_shape, b_shape):
     _, (grad_a, grad_b) = value_and_grad(
         lambda a, b: keras.ops.sum(keras.ops.multiply(kg_ops.matmul(a, b), g)), a, b
     )
-    fd_a, fd_b = numerical_grad(lambda a, b: np.sum(np.matmul(a, b) * g), a.astype("float64"),
-                                b.astype("float64"))
+    fd_a, fd_b = numerical_grad(
+        lambda a, b: np.sum(np.matmul(a, b) * g), a.astype("float64"), b.astype("float64")
+    )
     np.testing.assert_allclose(grad_a, fd_a, atol=1e-4)
     np.testing.assert_allclose(grad_b, fd_b, atol=1e-4)
 
@@ -65,25 +66,32 @@ def test_kernels_match_numpy_in_a_fresh_process():
     rounds = 3 if keras.config.backend() == "tensorflow" else 1  # the others: the math once
     result = subprocess.run(
         [sys.executable, os.path.join(TESTS, "products_worker.py"), str(rounds)],
-        cwd=TESTS, env=env, capture_output=True, text=True, timeout=600,
+        cwd=TESTS,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     assert f"ok ({keras.config.backend()}, {rounds} rounds)" in result.stdout
 
 
-@pytest.mark.parametrize("op, shapes, attrs, flagged", [
-    ("BatchMatMulV2", [(2, 1, 4, 4), (4, 4)], None, True),
-    ("BatchMatMulV2", [(2, 4, 4), (4, 4)], None, True),
-    ("BatchMatMulV2", [(2, 1, 4, 4), (1, 1, 4, 4)], None, True),
-    ("BatchMatMulV2", [(2, 1, 4, 4), (2, 1, 4, 4)], None, False),
-    ("BatchMatMulV2", [(None, 4, 4), (None, 4, 4)], None, False),
-    ("BatchMatMulV3", [(3, 4, 4), (1, 4, 4)], None, True),
-    ("Einsum", [(2, 1, 4, 4), (4, 4)], {"equation": "...ij,jk->...ik"}, True),
-    ("Einsum", [(2, 3, 4), (4, 2, 2)], {"equation": "...c,chg->...hg"}, True),
-    ("Einsum", [(2, 1, 4, 4), (4, 4)], {"equation": "abij,jk->abik"}, False),
-    ("Einsum", [(2, 3, 4), (2, 3, 4)], {"equation": "...c,...c->..."}, False),
-    ("MatMul", [(8, 4), (4, 4)], None, False),
-])
+@pytest.mark.parametrize(
+    "op, shapes, attrs, flagged",
+    [
+        ("BatchMatMulV2", [(2, 1, 4, 4), (4, 4)], None, True),
+        ("BatchMatMulV2", [(2, 4, 4), (4, 4)], None, True),
+        ("BatchMatMulV2", [(2, 1, 4, 4), (1, 1, 4, 4)], None, True),
+        ("BatchMatMulV2", [(2, 1, 4, 4), (2, 1, 4, 4)], None, False),
+        ("BatchMatMulV2", [(None, 4, 4), (None, 4, 4)], None, False),
+        ("BatchMatMulV3", [(3, 4, 4), (1, 4, 4)], None, True),
+        ("Einsum", [(2, 1, 4, 4), (4, 4)], {"equation": "...ij,jk->...ik"}, True),
+        ("Einsum", [(2, 3, 4), (4, 2, 2)], {"equation": "...c,chg->...hg"}, True),
+        ("Einsum", [(2, 1, 4, 4), (4, 4)], {"equation": "abij,jk->abik"}, False),
+        ("Einsum", [(2, 3, 4), (2, 3, 4)], {"equation": "...c,...c->..."}, False),
+        ("MatMul", [(8, 4), (4, 4)], None, False),
+    ],
+)
 def test_guard_classifies_products(op, shapes, attrs, flagged):
     assert bool(broadcasting_product(op, shapes, attrs)) == flagged
 

@@ -15,18 +15,23 @@ def no_warning(*args, **kwargs):
         kg.ops.check_orthogonal_conv(*args, **kwargs)
 
 
-@pytest.mark.parametrize("args,kwargs,rule", [
-    # Row-orthogonal case (289 <= 32 * 16) but 289 > 32 * 9: impossible.
-    (((3, 3), (4, 4), 32, 289), {}, RULE_ROW),
-    # Column-orthogonal case (129 > 8 * 16) needs stride <= kernel size.
-    (((3, 3), (4, 4), 8, 129), {}, RULE_COLUMN),
-    # A kernel smaller than the stride, even where the channel counts would allow it.
-    (((1, 1), (2, 2), 4, 4), {}, RULE_STRIDE),
-    # Transposed: the adjoint convolution runs 289 -> 32 channels: row rule again.
-    (((3, 3), (4, 4), 289, 32), {"transposed": True}, RULE_ROW),
-])
+@pytest.mark.parametrize(
+    "args,kwargs,rule",
+    [
+        # Row-orthogonal case (289 <= 32 * 16) but 289 > 32 * 9: impossible.
+        (((3, 3), (4, 4), 32, 289), {}, RULE_ROW),
+        # Column-orthogonal case (129 > 8 * 16) needs stride <= kernel size.
+        (((3, 3), (4, 4), 8, 129), {}, RULE_COLUMN),
+        # A kernel smaller than the stride, even where the channel counts would allow it.
+        (((1, 1), (2, 2), 4, 4), {}, RULE_STRIDE),
+        # Transposed: the adjoint convolution runs 289 -> 32 channels: row rule again.
+        (((3, 3), (4, 4), 289, 32), {"transposed": True}, RULE_ROW),
+    ],
+)
 def test_the_four_refusal_cases_name_their_rule(args, kwargs, rule):
-    with pytest.raises(ValueError, match=rule.replace("(", r"\(").replace(")", r"\)").replace("*", r"\*")):
+    with pytest.raises(
+        ValueError, match=rule.replace("(", r"\(").replace(")", r"\)").replace("*", r"\*")
+    ):
         kg.ops.check_orthogonal_conv(*args, **kwargs)
 
 

@@ -11,8 +11,17 @@ from plstm_reference import plstm_1d_reference, plstm_2d_reference
 
 import keras_gradstab as kg
 
-GATES_2D = ("source_r", "source_d", "transition_rl", "transition_du", "transition_dl",
-            "transition_ru", "mark_l", "mark_u", "direct")
+GATES_2D = (
+    "source_r",
+    "source_d",
+    "transition_rl",
+    "transition_du",
+    "transition_dl",
+    "transition_ru",
+    "mark_l",
+    "mark_u",
+    "direct",
+)
 
 
 def problem_1d(batch=2, length=11, dk=3, dv=4, dtype="float32", seed=0):
@@ -68,8 +77,13 @@ def test_reference_2d_reduces_to_1d_on_a_line():
     g = dict(zip(GATES_2D, gates))
     h = plstm_2d_reference(q, k, v, *gates)
     want, _ = plstm_1d_reference(
-        q[:, 0], k[:, 0], v[:, 0], g["source_d"][:, 0], g["transition_du"][:, 0],
-        g["mark_u"][:, 0], g["direct"][:, 0],
+        q[:, 0],
+        k[:, 0],
+        v[:, 0],
+        g["source_d"][:, 0],
+        g["transition_du"][:, 0],
+        g["mark_u"][:, 0],
+        g["direct"][:, 0],
     )
     np.testing.assert_allclose(h[:, 0], want, atol=1e-12)
     # Along x only the rightward states move.
@@ -78,8 +92,13 @@ def test_reference_2d_reduces_to_1d_on_a_line():
     h = plstm_2d_reference(qt, kt, vt, *gt)
     gt = dict(zip(GATES_2D, gt))
     want, _ = plstm_1d_reference(
-        qt[:, :, 0], kt[:, :, 0], vt[:, :, 0], gt["source_r"][:, :, 0],
-        gt["transition_rl"][:, :, 0], gt["mark_l"][:, :, 0], gt["direct"][:, :, 0],
+        qt[:, :, 0],
+        kt[:, :, 0],
+        vt[:, :, 0],
+        gt["source_r"][:, :, 0],
+        gt["transition_rl"][:, :, 0],
+        gt["mark_l"][:, :, 0],
+        gt["direct"][:, :, 0],
     )
     np.testing.assert_allclose(h[:, :, 0], want, atol=1e-12)
 
@@ -88,8 +107,14 @@ def test_reference_2d_reduces_to_1d_on_a_line():
 
 
 # Chunks of 1, of a size that does not divide T = 11 (padding), and all of T.
-CASES_1D = [("recurrent", None, True), ("parallel", 1, True), ("parallel", 3, True),
-            ("parallel", None, True), ("recurrent", None, False), ("parallel", 4, False)]
+CASES_1D = [
+    ("recurrent", None, True),
+    ("parallel", 1, True),
+    ("parallel", 3, True),
+    ("parallel", None, True),
+    ("recurrent", None, False),
+    ("parallel", 4, False),
+]
 
 
 @pytest.mark.parametrize("form,chunk,with_initial", CASES_1D)
@@ -97,9 +122,9 @@ def test_plstm_1d_matches_reference(form, chunk, with_initial):
     q, k, v, gates, initial = problem_1d()
     initial = initial if with_initial else None
     want, want_state = plstm_1d_reference(q, k, v, *gates, initial_state=initial)
-    h, state = compiled(
-        kg.ops.plstm_1d, chunk_size=chunk, return_state=True, form=form
-    )(q, k, v, *gates, initial_state=initial)
+    h, state = compiled(kg.ops.plstm_1d, chunk_size=chunk, return_state=True, form=form)(
+        q, k, v, *gates, initial_state=initial
+    )
     np.testing.assert_allclose(numpy(h), want, atol=1e-5, rtol=1e-5)
     np.testing.assert_allclose(numpy(state), want_state, atol=1e-5, rtol=1e-5)
 
@@ -124,9 +149,7 @@ def test_plstm_1d_gradients_match_finite_differences(form, chunk):
     args = (q, k, v, *gates, initial)
 
     def loss(q, k, v, s, t, m, d, initial):
-        h = kg.ops.plstm_1d(
-            q, k, v, s, t, m, d, chunk_size=chunk, initial_state=initial, form=form
-        )
+        h = kg.ops.plstm_1d(q, k, v, s, t, m, d, chunk_size=chunk, initial_state=initial, form=form)
         return ops.sum(h * ops.cast(weights, h.dtype))
 
     def numpy_loss(q, k, v, s, t, m, d, initial):
@@ -143,8 +166,13 @@ def test_plstm_1d_gradients_match_finite_differences(form, chunk):
 
 # On a 5 x 7 grid: tiles of one cell, non-square tiles that leave a remainder,
 # square ones, and one tile over the whole grid (8 is clipped to 5 x 7).
-CASES_2D = [("recurrent", None), ("parallel", 1), ("parallel", (3, 2)), ("parallel", 4),
-            ("parallel", 8)]
+CASES_2D = [
+    ("recurrent", None),
+    ("parallel", 1),
+    ("parallel", (3, 2)),
+    ("parallel", 4),
+    ("parallel", 8),
+]
 
 
 @pytest.mark.parametrize("form,chunk", CASES_2D)

@@ -51,8 +51,10 @@ def test_nested_carry_and_outputs_with_other_shapes():
     # y of another shape and dtype than the carry (keras.ops.scan on TF forbids it),
     # a tuple carry, an integer counter in the carry, a dict of xs.
     rng = np.random.default_rng(1)
-    xs = {"a": rng.normal(size=(5, 2, 3)).astype("float32"),
-          "b": rng.normal(size=(5, 2)).astype("float32")}
+    xs = {
+        "a": rng.normal(size=(5, 2, 3)).astype("float32"),
+        "b": rng.normal(size=(5, 2)).astype("float32"),
+    }
     init = (np.zeros((2, 3), "float32"), np.zeros((), "int32"))
 
     def step(carry, x):
@@ -73,8 +75,9 @@ def test_nested_carry_and_outputs_with_other_shapes():
 
 
 def test_none_output():
-    carry, ys = kg.ops.scan(lambda c, x: (c + x, None), np.zeros(2, "float32"),
-                            np.ones((4, 2), "float32"))
+    carry, ys = kg.ops.scan(
+        lambda c, x: (c + x, None), np.zeros(2, "float32"), np.ones((4, 2), "float32")
+    )
     assert ys is None
     np.testing.assert_allclose(ops.convert_to_numpy(carry), [4.0, 4.0])
 
@@ -161,7 +164,9 @@ def test_native_path_is_the_one_that_runs(monkeypatch):
         import tensorflow as tf
 
         real = tf.while_loop
-        monkeypatch.setattr(tf, "while_loop", lambda *a, **k: calls.append("while") or real(*a, **k))
+        monkeypatch.setattr(
+            tf, "while_loop", lambda *a, **k: calls.append("while") or real(*a, **k)
+        )
         expected = "while"
     elif BACKEND == "torch":
         import torch

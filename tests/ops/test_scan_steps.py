@@ -126,8 +126,10 @@ def test_stopped_gradient_inside_a_step():
     np.testing.assert_allclose(grad, 2.0 * xs, rtol=1e-6)
 
 
-@pytest.mark.skipif(BACKEND != "torch", reason="the recorded step is torch's (JAX and "
-                    "TensorFlow trace the step themselves)")
+@pytest.mark.skipif(
+    BACKEND != "torch",
+    reason="the recorded step is torch's (JAX and TensorFlow trace the step themselves)",
+)
 def test_torch_records_rewrites_and_falls_back():
     import torch
 
@@ -194,6 +196,7 @@ def test_torch_records_rewrites_and_falls_back():
         return x + 0.0, lambda *a, upstream=None: a[0] if upstream is None else upstream
 
     with torch.enable_grad():
-        _, program = StepProgram.record(lambda c, x: (c + identity(x), c), h0,
-                                            xs[0][:, :3].clone().requires_grad_())
+        _, program = StepProgram.record(
+            lambda c, x: (c + identity(x), c), h0, xs[0][:, :3].clone().requires_grad_()
+        )
     assert program is None

@@ -41,15 +41,23 @@ def dorefa_reference(x, k_bit):
 # name -> (quantizer, forward in NumPy, surrogate derivative in NumPy)
 CASES = {
     "ste_sign": (lambda: SteSign(), sign, lambda x: (np.abs(x) <= 1.0) * 1.0),
-    "ste_sign_clip_0.5": (lambda: SteSign(clip_value=0.5), sign, lambda x: (np.abs(x) <= 0.5) * 1.0),
+    "ste_sign_clip_0.5": (
+        lambda: SteSign(clip_value=0.5),
+        sign,
+        lambda x: (np.abs(x) <= 0.5) * 1.0,
+    ),
     "ste_sign_no_clip": (lambda: SteSign(clip_value=None), sign, lambda x: np.ones_like(x)),
     "approx_sign": (
-        lambda: ApproxSign(), sign, lambda x: np.where(np.abs(x) <= 1.0, 2.0 - 2.0 * np.abs(x), 0.0)
+        lambda: ApproxSign(),
+        sign,
+        lambda x: np.where(np.abs(x) <= 1.0, 2.0 - 2.0 * np.abs(x), 0.0),
     ),
     "swish_sign": (lambda: SwishSign(), sign, lambda x: swish_sign_grad(x, 5.0)),
     "swish_sign_beta_2": (lambda: SwishSign(beta=2.0), sign, lambda x: swish_sign_grad(x, 2.0)),
     "ste_heaviside": (
-        lambda: SteHeaviside(), lambda x: (x > 0) * 1.0, lambda x: (np.abs(x) <= 1.0) * 1.0
+        lambda: SteHeaviside(),
+        lambda x: (x > 0) * 1.0,
+        lambda x: (np.abs(x) <= 1.0) * 1.0,
     ),
     "dorefa_2bit": (
         lambda: DoReFa(k_bit=2),
@@ -102,8 +110,7 @@ def test_dorefa_weights_mode_matches_larq_forward_and_its_gradient():
     got = keras.ops.convert_to_numpy(quantizer(x))
     np.testing.assert_allclose(got, 2.0 * np.round(unit(x) * 7.0) / 7.0 - 1.0, atol=1e-6)
     # Straight through the rounding: the gradient of sum(upstream * (2 unit(x) - 1)).
-    want = numerical_grad(lambda w: float(np.sum(upstream * (2.0 * unit(w) - 1.0))), x,
-                          eps=1e-6)[0]
+    want = numerical_grad(lambda w: float(np.sum(upstream * (2.0 * unit(w) - 1.0))), x, eps=1e-6)[0]
     np.testing.assert_allclose(quantizer_grad(quantizer, x, upstream), want, atol=1e-4)
 
 
@@ -146,8 +153,9 @@ def test_dorefa_weights_mode_on_an_all_zero_kernel():
     for flag in (False, True):
         quantizer = DoReFa(k_bit=2, mode="weights", stop_max_gradient=flag)
         zeros = np.zeros((3, 4), "float32")
-        np.testing.assert_allclose(keras.ops.convert_to_numpy(quantizer(zeros)), 1.0 / 3.0,
-                                   rtol=1e-6)
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(quantizer(zeros)), 1.0 / 3.0, rtol=1e-6
+        )
         np.testing.assert_array_equal(quantizer_grad(quantizer, zeros), np.zeros((3, 4)))
 
 
@@ -156,23 +164,32 @@ def test_bfloat16_inputs_keep_their_dtype_and_exact_signs():
     for name in ("ste_sign", "approx_sign", "swish_sign", "reste"):
         y = quantizers.get(name)(x)
         assert keras.backend.standardize_dtype(y.dtype) == "bfloat16"
-        np.testing.assert_array_equal(keras.ops.convert_to_numpy(keras.ops.cast(y, "float32")),
-                                      [-1.0, 1.0, 1.0])
+        np.testing.assert_array_equal(
+            keras.ops.convert_to_numpy(keras.ops.cast(y, "float32")), [-1.0, 1.0, 1.0]
+        )
 
 
 def test_get_by_name():
     for identifier, cls in [
-        ("ste_sign", SteSign), ("SteSign", SteSign), ("approx_sign", ApproxSign),
-        ("swish_sign", SwishSign), ("ste_heaviside", SteHeaviside), ("dorefa", DoReFa),
+        ("ste_sign", SteSign),
+        ("SteSign", SteSign),
+        ("approx_sign", ApproxSign),
+        ("swish_sign", SwishSign),
+        ("ste_heaviside", SteHeaviside),
+        ("dorefa", DoReFa),
         ("DoReFa", DoReFa),
     ]:
         assert type(quantizers.get(identifier)) is cls, identifier
 
 
 def test_serialize_deserialize_and_get_pass_through():
-    for quantizer in (SteSign(clip_value=0.7), SwishSign(beta=3.0), DoReFa(k_bit=3, mode="weights"),
-                      DoReFa(k_bit=2, mode="weights", stop_max_gradient=True),
-                      SteHeaviside(clip_value=None)):
+    for quantizer in (
+        SteSign(clip_value=0.7),
+        SwishSign(beta=3.0),
+        DoReFa(k_bit=3, mode="weights"),
+        DoReFa(k_bit=2, mode="weights", stop_max_gradient=True),
+        SteHeaviside(clip_value=None),
+    ):
         config = quantizers.serialize(quantizer)
         revived = quantizers.get(config)
         assert type(revived) is type(quantizer)

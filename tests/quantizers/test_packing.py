@@ -14,13 +14,22 @@ def build(kernel_scale):
     inputs = keras.Input((8, 8, 3))
     x = keras.layers.Conv2D(16, 3, padding="same")(inputs)  # full precision
     x = keras.layers.BatchNormalization()(x)
-    x = QuantConv2D(32, 3, padding="same", pad_values=1.0, input_quantizer="ste_sign",
-                    kernel_quantizer="reste", kernel_scale=kernel_scale)(x)
-    x = QuantDepthwiseConv2D(3, input_quantizer="ste_sign", depthwise_quantizer="ste_sign",
-                             kernel_scale=kernel_scale)(x)
+    x = QuantConv2D(
+        32,
+        3,
+        padding="same",
+        pad_values=1.0,
+        input_quantizer="ste_sign",
+        kernel_quantizer="reste",
+        kernel_scale=kernel_scale,
+    )(x)
+    x = QuantDepthwiseConv2D(
+        3, input_quantizer="ste_sign", depthwise_quantizer="ste_sign", kernel_scale=kernel_scale
+    )(x)
     x = keras.layers.Flatten()(x)
-    x = QuantDense(64, input_quantizer="approx_sign", kernel_quantizer="approx_sign",
-                   kernel_scale=kernel_scale)(x)
+    x = QuantDense(
+        64, input_quantizer="approx_sign", kernel_quantizer="approx_sign", kernel_scale=kernel_scale
+    )(x)
     outputs = keras.layers.Dense(10)(x)  # full precision
     return keras.Model(inputs, outputs)
 
@@ -47,9 +56,7 @@ def test_round_trip_gives_identical_predictions_and_is_20x_smaller(kernel_scale,
 
     binarized = [model.layers[i] for i in (3, 4, 6)]
     float_bytes = sum(4 * int(np.prod(layer._latent_kernel().shape)) for layer in binarized)
-    packed_bytes = sum(
-        value.nbytes for key, value in packed.items() if key.startswith("binary/")
-    )
+    packed_bytes = sum(value.nbytes for key, value in packed.items() if key.startswith("binary/"))
     assert len([k for k in packed if k.endswith("/bits")]) == 3
     assert float_bytes / packed_bytes >= 20.0, (float_bytes, packed_bytes)
     # The bits are the signs of the latent kernels.
@@ -60,8 +67,9 @@ def test_round_trip_gives_identical_predictions_and_is_20x_smaller(kernel_scale,
 
 def test_loading_into_another_architecture_names_the_layer():
     packed = pack_binary_weights(build(None))
-    other = keras.Sequential([keras.Input((5,)), QuantDense(3, kernel_quantizer="ste_sign",
-                                                            name="other_dense")])
+    other = keras.Sequential(
+        [keras.Input((5,)), QuantDense(3, kernel_quantizer="ste_sign", name="other_dense")]
+    )
     with pytest.raises(ValueError, match="other_dense"):
         load_packed_weights(other, packed)
 
@@ -73,8 +81,9 @@ def test_scaled_round_trip_is_bit_identical_for_many_kernels(kernel_scale):
     mismatched = []
     for seed in range(12):
         keras.utils.set_random_seed(seed)
-        layers = [QuantDense(4, kernel_quantizer="ste_sign", kernel_scale=kernel_scale)
-                  for _ in range(2)]
+        layers = [
+            QuantDense(4, kernel_quantizer="ste_sign", kernel_scale=kernel_scale) for _ in range(2)
+        ]
         models = [keras.Sequential([keras.Input((8,)), layer]) for layer in layers]
         packed = pack_binary_weights(models[0])
         load_packed_weights(models[1], packed)

@@ -23,8 +23,19 @@ def reste_grad_reference(x, o, threshold=1.5, rectify=0.1):
 
 # (o, {|x|: gradient}) as Wu et al. (2023) tabulate them.
 PAPER_VALUES = [
-    (3.0, {0.0: 4.6416, 0.05: 4.6416, 0.1: 4.6416, JUST_ABOVE: 1.5472, 1.0: 0.3333,
-           1.5: 0.2544, 1.6: 0.0, 10.0: 0.0}),
+    (
+        3.0,
+        {
+            0.0: 4.6416,
+            0.05: 4.6416,
+            0.1: 4.6416,
+            JUST_ABOVE: 1.5472,
+            1.0: 0.3333,
+            1.5: 0.2544,
+            1.6: 0.0,
+            10.0: 0.0,
+        },
+    ),
     (2.0, {0.0: 3.1623, 0.1: 3.1623, JUST_ABOVE: 1.5811, 1.0: 0.5, 1.5: 0.4082, 2.0: 0.0}),
 ]
 
@@ -103,8 +114,10 @@ def test_config_round_trip_by_name_and_o_is_a_non_trainable_variable():
 
 def test_bad_arguments_name_the_argument():
     for kwargs, argument in [
-        ({"o": 0.5}, "`o`"), ({"threshold": -1.0}, "`threshold`"),
-        ({"rectify": 2.0}, "`rectify`"), ({"rectify": 0.0}, "`rectify`"),
+        ({"o": 0.5}, "`o`"),
+        ({"threshold": -1.0}, "`threshold`"),
+        ({"rectify": 2.0}, "`rectify`"),
+        ({"rectify": 0.0}, "`rectify`"),
     ]:
         with pytest.raises(ValueError, match=argument):
             ReSTE(**kwargs)
@@ -124,12 +137,15 @@ def test_zones_are_exact_in_every_float_format(dtype):
         above[0] = np.nextafter(above[0], np.float32(9))
     while np.asarray(above[1], np_dtype) <= threshold:
         above[1] = np.nextafter(above[1], np.float32(9))
-    x = np.asarray([0.0, -float(rectify), float(above[0]), 1.0, float(threshold),
-                    -float(above[1]), 7.0], np_dtype)
+    x = np.asarray(
+        [0.0, -float(rectify), float(above[0]), 1.0, float(threshold), -float(above[1]), 7.0],
+        np_dtype,
+    )
     o = 3.0
     quantizer = ReSTE(o=o)
-    got = keras.ops.convert_to_numpy(keras.ops.cast(
-        quantizer.derivative(keras.ops.convert_to_tensor(x, dtype=dtype)), "float32"))
+    got = keras.ops.convert_to_numpy(
+        keras.ops.cast(quantizer.derivative(keras.ops.convert_to_tensor(x, dtype=dtype)), "float32")
+    )
     a = np.abs(x.astype("float64"))
     inner = float(rectify) ** (1 / o - 1)
     want = np.where(a <= float(rectify), inner, (1 / o) * np.maximum(a, 1e-9) ** (1 / o - 1))

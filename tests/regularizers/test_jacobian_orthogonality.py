@@ -22,8 +22,9 @@ def test_estimate_matches_dense_jacobian_of_a_nonlinear_network():
     # ||J^T J - I||_F^2 = sum (sigma^2 - 1)^2 for a square J: the backend's dense
     # Jacobian's singular values, averaged over the examples.
     keras.utils.set_random_seed(1)
-    net = keras.Sequential([keras.Input((6,)), keras.layers.Dense(6, activation="tanh"),
-                            keras.layers.Dense(6)])
+    net = keras.Sequential(
+        [keras.Input((6,)), keras.layers.Dense(6, activation="tanh"), keras.layers.Dense(6)]
+    )
     x = np.random.default_rng(5).normal(size=(3, 6)).astype("float32")
     sigma = kg.diagnostics.jacobian_singular_values(net, x).astype("float64")
     want = np.mean(np.sum((sigma**2 - 1) ** 2, axis=1))
@@ -52,7 +53,8 @@ def test_gradient_wrt_weights_matches_finite_differences():
 
     def penalty(w):  # a fresh regularizer with the same seed draws the same probes
         return JacobianOrthogonality(num_probes=3, seed=1)(
-            lambda z: keras.ops.tanh(keras.ops.matmul(z, w)), x)
+            lambda z: keras.ops.tanh(keras.ops.matmul(z, w)), x
+        )
 
     _, (grad,) = value_and_grad(penalty, m)
     want = numerical_grad(lambda w: float(penalty(w.astype("float32"))), m, eps=1e-2)[0]

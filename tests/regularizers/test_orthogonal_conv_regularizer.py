@@ -24,9 +24,16 @@ def value(x):
 
 
 CASES = [  # (rank, k, stride, C, M)
-    (1, 3, 2, 2, 3), (1, 5, 2, 4, 2), (1, 2, 2, 1, 3),
-    (2, 2, 1, 2, 3), (2, 5, 2, 2, 2), (2, 2, 2, 1, 6),
-    (3, 3, 2, 2, 3), (3, 2, 1, 2, 2), (3, 5, 1, 2, 2), (3, 5, 2, 2, 3),
+    (1, 3, 2, 2, 3),
+    (1, 5, 2, 4, 2),
+    (1, 2, 2, 1, 3),
+    (2, 2, 1, 2, 3),
+    (2, 5, 2, 2, 2),
+    (2, 2, 2, 1, 6),
+    (3, 3, 2, 2, 3),
+    (3, 2, 1, 2, 2),
+    (3, 5, 1, 2, 2),
+    (3, 5, 2, 2, 3),
 ]
 
 
@@ -111,7 +118,11 @@ def test_regularizer_adds_factor_times_lorth_to_a_conv_layer_and_serializes():
     config = kg.regularizers.serialize(reg)
     revived = kg.regularizers.deserialize(config)
     assert isinstance(revived, kg.regularizers.OrthogonalConv)
-    assert revived.get_config() == reg.get_config() == {"factor": 0.5, "strides": 2, "transposed": False}
+    assert (
+        revived.get_config()
+        == reg.get_config()
+        == {"factor": 0.5, "strides": 2, "transposed": False}
+    )
     assert isinstance(kg.regularizers.get("orthogonal_conv"), kg.regularizers.OrthogonalConv)
     assert isinstance(kg.regularizers.get(config), kg.regularizers.OrthogonalConv)
     assert isinstance(kg.regularizers.get("l2"), keras.regularizers.L2)
@@ -122,10 +133,14 @@ def test_transposed_regularizer_on_a_conv_transpose_kernel():
     # Conv2DTranspose 2 -> 8 channels at stride 2: kernel [k, k, 8, 2], the forward
     # kernel of its adjoint (8 -> 2, row-orthogonal); delta = max(0, 2 - 4 * 8) = 0.
     layer = keras.layers.Conv2DTranspose(
-        8, 3, strides=2, kernel_regularizer=kg.regularizers.OrthogonalConv(1.0, 2, transposed=True))
+        8, 3, strides=2, kernel_regularizer=kg.regularizers.OrthogonalConv(1.0, 2, transposed=True)
+    )
     layer(np.ones((1, 4, 4, 2), "float32"))
     np.testing.assert_allclose(
-        value(layer.losses[0]), numpy_lorth(ops.convert_to_numpy(layer.kernel.value), (2, 2)), rtol=1e-4)
+        value(layer.losses[0]),
+        numpy_lorth(ops.convert_to_numpy(layer.kernel.value), (2, 2)),
+        rtol=1e-4,
+    )
 
 
 def test_bad_arguments_are_named():

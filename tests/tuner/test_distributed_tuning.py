@@ -27,17 +27,37 @@ def free_port():
 
 def test_chief_and_worker_share_one_search(tmp_path):
     port = str(free_port())
-    command = [sys.executable, "-m", "keras_gradstab", "tune", "snn_mlp_digits", "--quick",
-               "--trials", "2", "--epochs", "1", "--max-train", "200"]
+    command = [
+        sys.executable,
+        "-m",
+        "keras_gradstab",
+        "tune",
+        "snn_mlp_digits",
+        "--quick",
+        "--trials",
+        "2",
+        "--epochs",
+        "1",
+        "--max-train",
+        "200",
+    ]
     processes = {}
     for tuner_id in ("chief", "tuner0"):
-        env = dict(os.environ, KERASTUNER_TUNER_ID=tuner_id,
-                   KERASTUNER_ORACLE_IP="127.0.0.1", KERASTUNER_ORACLE_PORT=port)
-        args = command + ["--directory", str(tmp_path / tuner_id),
-                          "--json", str(tmp_path / f"{tuner_id}.json")]
-        processes[tuner_id] = subprocess.Popen(args, env=env, cwd=ROOT, text=True,
-                                               stdout=subprocess.PIPE,
-                                               stderr=subprocess.STDOUT)
+        env = dict(
+            os.environ,
+            KERASTUNER_TUNER_ID=tuner_id,
+            KERASTUNER_ORACLE_IP="127.0.0.1",
+            KERASTUNER_ORACLE_PORT=port,
+        )
+        args = command + [
+            "--directory",
+            str(tmp_path / tuner_id),
+            "--json",
+            str(tmp_path / f"{tuner_id}.json"),
+        ]
+        processes[tuner_id] = subprocess.Popen(
+            args, env=env, cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
     outputs = {}
     try:
         for tuner_id, process in processes.items():
@@ -55,9 +75,14 @@ def test_chief_and_worker_share_one_search(tmp_path):
     assert len(result["trials"]) == 2
     assert all(t["val_loss"] is not None for t in result["trials"])
     assert result["best_val_loss"] == min(t["val_loss"] for t in result["trials"])
-    worker_trials = sorted(p.name for p in (tmp_path / "tuner0" / "snn_mlp_digits").iterdir()
-                           if p.name.startswith("trial_"))
+    worker_trials = sorted(
+        p.name
+        for p in (tmp_path / "tuner0" / "snn_mlp_digits").iterdir()
+        if p.name.startswith("trial_")
+    )
     assert worker_trials == ["trial_0", "trial_1"]
     chief_dir = tmp_path / "chief" / "snn_mlp_digits"
-    assert not any(p.name.startswith("trial_") and (p / "checkpoint.weights.h5").exists()
-                   for p in chief_dir.iterdir())
+    assert not any(
+        p.name.startswith("trial_") and (p / "checkpoint.weights.h5").exists()
+        for p in chief_dir.iterdir()
+    )

@@ -49,14 +49,16 @@ def test_orthogonal_cnn_conv_kind_and_lorth_factor(kind):
 
 
 def test_recurrent_cell_units_and_neumann_terms():
-    hp = fixed(cell="ncgru", units=12, cayley_inverse="neumann", neumann_terms=3,
-               learning_rate=0.002)
+    hp = fixed(
+        cell="ncgru", units=12, cayley_inverse="neumann", neumann_terms=3, learning_rate=0.002
+    )
     hypermodel = tuner.RecurrentHyperModel((20, 1), 10, cell=["ncgru", "scornn"])
     cell = hypermodel.build(hp).get_layer("recurrent").cell
     assert (cell.units, cell.cayley_inverse, cell.neumann_terms) == (12, "neumann", 3)
     hp = fixed(units=6, normalized_units=4)
-    model = tuner.RecurrentHyperModel((7,), 10, cell="enrnn", vocabulary_size=10,
-                                      return_sequences=True).build(hp)
+    model = tuner.RecurrentHyperModel(
+        (7,), 10, cell="enrnn", vocabulary_size=10, return_sequences=True
+    ).build(hp)
     assert isinstance(model.get_layer("recurrent"), layers.ENRNN)
     out = model.predict(np.zeros((2, 7), "int32"), verbose=0)
     assert out.shape == (2, 7, 10)  # one prediction per step, state 6 + 4
@@ -70,10 +72,12 @@ def test_reste_fit_drives_o_to_the_trials_o_end():
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(8, 8, 8, 1)).astype("float32"), rng.integers(0, 10, 8)
     hypermodel.fit(hp, model, x, y, epochs=2, batch_size=8, verbose=0)
-    found = [float(keras.ops.convert_to_numpy(q.o)) for layer in model.layers
-             for q in (getattr(layer, "input_quantizer", None),
-                       getattr(layer, "kernel_quantizer", None))
-             if isinstance(q, quantizers.ReSTE)]
+    found = [
+        float(keras.ops.convert_to_numpy(q.o))
+        for layer in model.layers
+        for q in (getattr(layer, "input_quantizer", None), getattr(layer, "kernel_quantizer", None))
+        if isinstance(q, quantizers.ReSTE)
+    ]
     assert len(found) == 4  # 2 binarized layers x (inputs, kernel)
     # The cosine schedule reaches o_end on the last epoch: 1 + (1 - cos(pi/2)) * 1.5.
     assert found == pytest.approx([1.0 + (1.0 - math.cos(math.pi / 2)) * 1.5] * 4)
@@ -101,8 +105,9 @@ def test_bad_arguments_are_refused():
 
 
 def test_random_search_of_two_trials(tmp_path):
-    result = tuner.tune("snn_mlp_digits", max_trials=2, epochs=1, max_train=300, quick=True,
-                        directory=str(tmp_path))
+    result = tuner.tune(
+        "snn_mlp_digits", max_trials=2, epochs=1, max_train=300, quick=True, directory=str(tmp_path)
+    )
     trials = result["trials"]
     assert len(trials) == 2
     losses = [t["val_loss"] for t in trials]

@@ -6,8 +6,11 @@ ChannelNormalization than without, and the gradient norms show why."""
 def test_channel_norm_decoder_tutorial(tmp_path, run_tutorial):
     namespace = run_tutorial("channel_norm_decoder", namespace=True)
     results = namespace["results"]
-    for name in ("channel_norm_decoder.png", "channel_norm_decoder_monitor_with_norm.png",
-                 "channel_norm_decoder_monitor_without_norm.png"):
+    for name in (
+        "channel_norm_decoder.png",
+        "channel_norm_decoder_monitor_with_norm.png",
+        "channel_norm_decoder_monitor_without_norm.png",
+    ):
         assert (tmp_path / name).stat().st_size > 0, name
     with_norm, without = results["with_norm"], results["without_norm"]
     assert with_norm["final_loss"] < 0.5 * without["final_loss"], results

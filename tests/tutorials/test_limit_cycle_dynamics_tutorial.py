@@ -1,6 +1,5 @@
 """The limit-cycle tutorial runs in quick mode; its reported results are checked."""
 
-
 import numpy as np
 
 
@@ -34,5 +33,8 @@ def test_tutorial_cycle_gradients_and_gru_fixed_points(tmp_path, run_tutorial):
         c = np.tanh(0.5 * h @ u + b)
         np.testing.assert_allclose(0.5 * h + 0.5 * c, h, atol=1e-8)
         jac = 0.5 * np.eye(2) + 0.25 * (u * (1 - c**2)[None, :]).T  # dF_i / dh_j
-        np.testing.assert_allclose(np.sort_complex(np.linalg.eigvals(jac)),
-                                   np.sort_complex(np.array(p["eigenvalues"])), atol=1e-6)
+        np.testing.assert_allclose(
+            np.sort_complex(np.linalg.eigvals(jac)),
+            np.sort_complex(np.array(p["eigenvalues"])),
+            atol=1e-6,
+        )

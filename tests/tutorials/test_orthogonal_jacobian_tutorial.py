@@ -1,6 +1,5 @@
 """The orthogonal-Jacobian tutorial runs in quick mode; its reported results are checked."""
 
-
 import numpy as np
 
 

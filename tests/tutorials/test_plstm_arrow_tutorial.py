@@ -1,7 +1,6 @@
 """The pLSTM tutorial runs in quick mode: P-mode bounded, D-mode decaying, and the
 recorded arrow-pointing run shown."""
 
-
 import numpy as np
 
 

@@ -1,7 +1,6 @@
 """The ReSTE tutorial runs in quick mode: its plotted surrogate derivatives are the
 paper's closed form, `o` follows the schedule, and the estimating error falls."""
 
-
 import numpy as np
 
 
@@ -24,8 +23,11 @@ def test_tutorial_surrogates_schedule_and_indicators(tmp_path, run_tutorial):
     assert at(1.6) == 0.0 and at(-1.9) == 0.0
     # At o = 1 ReSTE is the STE clipped at its threshold (1.5).
     away = np.abs(np.abs(grid) - 1.5) > 1e-3
-    np.testing.assert_allclose(np.asarray(results["derivatives"]["ReSTE o=1"])[away],
-                               np.where(np.abs(grid) <= 1.5, 1.0, 0.0)[away], atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(results["derivatives"]["ReSTE o=1"])[away],
+        np.where(np.abs(grid) <= 1.5, 1.0, 0.0)[away],
+        atol=1e-6,
+    )
     reste = results["reste"]
     assert reste["reste_o"][0] == 1.0
     np.testing.assert_allclose(reste["reste_o"][-1], 3.0, rtol=1e-6)

@@ -1,7 +1,6 @@
 """The zoo-and-tuning tutorial runs in quick mode: its preset round trip is exact,
 the model it trains beats chance, and its 2-trial search returns the best trial."""
 
-
 import pytest
 
 pytest.importorskip("keras_tuner", reason="the tutorial tunes with keras-tuner (`tuner` extra)")

@@ -39,4 +39,5 @@ def test_preset_reproduces_its_recorded_metric(name):
         assert baseline["metric"] == result["metric"]
         sign = 1 if zoo.metric_spec(result["metric"]).higher_is_better else -1
         assert result["improvement"] == pytest.approx(
-            sign * (result["recorded"] - baseline["value"]))
+            sign * (result["recorded"] - baseline["value"])
+        )

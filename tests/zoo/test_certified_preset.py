@@ -73,18 +73,22 @@ def test_certificates_hold_under_perturbation(preset):
     bound = metadata["certified"]["lipschitz_bound"]
     sorted_logits = np.sort(logits, axis=1)
     certified = (logits.argmax(1) == y) & (
-        sorted_logits[:, -1] - sorted_logits[:, -2] > np.sqrt(2.0) * bound * epsilon)
+        sorted_logits[:, -1] - sorted_logits[:, -2] > np.sqrt(2.0) * bound * epsilon
+    )
     rng = np.random.default_rng(0)
     points = x[certified][:64]
     for _ in range(4):
         noise = rng.normal(size=points.shape).astype("float32")
         # Against the gradient of the margin would be stronger; random directions at
         # the full radius still catch a bound that is too small by a wide factor.
-        noise *= epsilon / np.linalg.norm(noise.reshape(len(points), -1), axis=1)[:, None, None, None]
+        noise *= (
+            epsilon / np.linalg.norm(noise.reshape(len(points), -1), axis=1)[:, None, None, None]
+        )
         moved = np.asarray(model.predict(points + noise, batch_size=len(points), verbose=0))
         np.testing.assert_array_equal(moved.argmax(1), y[certified][:64])
     other = x[rng.permutation(len(x))]
     out = np.asarray(model.predict(other, batch_size=len(x), verbose=0), "float64")
-    stretch = (np.linalg.norm(out - logits, axis=1)
-               / np.linalg.norm((other - x).reshape(len(x), -1), axis=1).clip(1e-9))
+    stretch = np.linalg.norm(out - logits, axis=1) / np.linalg.norm(
+        (other - x).reshape(len(x), -1), axis=1
+    ).clip(1e-9)
     assert np.max(stretch) <= bound * (1 + 1e-4)

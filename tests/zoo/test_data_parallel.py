@@ -19,18 +19,29 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "..")
 
 
-@pytest.mark.skipif(BACKEND != "jax",
-                    reason="keras.distribution.DataParallel is JAX-only in Keras 3")
+@pytest.mark.skipif(
+    BACKEND != "jax", reason="keras.distribution.DataParallel is JAX-only in Keras 3"
+)
 def test_data_parallel_on_two_devices_matches_one_device():
     flags = os.environ.get("XLA_FLAGS", "")
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu",
-               XLA_FLAGS=f"{flags} --xla_force_host_platform_device_count=2".strip(),
-               PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.run([sys.executable, os.path.join(HERE, "data_parallel_worker.py")],
-                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=400)
+    env = dict(
+        os.environ,
+        KERAS_BACKEND="jax",
+        JAX_PLATFORMS="cpu",
+        XLA_FLAGS=f"{flags} --xla_force_host_platform_device_count=2".strip(),
+        PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]),
+    )
+    proc = subprocess.run(
+        [sys.executable, os.path.join(HERE, "data_parallel_worker.py")],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stderr[-3000:]
-    result = json.loads(lines[-1][len("RESULT "):])
+    result = json.loads(lines[-1][len("RESULT ") :])
     assert result["devices"] == 2 and result["mesh_shape"] == [2]
     # Data parallelism: weights replicated on both devices, batches split over them.
     assert result["parallel_placement"] == {"devices": 2, "replicated": True}

@@ -15,33 +15,53 @@ from keras_gradstab import datasets, zoo
 from keras_gradstab.zoo import presets
 
 DATA = {"dataset": "digits", "kwargs": {"seed": 0}}
-BASELINE = {"model": "chance", "metric": "accuracy", "value": 0.1,
-            "trained": "not trained: one class in ten"}
+BASELINE = {
+    "model": "chance",
+    "metric": "accuracy",
+    "value": 0.1,
+    "trained": "not trained: one class in ten",
+}
 
 
 def small_model():
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([
-        keras.Input((8, 8, 1)),
-        keras.layers.Flatten(),
-        keras.layers.Dense(16, activation="relu"),
-        keras.layers.Dense(10),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(10),
+        ]
+    )
     (x, y), _ = datasets.digits(seed=0)
-    model.compile(optimizer=keras.optimizers.Adam(0.01),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.01),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     model.fit(x, y, epochs=5, batch_size=64, verbose=0)
     return model
 
 
 def tiny_preset(directory, name, units, baseline=None):
     """An untrained preset whose parameter count tells which one was loaded."""
-    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
-                              keras.layers.Dense(units, activation="relu"),
-                              keras.layers.Dense(10)])
-    zoo.save_preset(model, os.path.join(directory, name), name=name, task="digits",
-                    metric="accuracy", data=DATA, recipe="tests/zoo/test_presets.py",
-                    baseline=baseline or {"none": "an untrained test preset"})
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(units, activation="relu"),
+            keras.layers.Dense(10),
+        ]
+    )
+    zoo.save_preset(
+        model,
+        os.path.join(directory, name),
+        name=name,
+        task="digits",
+        metric="accuracy",
+        data=DATA,
+        recipe="tests/zoo/test_presets.py",
+        baseline=baseline or {"none": "an untrained test preset"},
+    )
     return 64 * units + units + units * 10 + 10
 
 
@@ -49,9 +69,15 @@ def tiny_preset(directory, name, units, baseline=None):
 def preset_dir(tmp_path_factory):
     directory = str(tmp_path_factory.mktemp("preset"))
     metadata = zoo.save_preset(
-        small_model(), directory, name="tiny_digits", task="digits classification",
-        metric="accuracy", data=DATA, recipe="tests/zoo/test_presets.py",
-        compile={"loss": "mse"}, baseline=BASELINE,
+        small_model(),
+        directory,
+        name="tiny_digits",
+        task="digits classification",
+        metric="accuracy",
+        data=DATA,
+        recipe="tests/zoo/test_presets.py",
+        compile={"loss": "mse"},
+        baseline=BASELINE,
     )
     assert 0.8 < metadata["value"] <= 1.0
     return directory
@@ -128,8 +154,9 @@ def test_old_presets_are_refused_until_rehashed(preset_dir, tmp_path):
     copy = copy_of(preset_dir, tmp_path / "old")
     # What the metadata held before: the weights' digest only.
     weights_sha256 = zoo.preset_metadata(preset_dir)["sha256"]["model.weights.h5"]
-    _edit_json(copy / "metadata.json",
-               lambda m: (m.pop("sha256"), m.update(weights_sha256=weights_sha256)))
+    _edit_json(
+        copy / "metadata.json", lambda m: (m.pop("sha256"), m.update(weights_sha256=weights_sha256))
+    )
     with pytest.raises(ValueError, match="no sha256 record of the preset's files"):
         zoo.from_preset(copy)
     wrong = copy_of(copy, tmp_path / "old_tampered")
@@ -144,8 +171,10 @@ def test_old_presets_are_refused_until_rehashed(preset_dir, tmp_path):
 
 def test_a_bare_name_is_a_built_in_preset_never_a_folder_of_the_cwd(tmp_path, monkeypatch):
     shipped, cwd = tmp_path / "shipped", tmp_path / "cwd"
-    params = {name: tiny_preset(str(shipped), name, units)
-              for name, units in (("tiny_a", 4), ("tiny_b", 6))}
+    params = {
+        name: tiny_preset(str(shipped), name, units)
+        for name, units in (("tiny_a", 4), ("tiny_b", 6))
+    }
     # The current directory holds folders named like the presets: one holds another
     # preset, one is empty, and one holds a preset that does not ship.
     other = tiny_preset(str(cwd), "tiny_a", 9)
@@ -160,8 +189,12 @@ def test_a_bare_name_is_a_built_in_preset_never_a_folder_of_the_cwd(tmp_path, mo
     with pytest.raises(ValueError, match=r"'not_shipped'.*\['tiny_a', 'tiny_b'\]"):
         zoo.load("not_shipped")
     # Given as a path, the folder is what loads.
-    for path in ("./tiny_a", os.path.join("..", "cwd", "tiny_a"), pathlib.Path("tiny_a"),
-                 str(cwd / "tiny_a")):
+    for path in (
+        "./tiny_a",
+        os.path.join("..", "cwd", "tiny_a"),
+        pathlib.Path("tiny_a"),
+        str(cwd / "tiny_a"),
+    ):
         assert zoo.load(path).count_params() == other
     assert zoo.load("./not_shipped").count_params() == 64 * 5 + 5 + 50 + 10
     with pytest.raises(ValueError, match="not a preset directory"):
@@ -197,33 +230,51 @@ BAD_BASELINES = {
 @pytest.mark.parametrize("case", sorted(BAD_BASELINES))
 def test_save_preset_refuses_a_bad_baseline_before_writing(tmp_path, case):
     baseline, message = BAD_BASELINES[case]
-    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
-                              keras.layers.Dense(10)])
+    model = keras.Sequential(
+        [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(10)]
+    )
     with pytest.raises(ValueError, match=message):
-        zoo.save_preset(model, str(tmp_path / "p"), name="p", task="digits",
-                        metric="accuracy", data=DATA, recipe="test", baseline=baseline)
+        zoo.save_preset(
+            model,
+            str(tmp_path / "p"),
+            name="p",
+            task="digits",
+            metric="accuracy",
+            data=DATA,
+            recipe="test",
+            baseline=baseline,
+        )
     assert not (tmp_path / "p").exists()
 
 
 def test_more_baselines_and_reserved_extra_keys(tmp_path):
-    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
-                              keras.layers.Dense(10)])
+    model = keras.Sequential(
+        [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(10)]
+    )
     kwargs = dict(name="p", task="digits", metric="accuracy", data=DATA, recipe="test")
     second = dict(BASELINE, model="another", value=0.2, train_seconds=1.5, parameters=7)
-    metadata = zoo.save_preset(model, str(tmp_path / "ok"), baseline=BASELINE,
-                               more_baselines=[second], **kwargs)
+    metadata = zoo.save_preset(
+        model, str(tmp_path / "ok"), baseline=BASELINE, more_baselines=[second], **kwargs
+    )
     assert zoo.preset_metadata(tmp_path / "ok")["more_baselines"] == [second]
     assert metadata["more_baselines"] == [second]
     for more, message in (([], "non-empty list"), ([{"model": "x"}], r"more_baselines\[0\]")):
         with pytest.raises(ValueError, match=message):
-            zoo.save_preset(model, str(tmp_path / "bad"), baseline=BASELINE,
-                            more_baselines=more, **kwargs)
+            zoo.save_preset(
+                model, str(tmp_path / "bad"), baseline=BASELINE, more_baselines=more, **kwargs
+            )
     with pytest.raises(ValueError, match="needs a `baseline` record"):
-        zoo.save_preset(model, str(tmp_path / "bad"), baseline={"none": "why"},
-                        more_baselines=[second], **kwargs)
+        zoo.save_preset(
+            model,
+            str(tmp_path / "bad"),
+            baseline={"none": "why"},
+            more_baselines=[second],
+            **kwargs,
+        )
     with pytest.raises(ValueError, match=r"`extra` must not hold.*\['baseline'\]"):
-        zoo.save_preset(model, str(tmp_path / "bad"), baseline=BASELINE,
-                        extra={"baseline": BASELINE}, **kwargs)
+        zoo.save_preset(
+            model, str(tmp_path / "bad"), baseline=BASELINE, extra={"baseline": BASELINE}, **kwargs
+        )
     with pytest.raises(TypeError, match="baseline"):
         zoo.save_preset(model, str(tmp_path / "bad"), **kwargs)
     assert not (tmp_path / "bad").exists()
@@ -301,6 +352,7 @@ def test_evaluate_uses_the_preset_batch_size(preset_dir, tmp_path, monkeypatch):
         def edit(metadata):
             metadata["eval_batch_size"] = value
             metadata["sha256"]["metadata.json"] = presets._metadata_sha256(metadata)
+
         _edit_json(copy / "metadata.json", edit)
 
     for batch_size in (7, 64):
@@ -316,8 +368,9 @@ def test_evaluate_uses_the_preset_batch_size(preset_dir, tmp_path, monkeypatch):
 
 
 def test_save_preset_measures_and_records_its_batch_size(tmp_path, monkeypatch):
-    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
-                              keras.layers.Dense(10)])
+    model = keras.Sequential(
+        [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(10)]
+    )
     seen = []
     original = keras.Model.predict
 
@@ -326,8 +379,14 @@ def test_save_preset_measures_and_records_its_batch_size(tmp_path, monkeypatch):
         return original(self, x, batch_size=batch_size, **kwargs)
 
     monkeypatch.setattr(keras.Model, "predict", predict)
-    kwargs = dict(name="batched", task="digits", metric="accuracy", data=DATA,
-                  recipe="tests/zoo/test_presets.py", baseline=BASELINE)
+    kwargs = dict(
+        name="batched",
+        task="digits",
+        metric="accuracy",
+        data=DATA,
+        recipe="tests/zoo/test_presets.py",
+        baseline=BASELINE,
+    )
     metadata = zoo.save_preset(model, str(tmp_path / "a"), eval_batch_size=64, **kwargs)
     assert seen == [64] and metadata["eval_batch_size"] == 64
     seen.clear()
@@ -346,11 +405,18 @@ def test_bits_per_character_is_the_cross_entropy_in_bits():
     from keras_gradstab.zoo.presets import measure
 
     bias = np.array([0.5, -1.0, 2.0, 0.0], "float32")
-    model = keras.Sequential([
-        keras.Input((6,), dtype="int32"), keras.layers.Embedding(4, 3),
-        keras.layers.Dense(4, activation="softmax", kernel_initializer="zeros",
-                           bias_initializer=keras.initializers.Constant(bias)),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((6,), dtype="int32"),
+            keras.layers.Embedding(4, 3),
+            keras.layers.Dense(
+                4,
+                activation="softmax",
+                kernel_initializer="zeros",
+                bias_initializer=keras.initializers.Constant(bias),
+            ),
+        ]
+    )
     rng = np.random.default_rng(0)
     x = rng.integers(0, 4, (5, 6)).astype("int32")
     y = rng.integers(0, 4, (5, 6)).astype("int32")

@@ -58,9 +58,10 @@ def test_recipe_quick_mode(recipe, tmp_path):
     main(["--quick", "--out", str(tmp_path / "out")])
     # A quick run must not overwrite the shipped presets.
     assert _snapshot(PRESETS_DIR) == before
-    written = sorted(pathlib.Path(p).parent for p in
-                     glob.glob(str(tmp_path / "out" / "**" / presets.METADATA_FILE),
-                               recursive=True))
+    written = sorted(
+        pathlib.Path(p).parent
+        for p in glob.glob(str(tmp_path / "out" / "**" / presets.METADATA_FILE), recursive=True)
+    )
     if name in zoo.list_presets():
         assert written, f"the quick run of {name} wrote no preset under --out"
     for directory in written:
@@ -72,8 +73,9 @@ def test_arrow_recipe_data_cache_gives_the_generated_images(tmp_path):
     # bit-packed file: the arrays must be exactly `data(...)`'s.
     import numpy as np
 
-    recipe = runpy.run_path(os.path.join(ROOT, "model_zoo", "plstm2d_arrow", "train.py"),
-                            run_name="recipe")
+    recipe = runpy.run_path(
+        os.path.join(ROOT, "model_zoo", "plstm2d_arrow", "train.py"), run_name="recipe"
+    )
     path = str(tmp_path / "cache.npz")
     want = recipe["data"](32, 12, 6, 3, 2.5)
     made = recipe["cached_data"](path, 32, 12, 6, 3, 2.5)

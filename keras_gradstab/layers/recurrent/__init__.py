@@ -1,4 +1,5 @@
-"""Recurrent cells and layers on keras_gradstab.ops.scan: orthogonal (scoRNN, NC-GRU), normalized (ENRNN) and optimizer-based (SBO-RNN)."""
+"""Recurrent cells and layers on keras_gradstab.ops.scan: orthogonal (scoRNN, NC-GRU),
+normalized (ENRNN) and optimizer-based (SBO-RNN)."""
 
 from keras_gradstab.layers.recurrent.enrnn import (
     ENRNN,

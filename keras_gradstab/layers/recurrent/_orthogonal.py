@@ -121,8 +121,17 @@ class OrthogonalCellMixin(DropoutRNNCell):
     matrices at every step there.
     """
 
-    def init_shared(self, *, units, kernel_initializer, bias_initializer, kernel_regularizer,
-                    dropout, recurrent_dropout, seed):
+    def init_shared(
+        self,
+        *,
+        units,
+        kernel_initializer,
+        bias_initializer,
+        kernel_regularizer,
+        dropout,
+        recurrent_dropout,
+        seed,
+    ):
         """Checks and stores the arguments every orthogonal cell takes.
 
         `kernel_initializer=None` means U(-0.01, 0.01) (the scoRNN paper's input
@@ -210,13 +219,21 @@ class OrthogonalRNN(keras.layers.RNN):
     ):
         cell_kwargs = {key: kwargs.pop(key) for key in self.cell_keys if key in kwargs}
         cell = self.cell_class(
-            *cell_args, **cell_kwargs, dtype=kwargs.get("dtype"),
-            trainable=kwargs.get("trainable", True), name=self.cell_name,
+            *cell_args,
+            **cell_kwargs,
+            dtype=kwargs.get("dtype"),
+            trainable=kwargs.get("trainable", True),
+            name=self.cell_name,
         )
         super().__init__(
-            cell, return_sequences=return_sequences, return_state=return_state,
-            go_backwards=go_backwards, stateful=stateful, unroll=unroll,
-            zero_output_for_mask=zero_output_for_mask, **kwargs,
+            cell,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            zero_output_for_mask=zero_output_for_mask,
+            **kwargs,
         )
         self.input_spec = keras.layers.InputSpec(ndim=3)
 
@@ -254,7 +271,9 @@ class OrthogonalRNN(keras.layers.RNN):
             new_h = cell.step(x["x"], h, constants, recurrent_mask)
             if "mask" in x:
                 new_h = ops.where(x["mask"], new_h, h)
-                output = ops.where(x["mask"], new_h, ops.zeros_like(new_h)) if zero_output else new_h
+                output = (
+                    ops.where(x["mask"], new_h, ops.zeros_like(new_h)) if zero_output else new_h
+                )
             else:
                 output = new_h
             return new_h, (output if want_sequences else None)

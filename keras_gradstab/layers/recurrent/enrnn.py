@@ -19,9 +19,16 @@ from keras_gradstab.layers.recurrent._orthogonal import (
 from keras_gradstab.ops.matmul import matmul
 
 _CELL_KEYS = (
-    "orthogonal_units", "normalized_units", "n_neg", "power_squarings",
-    "kernel_initializer", "bias_initializer", "kernel_regularizer", "dropout",
-    "recurrent_dropout", "seed",
+    "orthogonal_units",
+    "normalized_units",
+    "n_neg",
+    "power_squarings",
+    "kernel_initializer",
+    "bias_initializer",
+    "kernel_regularizer",
+    "dropout",
+    "recurrent_dropout",
+    "seed",
 )
 
 
@@ -190,28 +197,41 @@ class ENRNNCell(OrthogonalCellMixin, keras.layers.Layer):
         self._n_neg = check_n_neg(n_neg, orthogonal_units)
         self.power_squarings = power_squarings
         self.init_shared(
-            units=self.units, kernel_initializer=kernel_initializer,
-            bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
-            dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
+            units=self.units,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            seed=seed,
         )
 
     def build(self, input_shape):
         n1, n2 = self.orthogonal_units, self.normalized_units
         self.kernel = self.add_weight(
-            name="kernel", shape=(input_shape[-1], n1 + n2),
-            initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
+            name="kernel",
+            shape=(input_shape[-1], n1 + n2),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
         )
         # Recurrent parameters stay float32 under mixed precision (solve, rho).
         self.recurrent_skew = self.add_weight(
-            name="recurrent_skew", shape=(n1, n1),
-            initializer=CayleySkewInitializer(self.seed), autocast=False,
+            name="recurrent_skew",
+            shape=(n1, n1),
+            initializer=CayleySkewInitializer(self.seed),
+            autocast=False,
         )
         self.normalized_kernel = self.add_weight(
-            name="normalized_kernel", shape=(n2, n2),
-            initializer=NormalizedBlockInitializer(self.seed), autocast=False,
+            name="normalized_kernel",
+            shape=(n2, n2),
+            initializer=NormalizedBlockInitializer(self.seed),
+            autocast=False,
         )
         self.coupling_kernel = self.add_weight(
-            name="coupling_kernel", shape=(n2, n1), initializer="zeros", autocast=False,
+            name="coupling_kernel",
+            shape=(n2, n1),
+            initializer="zeros",
+            autocast=False,
         )
         self.modrelu_bias = self.add_weight(
             name="modrelu_bias", shape=(n1 + n2,), initializer=self.bias_initializer
@@ -240,8 +260,9 @@ class ENRNNCell(OrthogonalCellMixin, keras.layers.Layer):
 
     def step(self, projected, h, constants, recurrent_mask=None):
         hd = h if recurrent_mask is None else h * recurrent_mask
-        return modrelu(projected + ops.matmul(hd, constants["recurrent"]),
-                       constants["modrelu_bias"])
+        return modrelu(
+            projected + ops.matmul(hd, constants["recurrent"]), constants["modrelu_bias"]
+        )
 
     def get_config(self):
         return {

@@ -21,10 +21,23 @@ from keras_gradstab.ops.cayley import solve_identity_plus
 from keras_gradstab.ops.matmul import matmul
 
 _CELL_KEYS = (
-    "units", "n_neg", "reset_after", "orthogonal_reset", "cayley_inverse", "neumann_terms",
-    "refresh_every", "update_gate_bias", "reset_gate_bias", "kernel_initializer",
-    "recurrent_initializer", "bias_initializer",
-    "kernel_regularizer", "recurrent_regularizer", "dropout", "recurrent_dropout", "seed",
+    "units",
+    "n_neg",
+    "reset_after",
+    "orthogonal_reset",
+    "cayley_inverse",
+    "neumann_terms",
+    "refresh_every",
+    "update_gate_bias",
+    "reset_gate_bias",
+    "kernel_initializer",
+    "recurrent_initializer",
+    "bias_initializer",
+    "kernel_regularizer",
+    "recurrent_regularizer",
+    "dropout",
+    "recurrent_dropout",
+    "seed",
 )
 _INVERSES = ("solve", "neumann")
 
@@ -184,34 +197,46 @@ class NCGRUCell(OrthogonalCellMixin, keras.layers.Layer):
         self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
         self.recurrent_regularizer = keras.regularizers.get(recurrent_regularizer)
         self.init_shared(
-            units=units, kernel_initializer=kernel_initializer,
-            bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
-            dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
+            units=units,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            seed=seed,
         )
-        self.reported_matrices = ("orthogonal", "orthogonal_reset") if orthogonal_reset else (
-            "orthogonal",
+        self.reported_matrices = (
+            ("orthogonal", "orthogonal_reset") if orthogonal_reset else ("orthogonal",)
         )
 
     def build(self, input_shape):
         n = self.units
         self.kernel = self.add_weight(
-            name="kernel", shape=(input_shape[-1], 3 * n),
-            initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
+            name="kernel",
+            shape=(input_shape[-1], 3 * n),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
         )
         gates = 1 if self.orthogonal_reset else 2
         self.recurrent_kernel = self.add_weight(
-            name="recurrent_kernel", shape=(n, gates * n),
-            initializer=self.recurrent_initializer, regularizer=self.recurrent_regularizer,
+            name="recurrent_kernel",
+            shape=(n, gates * n),
+            initializer=self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer,
         )
         # Skew parameters stay float32 under mixed precision (the solve needs it).
         self.recurrent_skew = self.add_weight(
-            name="recurrent_skew", shape=(n, n),
-            initializer=CayleySkewInitializer(self.seed), autocast=False,
+            name="recurrent_skew",
+            shape=(n, n),
+            initializer=CayleySkewInitializer(self.seed),
+            autocast=False,
         )
         if self.orthogonal_reset:
             self.reset_skew = self.add_weight(
-                name="reset_skew", shape=(n, n),
-                initializer=CayleySkewInitializer(self.seed), autocast=False,
+                name="reset_skew",
+                shape=(n, n),
+                initializer=CayleySkewInitializer(self.seed),
+                autocast=False,
             )
         gate_bias_initializer = self.bias_initializer
         if self.update_gate_bias is not None or self.reset_gate_bias is not None:
@@ -227,14 +252,28 @@ class NCGRUCell(OrthogonalCellMixin, keras.layers.Layer):
             names = ("recurrent", "reset") if self.orthogonal_reset else ("recurrent",)
             for name in names:
                 self._caches[name] = (
-                    self.add_weight(name=f"{name}_cached_skew", shape=(n, n),
-                                    initializer="zeros", trainable=False, autocast=False),
-                    self.add_weight(name=f"{name}_cached_inverse", shape=(n, n),
-                                    initializer="identity", trainable=False, autocast=False),
+                    self.add_weight(
+                        name=f"{name}_cached_skew",
+                        shape=(n, n),
+                        initializer="zeros",
+                        trainable=False,
+                        autocast=False,
+                    ),
+                    self.add_weight(
+                        name=f"{name}_cached_inverse",
+                        shape=(n, n),
+                        initializer="identity",
+                        trainable=False,
+                        autocast=False,
+                    ),
                 )
             self.cache_steps = self.add_weight(
-                name="cache_steps", shape=(), initializer="zeros", dtype="int32",
-                trainable=False, autocast=False,
+                name="cache_steps",
+                shape=(),
+                initializer="zeros",
+                dtype="int32",
+                trainable=False,
+                autocast=False,
             )
         self._d = diagonal_d(n, self._n_neg)
 

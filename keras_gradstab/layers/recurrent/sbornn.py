@@ -59,9 +59,19 @@ class SBORNNCell(keras.layers.Layer):
     ((2, 4), 2)
     """
 
-    def __init__(self, units, rank=50, update="gd", eta=1e-3, mu=0.5, alpha=1.0,
-                 kernel_initializer="glorot_uniform", low_rank_initializer=None,
-                 bias_initializer="zeros", **kwargs):
+    def __init__(
+        self,
+        units,
+        rank=50,
+        update="gd",
+        eta=1e-3,
+        mu=0.5,
+        alpha=1.0,
+        kernel_initializer="glorot_uniform",
+        low_rank_initializer=None,
+        bias_initializer="zeros",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         for name, value in (("units", units), ("rank", rank)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -82,7 +92,8 @@ class SBORNNCell(keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.low_rank_initializer = keras.initializers.get(
             low_rank_initializer
-            or keras.initializers.RandomNormal(stddev=1.0 / (units * rank) ** 0.25 / 4))
+            or keras.initializers.RandomNormal(stddev=1.0 / (units * rank) ** 0.25 / 4)
+        )
         self.bias_initializer = keras.initializers.get(bias_initializer)
         num_states = 1 if update == "gd" else 2
         self.state_size = [units] * num_states if num_states > 1 else units
@@ -90,17 +101,22 @@ class SBORNNCell(keras.layers.Layer):
 
     def build(self, input_shape):
         input_dim = input_shape[-1]
-        self.kernel = self.add_weight(name="kernel", shape=(input_dim, self.units),
-                                      initializer=self.kernel_initializer)
-        self.bias = self.add_weight(name="bias", shape=(self.units,),
-                                    initializer=self.bias_initializer)
-        self.u = self.add_weight(name="u", shape=(self.units, self.rank),
-                                 initializer=self.low_rank_initializer)
-        self.v = self.add_weight(name="v", shape=(self.rank, self.units),
-                                 initializer=self.low_rank_initializer)
+        self.kernel = self.add_weight(
+            name="kernel", shape=(input_dim, self.units), initializer=self.kernel_initializer
+        )
+        self.bias = self.add_weight(
+            name="bias", shape=(self.units,), initializer=self.bias_initializer
+        )
+        self.u = self.add_weight(
+            name="u", shape=(self.units, self.rank), initializer=self.low_rank_initializer
+        )
+        self.v = self.add_weight(
+            name="v", shape=(self.rank, self.units), initializer=self.low_rank_initializer
+        )
         if self.update != "gd":
             self.momentum = self.add_weight(
-                name="mu", shape=(), initializer=keras.initializers.Constant(self.mu))
+                name="mu", shape=(), initializer=keras.initializers.Constant(self.mu)
+            )
 
     def get_initial_state(self, batch_size=None):
         sizes = self.state_size if isinstance(self.state_size, list) else [self.state_size]
@@ -123,8 +139,7 @@ class SBORNNCell(keras.layers.Layer):
             r = alpha * h - phi
             rd = r * ops.cast(pre > 0, r.dtype)
             # (r D) W_h^T = r D + ((r D) V^T) U^T
-            return alpha * r - rd - ops.matmul(ops.matmul(rd, ops.transpose(v)),
-                                              ops.transpose(u))
+            return alpha * r - rd - ops.matmul(ops.matmul(rd, ops.transpose(v)), ops.transpose(u))
 
         def step(states, projected):
             h = states[0]
@@ -196,13 +211,33 @@ class SBORNN(keras.layers.Layer):
 
     _CELL_KEYS = ("kernel_initializer", "low_rank_initializer", "bias_initializer")
 
-    def __init__(self, units, rank=50, update="gd", eta=1e-3, mu=0.5, alpha=1.0,
-                 return_sequences=False, return_state=False, go_backwards=False, **kwargs):
+    def __init__(
+        self,
+        units,
+        rank=50,
+        update="gd",
+        eta=1e-3,
+        mu=0.5,
+        alpha=1.0,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        **kwargs,
+    ):
         cell_kwargs = {k: kwargs.pop(k) for k in self._CELL_KEYS if k in kwargs}
         super().__init__(**kwargs)
         self.supports_masking = True
-        self.cell = SBORNNCell(units, rank=rank, update=update, eta=eta, mu=mu, alpha=alpha,
-                               dtype=self.dtype_policy, name="cell", **cell_kwargs)
+        self.cell = SBORNNCell(
+            units,
+            rank=rank,
+            update=update,
+            eta=eta,
+            mu=mu,
+            alpha=alpha,
+            dtype=self.dtype_policy,
+            name="cell",
+            **cell_kwargs,
+        )
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
@@ -219,11 +254,11 @@ class SBORNN(keras.layers.Layer):
         cell = self.cell
         batch = ops.shape(inputs)[0]
         projected = ops.transpose(cell.project_inputs(inputs), (1, 0, 2))  # time-major
-        states = (list(initial_state) if initial_state is not None
-                  else cell.get_initial_state(batch))
+        states = list(initial_state) if initial_state is not None else cell.get_initial_state(batch)
         states = [ops.cast(s, projected.dtype) for s in states]
         step = cell.step_fn()
         if mask is None:
+
             def fn(carry, x):
                 new = step(carry, x)
                 return new, new[0]
@@ -252,8 +287,11 @@ class SBORNN(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         units = self.cell.units
-        out = ((input_shape[0], input_shape[1], units) if self.return_sequences
-               else (input_shape[0], units))
+        out = (
+            (input_shape[0], input_shape[1], units)
+            if self.return_sequences
+            else (input_shape[0], units)
+        )
         if self.return_state:
             n = 1 if self.cell.update == "gd" else 2
             return [out] + [(input_shape[0], units)] * n
@@ -263,8 +301,10 @@ class SBORNN(keras.layers.Layer):
         cell_config = self.cell.get_config()
         return {
             **super().get_config(),
-            **{k: cell_config[k] for k in ("units", "rank", "update", "eta", "mu", "alpha")
-               + self._CELL_KEYS},
+            **{
+                k: cell_config[k]
+                for k in ("units", "rank", "update", "eta", "mu", "alpha") + self._CELL_KEYS
+            },
             "return_sequences": self.return_sequences,
             "return_state": self.return_state,
             "go_backwards": self.go_backwards,

@@ -18,8 +18,14 @@ from keras_gradstab.layers.recurrent._orthogonal import (
 from keras_gradstab.ops.matmul import matmul
 
 _CELL_KEYS = (
-    "units", "n_neg", "kernel_initializer", "bias_initializer", "kernel_regularizer",
-    "dropout", "recurrent_dropout", "seed",
+    "units",
+    "n_neg",
+    "kernel_initializer",
+    "bias_initializer",
+    "kernel_regularizer",
+    "dropout",
+    "recurrent_dropout",
+    "seed",
 )
 
 
@@ -29,7 +35,8 @@ class ScoRNNCell(OrthogonalCellMixin, keras.layers.Layer):
 
     W = (I + A)^-1 (I - A) D is the scaled Cayley transform of the skew-symmetric
     A = triu(X, 1) - triu(X, 1)^T of the trainable X (`recurrent_skew`; its
-    diagonal and lower triangle are unused), and D diagonal with `n_neg` entries -1 (Helfrich, Willmott & Ye, ICML 2018). Plain autodiff through W
+    diagonal and lower triangle are unused), and D diagonal with `n_neg` entries -1
+    (Helfrich, Willmott & Ye, ICML 2018). Plain autodiff through W
     gives the paper's Cayley update, with any optimizer, and W stays orthogonal to
     float precision. States are row vectors: the cell computes `h @ W`, the
     transpose of the paper's `W h`. Used in `keras.layers.RNN(cell)` the cell
@@ -90,21 +97,29 @@ class ScoRNNCell(OrthogonalCellMixin, keras.layers.Layer):
         self.n_neg = n_neg
         self._n_neg = check_n_neg(n_neg, units)
         self.init_shared(
-            units=units, kernel_initializer=kernel_initializer,
-            bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
-            dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
+            units=units,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            seed=seed,
         )
 
     def build(self, input_shape):
         self.kernel = self.add_weight(
-            name="kernel", shape=(input_shape[-1], self.units),
-            initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
+            name="kernel",
+            shape=(input_shape[-1], self.units),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
         )
         # The skew parameter stays float32 under mixed precision: the Cayley
         # solve needs it, and W is cast to the compute dtype afterwards.
         self.recurrent_skew = self.add_weight(
-            name="recurrent_skew", shape=(self.units, self.units),
-            initializer=CayleySkewInitializer(self.seed), autocast=False,
+            name="recurrent_skew",
+            shape=(self.units, self.units),
+            initializer=CayleySkewInitializer(self.seed),
+            autocast=False,
         )
         self.modrelu_bias = self.add_weight(
             name="modrelu_bias", shape=(self.units,), initializer=self.bias_initializer

@@ -62,8 +62,7 @@ def skew_learning_rate_optimizer(optimizer, skew_learning_rate=None, skew_optimi
         skew_optimizer = optimizer.__class__.from_config(config)
     elif not isinstance(skew_optimizer, keras.optimizers.Optimizer):
         raise ValueError(
-            "`skew_optimizer` must be a keras.optimizers.Optimizer; received "
-            f"{skew_optimizer!r}."
+            f"`skew_optimizer` must be a keras.optimizers.Optimizer; received {skew_optimizer!r}."
         )
     mapping = keras.optimizers.OptimizerMap(optimizer, {SKEW_PATTERN: skew_optimizer})
     return keras.optimizers.MultiOptimizer(mapping)

@@ -37,8 +37,7 @@ def scan(fn, init, xs, reverse=False):
     # Read steps from TensorArrays: the gradient of `x[t]` inside the loop would
     # build a dense tensor of the whole of `x` at every step.
     inputs = [
-        tf.TensorArray(x.dtype, size=length, element_shape=x.shape[1:]).unstack(x)
-        for x in x_leaves
+        tf.TensorArray(x.dtype, size=length, element_shape=x.shape[1:]).unstack(x) for x in x_leaves
     ]
 
     def x_at(t):
@@ -49,9 +48,7 @@ def scan(fn, init, xs, reverse=False):
     first = index(0)
     carry, y = fn(init, x_at(first))
     _check_carry(init, carry)
-    carry = tf.nest.map_structure(
-        lambda c, i: tf.ensure_shape(c, i.shape), carry, init
-    )
+    carry = tf.nest.map_structure(lambda c, i: tf.ensure_shape(c, i.shape), carry, init)
     y_leaves = [] if y is None else tf.nest.flatten(y)
     arrays = [
         tf.TensorArray(leaf.dtype, size=length, element_shape=leaf.shape).write(first, leaf)
@@ -90,8 +87,9 @@ def value_and_grad(fn, args):
         tape.watch(args)
         value = fn(*args)
     grads = tape.gradient(value, args)
-    return value, [tf.zeros_like(a) if g is None else tf.convert_to_tensor(g)
-                   for a, g in zip(args, grads)]
+    return value, [
+        tf.zeros_like(a) if g is None else tf.convert_to_tensor(g) for a, g in zip(args, grads)
+    ]
 
 
 def batch_jacobian(fn, x):

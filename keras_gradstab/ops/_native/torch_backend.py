@@ -177,7 +177,8 @@ def scan(fn, init, xs, reverse=False):
         carry, ys, first_slices = _loop(fn, init, xs, reverse)
     if torch.is_grad_enabled() and STEP_THREADS > 0:
         outputs = [
-            t for t in pytree.tree_leaves(carry) + pytree.tree_leaves(ys)
+            t
+            for t in pytree.tree_leaves(carry) + pytree.tree_leaves(ys)
             if isinstance(t, torch.Tensor) and t.requires_grad
         ]
         if outputs:
@@ -195,9 +196,7 @@ def value_and_grad(fn, args):
     with torch.enable_grad():
         value = fn(*leaves)
         value.backward()
-    return value.detach(), [
-        torch.zeros_like(a) if a.grad is None else a.grad for a in leaves
-    ]
+    return value.detach(), [torch.zeros_like(a) if a.grad is None else a.grad for a in leaves]
 
 
 def batch_jacobian(fn, x):

@@ -74,8 +74,11 @@ class _Recorder(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
-        if (func in _READS_VALUES or func in _LAYOUT_SPECIFIC
-                or torch.is_grad_enabled() != self.grad_enabled):
+        if (
+            func in _READS_VALUES
+            or func in _LAYOUT_SPECIFIC
+            or torch.is_grad_enabled() != self.grad_enabled
+        ):
             self.faithful = False
         # The call list keeps every tensor alive, so `id`s stay unique while recording.
         self.calls.append([func, args, kwargs, out])
@@ -144,7 +147,7 @@ def _slice_range(node):
     if node.func is not aten.slice.Tensor or node.kwargs:
         return None
     defaults = (None, 0, None, None, 1)
-    source, dim, start, stop, step = tuple(node.args) + defaults[len(node.args):]
+    source, dim, start, stop, step = tuple(node.args) + defaults[len(node.args) :]
     if not isinstance(source, _Value) or step != 1:
         return None
     rank = source.tensor.dim()
@@ -212,9 +215,14 @@ def _fuse_addmm(nodes, outputs):
             continue
         for product, bias in (node.args, node.args[::-1]):
             mm = producer.get(id(product)) if isinstance(product, _Value) else None
-            if (mm is None or uses.get(id(product)) != 1 or not isinstance(bias, _Value)
-                    or bias.tensor.dim() != 1 or bias.tensor.dtype != product.tensor.dtype
-                    or bias.tensor.shape[0] != product.tensor.shape[1]):
+            if (
+                mm is None
+                or uses.get(id(product)) != 1
+                or not isinstance(bias, _Value)
+                or bias.tensor.dim() != 1
+                or bias.tensor.dtype != product.tensor.dtype
+                or bias.tensor.shape[0] != product.tensor.shape[1]
+            ):
                 continue
             node.func, node.args = aten.addmm.default, (bias, *mm.args)
             dropped.add(id(mm))
@@ -262,8 +270,9 @@ def _codegen(nodes, input_count, outputs):
         op = f"f{n}"
         # The OpOverload's C++ callable: what OpOverload.__call__ would call.
         namespace[op] = getattr(node.func, "_op", node.func)
-        call = ", ".join([expr(a) for a in node.args]
-                         + [f"{k}={expr(v)}" for k, v in node.kwargs.items()])
+        call = ", ".join(
+            [expr(a) for a in node.args] + [f"{k}={expr(v)}" for k, v in node.kwargs.items()]
+        )
         # An output that is a constant (a call that returns its argument) is not
         # rebound: `k0 = f(k0)` would make `k0` local to the generated function.
         names = [("_" if v.name.startswith("k") else v.name) for v in node.outs]
@@ -311,8 +320,9 @@ class StepProgram:
                 if a.is_floating_point() or a.is_complex():
                     magnitude = b.abs().nan_to_num(nan=0.0, posinf=0.0, neginf=0.0)
                     scale = float(magnitude.max()) if b.numel() else 0.0
-                    if not torch.allclose(a, b, rtol=1e-4, atol=1e-6 * max(scale, 1.0),
-                                          equal_nan=True):
+                    if not torch.allclose(
+                        a, b, rtol=1e-4, atol=1e-6 * max(scale, 1.0), equal_nan=True
+                    ):
                         return False
                 elif not torch.equal(a, b):
                     return False
@@ -342,18 +352,14 @@ class StepProgram:
             result = fn(carry, x)
         carry_out, y = result
         # A `None` y has no leaves (what the scan stacks is the carry's and y's tensors).
-        output_leaves = pytree.tree_leaves(carry_out) + (
-            [] if y is None else pytree.tree_leaves(y))
-        if not recorder.faithful or not all(
-            isinstance(t, torch.Tensor) for t in output_leaves
-        ):
+        output_leaves = pytree.tree_leaves(carry_out) + ([] if y is None else pytree.tree_leaves(y))
+        if not recorder.faithful or not all(isinstance(t, torch.Tensor) for t in output_leaves):
             return result, None
         nodes, values = _to_graph(recorder.calls, input_leaves)
         if nodes is None:
             return result, None
         # An output made outside the recorded calls is a constant of the step.
-        outputs = [values.get(id(t)) or _Value(f"k_out{i}", t)
-                   for i, t in enumerate(output_leaves)]
+        outputs = [values.get(id(t)) or _Value(f"k_out{i}", t) for i, t in enumerate(output_leaves)]
         nodes = _drop_unused(_fuse_addmm(_fuse_slices(nodes, outputs), outputs), outputs)
         step, source = _codegen(nodes, len(input_leaves), outputs)
         return result, cls(step, source)
