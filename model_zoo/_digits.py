@@ -92,29 +92,39 @@ def train(model, data, epochs, batch_size=64, learning_rate=1e-3):
     return float(accuracy), seconds
 
 
-def parse_args(doc, argv, *, name, epochs, quick_help, seeds=None):
-    """`(args, out)`: the arguments of a digits recipe (`--quick`, `--out`,
-    `--epochs`, `--seed`; `--seeds`, the number of seeds from `--seed` on, when
-    `seeds` gives its default) and the preset directory it writes (`--out`, else
-    the package's presets; a quick run must name `--out`)."""
-    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help=quick_help)
-    parser.add_argument(
+def parser(description, quick_help, epochs, seeds=None):
+    """The digits recipes' common options: `--quick`, `--out`, `--epochs`, `--seed`
+    and, when `seeds` gives its default, `--seeds` (the number of seeds from `--seed`
+    on). A recipe may add its own before `parse`."""
+    result = argparse.ArgumentParser(description=description)
+    result.add_argument("--quick", action="store_true", help=quick_help)
+    result.add_argument(
         "--out", default=None, help="where to write the preset (default: the package's presets)"
     )
-    parser.add_argument("--epochs", type=int, default=epochs)
-    parser.add_argument("--seed", type=int, default=0)
+    result.add_argument("--epochs", type=int, default=epochs)
+    result.add_argument("--seed", type=int, default=0)
     if seeds is not None:
-        parser.add_argument(
+        result.add_argument(
             "--seeds",
             type=int,
             default=seeds,
             help="train every model with this many seeds, from --seed on",
         )
+    return result
+
+
+def parse(parser, argv, name):
+    """`(args, out)`: the parsed arguments and the preset directory the recipe writes
+    (`--out`, else the package's presets; a quick run must name `--out`)."""
     args = parser.parse_args(argv)
     if args.quick and args.out is None:
         parser.error("--quick needs --out (a quick run never writes into the package)")
     return args, args.out or os.path.join(PRESETS_DIR, name)
+
+
+def parse_args(doc, argv, *, name, epochs, quick_help, seeds=None):
+    """`parse` of the common options alone (see `parser`)."""
+    return parse(parser(doc.splitlines()[0], quick_help, epochs, seeds), argv, name)
 
 
 def load_data(quick, size=256, data=DATA):

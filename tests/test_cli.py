@@ -164,6 +164,13 @@ def test_zoo_table_prints_bits_per_character_as_a_number():
         "seconds": 1.0,
         "ok": True,
         "error": None,
+        "baseline": {
+            "model": "GRU",
+            "metric": "bits_per_character",
+            "value": 2.3,
+            "trained": "the same way",
+        },
+        "improvement": 0.05,
     }
     table = cli.format_zoo_table([row])
-    assert "| 2.2500 | 2.2512 |" in table and "%" not in table.splitlines()[2]
+    assert "| 2.2500 | 2.2512 | 2.3000 |" in table and "%" not in table.splitlines()[2]

@@ -219,7 +219,9 @@ def test_layer_nan_in_any_trainable_weight_gives_nan(name):
     original = [numpy(w) for w in layer.trainable_weights]
     for weight, value in zip(layer.trainable_weights, original):
         poisoned = value.copy()
-        poisoned.flat[0] = NAN
+        # A skew parameter X enters A = triu(X, 1) - triu(X, 1)^T: poison an entry of
+        # its strict upper triangle (the diagonal and lower triangle are unused).
+        poisoned.flat[1 if "skew" in weight.path else 0] = NAN
         weight.assign(poisoned)
         assert np.isnan(numpy(layer(x, training=True))).any(), weight.path
         weight.assign(value)
