@@ -17,6 +17,7 @@ _default_backend.apply()
 
 from keras_gradstab import (  # noqa: E402
     activations,
+    backend,
     callbacks,
     constraints,
     datasets,
@@ -35,6 +36,7 @@ from keras_gradstab.version import __version__  # noqa: E402
 __all__ = [
     "__version__",
     "activations",
+    "backend",
     "callbacks",
     "constraints",
     "datasets",

@@ -61,7 +61,7 @@ def surrogate(quantizer):
     def total(x):
         return ops.sum(quantizer(x))
 
-    _, (grad,) = kg.ops._native.value_and_grad(total, [ops.convert_to_tensor(grid)])
+    _, (grad,) = kg.backend.value_and_grad(total, [ops.convert_to_tensor(grid)])
     return np.asarray(ops.convert_to_numpy(grad))
 
 

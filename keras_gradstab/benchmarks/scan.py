@@ -116,7 +116,7 @@ def _timers(x):
 
             return run
 
-        from keras_gradstab.ops._native import torch_backend
+        from keras_gradstab.backend import torch as torch_backend
 
         def eager_steps():
             # The same scan calling `fn` at every step (KERAS_GRADSTAB_TORCH_REPLAY=0).

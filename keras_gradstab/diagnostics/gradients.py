@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_gradstab.ops import _native
+from keras_gradstab import backend
 
 
 def _layers(model):
@@ -116,7 +116,7 @@ def layer_statistics(model, x, y, loss=None, training=False):
                 prediction = model(x, training=training)
             return ops.mean(loss_fn(y, prediction))
 
-    _, grads = _native.value_and_grad(objective, [v.value for v in variables] + probes)
+    _, grads = backend.value_and_grad(objective, [v.value for v in variables] + probes)
     weight_sq = [0.0] * len(layers)
     has_weights = [False] * len(layers)
     for v, g in zip(variables, grads[: len(variables)]):
@@ -318,5 +318,5 @@ def jacobian_singular_values(model, x):
         out = model(ops.reshape(flat, (-1,) + in_shape), training=False)
         return ops.reshape(out, (ops.shape(flat)[0], -1))
 
-    jac = _numpy(_native.batch_jacobian(fn, ops.reshape(x, (batch, -1))))
+    jac = _numpy(backend.batch_jacobian(fn, ops.reshape(x, (batch, -1))))
     return np.linalg.svd(jac, compute_uv=False)

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_gradstab.ops import _native
+from keras_gradstab import backend
 from keras_gradstab.quantizers.reste import ReSTE
 
 
@@ -108,7 +108,7 @@ def gradient_stability(model, x, y, loss=None):
         with keras.StatelessScope(state_mapping=list(zip(kernels, values))):
             return ops.mean(loss(y, model(x, training=False)))
 
-    _, grads = _native.value_and_grad(loss_of, [k.value for k in kernels])
+    _, grads = backend.value_and_grad(loss_of, [k.value for k in kernels])
     return float(sum(np.var(np.abs(np.asarray(ops.convert_to_numpy(g)))) for g in grads))
 
 

@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from keras_gradstab.ops import _native
+from keras_gradstab import backend
 from keras_gradstab.ops._checks import dtype_name, require_floating
 
 
@@ -119,9 +119,9 @@ def linear_recurrence(a, b, initial=None, reverse=False):
         b_edge = (a_edge * initial if form == "diagonal" else _matvec(a_edge, initial)) + b_edge
         b_edge = b_edge[:, None]
         b = (
-            _native.concatenate([b[:, :-1], b_edge], 1)
+            backend.concatenate([b[:, :-1], b_edge], 1)
             if reverse
-            else _native.concatenate([b_edge, b[:, 1:]], 1)
+            else backend.concatenate([b_edge, b[:, 1:]], 1)
         )
-    _, h = _native.associative_scan(combine, (a, b), axis=1, reverse=reverse)
+    _, h = backend.associative_scan(combine, (a, b), axis=1, reverse=reverse)
     return h

@@ -2,7 +2,7 @@
 
 import keras
 
-from keras_gradstab.ops import _native
+from keras_gradstab import backend
 from keras_gradstab.ops._checks import as_tensor_tree
 
 
@@ -84,4 +84,4 @@ def scan(fn, init, xs, reverse=False):
     (length,) = lengths
     if length == 0:
         raise ValueError("`xs` has length 0 along axis 0: there is nothing to scan.")
-    return _native.scan(fn, init, xs, reverse)
+    return backend.scan(fn, init, xs, reverse)

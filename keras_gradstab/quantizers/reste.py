@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_gradstab.ops import _native
+from keras_gradstab import backend
 from keras_gradstab.ops._checks import is_finite_number
 from keras_gradstab.quantizers.base import SignQuantizer, sign
 
@@ -127,9 +127,9 @@ class ReSTE(SignQuantizer):
         # power(s, p): a pow with a tensor exponent costs ~15x more on CPU on XLA
         # and torch; comparisons cast to masks cost two passes each on torch. On
         # torch a plain backward pass runs the same formula in place (base 2,
-        # exp2 is cheaper there), `_native.reste_backward`.
+        # exp2 is cheaper there), `backend.reste_backward`.
         lower = _next_float_above(self.rectify, x.dtype)
-        fast = _native.reste_backward
+        fast = backend.reste_backward
         if fast is not None:
             grad = fast(x, upstream, o, lower, self.threshold, _ZONE_SCALE, _FLOOR)
             if grad is not None:

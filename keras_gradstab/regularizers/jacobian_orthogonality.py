@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_gradstab.ops import _native
+from keras_gradstab import backend
 from keras_gradstab.ops._checks import is_finite_number
 
 
@@ -62,7 +62,7 @@ class JacobianOrthogonality:
         reps = (2 * self.num_probes,) + (1,) * (len(x.shape) - 1)
         x = ops.tile(x, reps)  # [v probes; w probes] in one batch
         probes = keras.random.normal(ops.shape(x), seed=self._seeds, dtype=x.dtype)
-        _, products = _native.jvp(function, x, probes)
+        _, products = backend.jvp(function, x, probes)
         n = ops.shape(x)[0] // 2
         products = ops.reshape(products, (2, n, -1))
         probes = ops.reshape(probes, (2, n, -1))

@@ -171,7 +171,7 @@ def test_native_path_is_the_one_that_runs(monkeypatch):
     elif BACKEND == "torch":
         import torch
 
-        from keras_gradstab.ops._native import torch_backend
+        from keras_gradstab.backend import torch as torch_backend
 
         real = torch_backend._loop
         monkeypatch.setattr(torch_backend, "_loop", lambda *a: calls.append("loop") or real(*a))
@@ -183,7 +183,7 @@ def test_native_path_is_the_one_that_runs(monkeypatch):
     carry, _ = kg.ops.scan(lambda c, x: (c + x, c), ops.zeros((2,)), xs)
     assert calls == [expected], calls
     np.testing.assert_allclose(ops.convert_to_numpy(carry), [3.0, 3.0])
-    assert kg.ops._native.NAME != "keras.ops"
+    assert kg.backend.NAME != "keras.ops"
 
 
 def test_bad_input_names_the_argument():

@@ -1,4 +1,4 @@
-"""Steps of the forms the torch scan records and rewrites (torch_step.py), on every backend.
+"""Steps of the forms the torch scan records and rewrites (step_replay.py), on every backend.
 
 The torch scan records its first step and replays it, with gate slices fused into
 one split and `mm + bias` into `addmm`. These tests give every backend steps that
@@ -133,7 +133,7 @@ def test_stopped_gradient_inside_a_step():
 def test_torch_records_rewrites_and_falls_back():
     import torch
 
-    from keras_gradstab.ops._native.torch_step import StepProgram
+    from keras_gradstab.backend.torch.step_replay import StepProgram
 
     h0, xs, u, b = (ops.convert_to_tensor(a) for a in sliced_problem(seed=4))
     u.requires_grad_()

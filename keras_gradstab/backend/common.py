@@ -4,6 +4,8 @@ import keras
 from keras import ops
 
 NAME = "keras.ops"
+reste_backward = None
+fused_recurrence = {}
 
 
 def concatenate(tensors, axis):

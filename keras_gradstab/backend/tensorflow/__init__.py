@@ -2,9 +2,11 @@
 
 import tensorflow as tf
 
-from keras_gradstab.ops._native import generic
+from keras_gradstab.backend import common as generic
 
 NAME = "tf.while_loop"
+reste_backward = None
+fused_recurrence = {}
 associative_scan = generic.associative_scan
 concatenate = generic.concatenate
 

@@ -7,7 +7,7 @@ per operation in the backward pass), not arithmetic. Measured here
 called once per time step with nothing around it (no per-step pytree work), the
 outputs stacked once, and autograd differentiating that loop itself. The first
 step is recorded at the ATen level and the others replay the recording
-(`torch_step.py`), which removes Keras's per-operation overhead from every step
+(`step_replay.py`), which removes Keras's per-operation overhead from every step
 but the first two and fuses gate slices. An earlier design here (per-step
 carry-only backward plus one batched `vmap` pass for weight gradients) cost more
 than it saved once the single-thread setting below was applied to both.
@@ -32,12 +32,13 @@ import os
 import torch
 from torch.utils import _pytree as pytree
 
-from keras_gradstab.ops._native import generic
-from keras_gradstab.ops._native.torch_step import StepProgram
+from keras_gradstab.backend import common as generic
+from keras_gradstab.backend.torch.step_replay import StepProgram
 
 NAME = "torch.loop"
+fused_recurrence = {}
 STEP_THREADS = int(os.environ.get("KERAS_GRADSTAB_TORCH_STEP_THREADS", "1"))
-# The first step is recorded and the others replay it (torch_step.py);
+# The first step is recorded and the others replay it (step_replay.py);
 # KERAS_GRADSTAB_TORCH_REPLAY=0 calls `fn` at every step instead.
 REPLAY = os.environ.get("KERAS_GRADSTAB_TORCH_REPLAY", "1") != "0"
 

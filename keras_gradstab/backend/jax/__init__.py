@@ -4,6 +4,8 @@ import jax
 import jax.numpy as jnp
 
 NAME = "jax.lax.scan"
+reste_backward = None
+fused_recurrence = {}
 
 
 def _structure_error(carry, new_carry):
