@@ -1,21 +1,20 @@
-"""A small recurrent layer on `keras_gradstab.ops.scan`, used to test the harness and
-the scan core inside real Keras models (fit, save, jit, mixed precision)."""
+"""Small recurrent layers on `keras_gradstab.layers.ScanRNN`, used to test the harness
+and the scan core inside real Keras models (fit, save, jit, mixed precision)."""
 
 import keras
 from keras import ops
 
 import keras_gradstab as kg
+from keras_gradstab.layers.recurrent.base import CellArgumentsRNN
 
 
 @keras.saving.register_keras_serializable(package="keras_gradstab_tests")
-class ScanSimpleRNN(keras.layers.Layer):
-    """h_t = tanh(x_t W + h_{t-1} U + b), run on `kg.ops.scan`."""
+class TanhCell(kg.layers.ScanCell):
+    """h_t = tanh(x_t W + b + h_{t-1} U) as a `ScanCell`."""
 
-    def __init__(self, units, go_backwards=False, return_sequences=False, **kwargs):
+    def __init__(self, units, **kwargs):
         super().__init__(**kwargs)
-        self.units = units
-        self.go_backwards = go_backwards
-        self.return_sequences = return_sequences
+        self.units = self.state_size = self.output_size = units
 
     def build(self, input_shape):
         self.kernel = self.add_weight(
@@ -26,31 +25,32 @@ class ScanSimpleRNN(keras.layers.Layer):
         )
         self.bias = self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
 
-    def call(self, inputs):
-        # The input projection of every step in one matmul, before the loop.
-        projected = ops.matmul(inputs, self.kernel) + self.bias
-        projected = ops.transpose(projected, (1, 0, 2))
-        recurrent = ops.convert_to_tensor(self.recurrent_kernel)
-        h0 = ops.zeros((ops.shape(inputs)[0], self.units), dtype=projected.dtype)
+    def project_inputs(self, inputs):
+        return kg.ops.matmul(inputs, self.kernel) + self.bias
 
-        def step(h, x):
-            h = ops.tanh(x + ops.matmul(h, recurrent))
-            return h, h
+    def recurrent_constants(self, training=False, update_state=False):
+        return {"recurrent": ops.convert_to_tensor(self.recurrent_kernel)}
 
-        h, hs = kg.ops.scan(step, h0, projected, reverse=self.go_backwards)
-        if self.return_sequences:
-            return ops.transpose(hs, (1, 0, 2))
-        return h
-
-    def compute_output_shape(self, input_shape):
-        if self.return_sequences:
-            return tuple(input_shape[:2]) + (self.units,)
-        return (input_shape[0], self.units)
+    def step(self, projected, states, constants, recurrent_mask=None):
+        return [ops.tanh(projected + ops.matmul(states[0], constants["recurrent"]))]
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "units": self.units,
-            "go_backwards": self.go_backwards,
-            "return_sequences": self.return_sequences,
-        }
+        return {**super().get_config(), "units": self.units}
+
+
+@keras.saving.register_keras_serializable(package="keras_gradstab_tests")
+class ScanSimpleRNN(CellArgumentsRNN):
+    """A simple RNN on `ScanRNN` through the `ScanCell` protocol."""
+
+    cell_class = TanhCell
+    cell_keys = ("units",)
+    cell_name = "tanh_cell"
+
+
+@keras.saving.register_keras_serializable(package="keras_gradstab_tests")
+class ScanGRU(CellArgumentsRNN):
+    """`keras.layers.GRUCell` on `ScanRNN`: the path of any Keras cell."""
+
+    cell_class = keras.layers.GRUCell
+    cell_keys = ("units",)
+    cell_name = "gru_cell"

@@ -172,3 +172,35 @@ def test_layer_checks_sequences_and_state(tmp_path):
         atol=1e-5,
         run_mixed_precision=False,
     )
+
+
+def test_bidirectional_stateful_and_dropout():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    kwargs = {"units": 4, "rank": 2, "update": "heavy_ball", "eta": 0.3, "bias_initializer": "ones"}
+    both = keras.layers.Bidirectional(SBORNN(**kwargs, return_sequences=True))
+    out = _np(both(x))
+    forward, backward = (
+        SBORNN(**kwargs, return_sequences=True),
+        SBORNN(**kwargs, return_sequences=True, go_backwards=True),
+    )
+    forward(x), backward(x)
+    forward.set_weights(both.forward_layer.get_weights())
+    backward.set_weights(both.backward_layer.get_weights())
+    np.testing.assert_allclose(out[..., :4], _np(forward(x)), atol=1e-6)
+    np.testing.assert_allclose(out[..., 4:], _np(backward(x))[:, ::-1], atol=1e-6)
+    # Stateful: the second call starts from the first call's final states.
+    stateful = SBORNN(**kwargs, stateful=True, return_state=True)
+    _, *states = stateful(x)
+    plain = SBORNN(**kwargs)
+    plain(x)
+    plain.set_weights(stateful.get_weights())
+    second = _np(stateful(x)[0])
+    np.testing.assert_allclose(second, _np(plain(x, initial_state=states)), atol=1e-6)
+    # Dropout: active in training only; the inputs' mask scales by 1 / (1 - rate).
+    dropped = SBORNN(**kwargs, dropout=0.5, seed=3)
+    inference = _np(dropped(x))
+    np.testing.assert_allclose(_np(dropped(x, training=False)), inference)
+    assert not np.allclose(_np(dropped(x, training=True)), inference)
+    with pytest.raises(ValueError, match="dropout"):
+        SBORNN(4, dropout=1.5)

@@ -1,6 +1,10 @@
 """Recurrent cells and layers on keras_gradstab.ops.scan: orthogonal (scoRNN, NC-GRU),
 normalized (ENRNN) and optimizer-based (SBO-RNN)."""
 
+from keras_gradstab.layers.recurrent.base import (
+    ScanCell,
+    ScanRNN,
+)
 from keras_gradstab.layers.recurrent.enrnn import (
     ENRNN,
     ENRNNCell,
@@ -28,6 +32,8 @@ __all__ = [
     "NCGRUCell",
     "SBORNN",
     "SBORNNCell",
+    "ScanCell",
+    "ScanRNN",
     "ScoRNN",
     "ScoRNNCell",
     "skew_learning_rate_optimizer",

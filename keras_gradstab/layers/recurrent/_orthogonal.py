@@ -8,7 +8,8 @@ transpose of theirs, which changes neither orthogonality nor the spectral radius
 The data path of a layer, read top to bottom:
 1. the cell builds its recurrent matrices once per call (`recurrent_constants`);
 2. the input projections of every step in one matmul (`project_inputs`);
-3. one `keras_gradstab.ops.scan` over time calling the cell's pure `step`.
+3. one `keras_gradstab.ops.scan` over time calling the cell's pure `step`, or the
+   backend's fused recurrence of the cell (see `keras_gradstab.layers.ScanRNN`).
 """
 
 import math
@@ -17,13 +18,9 @@ import keras
 import numpy as np
 from keras import ops
 
-# Not public in Keras 3, but keras.layers.RNN.call draws the dropout masks before
-# its loop only for cells that are instances of this class (needed on JAX).
-from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
-
 from keras_gradstab import ops as kg_ops
+from keras_gradstab.layers.recurrent.base import CellArgumentsRNN, ScanCell
 from keras_gradstab.layers.recurrent.skew_learning_rate import SKEW_WEIGHT_NAMES
-from keras_gradstab.ops._checks import require_steps
 
 
 @keras.saving.register_keras_serializable(package="keras_gradstab")
@@ -108,17 +105,14 @@ def scaled_cayley(x, d):
     return kg_ops.cayley(skew(x), d)
 
 
-class OrthogonalCellMixin(DropoutRNNCell):
-    """Cell side of the contract with `OrthogonalRNN`.
+class OrthogonalCellMixin(ScanCell):
+    """What the orthogonal cells add to `ScanCell`: the shared arguments, their
+    config, the conversion of old skew parameters on load, and `recurrent_matrices`.
 
-    A cell defines `recurrent_constants(training, update_state)` (the recurrent
-    matrices, built once per sequence, and every other weight that `step` reads:
-    `step` runs again in torch's backward pass, after a `stateless_call` scope
-    has closed, so it must read tensors, never Keras variables), `project_inputs(inputs)` (works on
-    `[..., input_dim]`, so on a whole sequence at once) and the pure
-    `step(projected, h, constants, recurrent_mask)`. `call` composes them for
-    one step, so the cell also works in `keras.layers.RNN(cell)`, rebuilding the
-    matrices at every step there.
+    `recurrent_constants` holds every weight that `step` reads (the recurrent
+    matrices and the modReLU bias): `step` may run again in torch's backward pass,
+    after a `stateless_call` scope has closed, so it reads tensors, never Keras
+    variables. In `keras.layers.RNN(cell)` the matrices are rebuilt at every step.
     """
 
     def init_shared(
@@ -167,20 +161,6 @@ class OrthogonalCellMixin(DropoutRNNCell):
             "seed": self.seed,
         }
 
-    def call(self, inputs, states, training=False):
-        h = states[0] if isinstance(states, (list, tuple)) else states
-        if training and self.dropout > 0:
-            inputs = inputs * self.get_dropout_mask(inputs)
-        recurrent_mask = None
-        if training and self.recurrent_dropout > 0:
-            recurrent_mask = self.get_recurrent_dropout_mask(h)
-        constants = self.recurrent_constants(training=training, update_state=False)
-        h = self.step(self.project_inputs(inputs), h, constants, recurrent_mask)
-        return h, [h]
-
-    def get_initial_state(self, batch_size=None):
-        return [ops.zeros((batch_size, self.state_size), dtype=self.compute_dtype)]
-
     def recurrent_matrices(self):
         """The recurrent matrices the next call would use, as a dict of tensors."""
         constants = self.recurrent_constants(training=False, update_state=False)
@@ -190,118 +170,9 @@ class OrthogonalCellMixin(DropoutRNNCell):
         return ops.cast(x, self.compute_dtype)
 
 
-class OrthogonalRNN(keras.layers.RNN):
-    """`keras.layers.RNN` whose time loop runs on `keras_gradstab.ops.scan`.
-
-    Masking, `go_backwards`, `stateful`, `return_state`, dropout and `Bidirectional`
-    go through `keras.layers.RNN.call` unchanged; only `inner_loop` is replaced.
-
-    A subclass names its `cell_class`, the cell's argument names `cell_keys` (they
-    are the layer's arguments and config keys too) and `cell_name`. Positional
-    arguments and the keyword arguments in `cell_keys` build the cell; the others
-    go to `keras.layers.RNN`.
-    """
-
-    cell_class = None
-    cell_keys = ()
-    cell_name = None
-
-    def __init__(
-        self,
-        *cell_args,
-        return_sequences=False,
-        return_state=False,
-        go_backwards=False,
-        stateful=False,
-        unroll=False,
-        zero_output_for_mask=False,
-        **kwargs,
-    ):
-        cell_kwargs = {key: kwargs.pop(key) for key in self.cell_keys if key in kwargs}
-        cell = self.cell_class(
-            *cell_args,
-            **cell_kwargs,
-            dtype=kwargs.get("dtype"),
-            trainable=kwargs.get("trainable", True),
-            name=self.cell_name,
-        )
-        super().__init__(
-            cell,
-            return_sequences=return_sequences,
-            return_state=return_state,
-            go_backwards=go_backwards,
-            stateful=stateful,
-            unroll=unroll,
-            zero_output_for_mask=zero_output_for_mask,
-            **kwargs,
-        )
-        self.input_spec = keras.layers.InputSpec(ndim=3)
-
-    @property
-    def units(self):
-        return self.cell.units
-
-    def inner_loop(self, sequences, initial_state, mask, training=False):
-        cell = self.cell
-        h0 = initial_state[0] if isinstance(initial_state, (list, tuple)) else initial_state
-        if isinstance(mask, (list, tuple)):
-            mask = mask[0]
-        # The recurrent matrices, once for the whole sequence.
-        constants = cell.recurrent_constants(training=training, update_state=bool(training))
-        # Dropout masks: drawn by RNN.call before the loop, one per sequence.
-        if training and cell.dropout > 0:
-            dropout_mask = cell.get_dropout_mask(sequences[:, 0, :])
-            sequences = sequences * ops.expand_dims(dropout_mask, 1)
-        recurrent_mask = None
-        if training and cell.recurrent_dropout > 0:
-            recurrent_mask = cell.get_recurrent_dropout_mask(h0)
-        # The input projections of every step in one matmul.
-        projected = ops.transpose(cell.project_inputs(sequences), (1, 0, 2))
-        if self.go_backwards:
-            # Keras returns the outputs in processing order.
-            projected = ops.flip(projected, 0)
-        xs = {"x": projected}
-        if mask is not None:
-            mask = ops.expand_dims(ops.transpose(ops.cast(mask, "bool"), (1, 0)), -1)
-            xs["mask"] = ops.flip(mask, 0) if self.go_backwards else mask
-        zero_output = self.zero_output_for_mask
-        want_sequences = self.return_sequences
-
-        def step(h, x):
-            new_h = cell.step(x["x"], h, constants, recurrent_mask)
-            if "mask" in x:
-                new_h = ops.where(x["mask"], new_h, h)
-                output = (
-                    ops.where(x["mask"], new_h, ops.zeros_like(new_h)) if zero_output else new_h
-                )
-            else:
-                output = new_h
-            return new_h, (output if want_sequences else None)
-
-        h_last, outputs = kg_ops.scan(step, h0, xs)
-        if want_sequences:
-            last_output = outputs[-1]
-            outputs = ops.transpose(outputs, (1, 0, 2))
-        else:
-            last_output = h_last
-            outputs = ops.expand_dims(h_last, 1)
-        return last_output, outputs, [h_last]
-
-    def call(self, sequences, initial_state=None, mask=None, training=False):
-        require_steps(type(self).__name__, sequences, (1,))
-        return super().call(sequences, initial_state=initial_state, mask=mask, training=training)
+class OrthogonalRNN(CellArgumentsRNN):
+    """A `CellArgumentsRNN` whose cell reports its recurrent matrices."""
 
     def recurrent_matrices(self):
         """The cell's recurrent matrices (see the cell's `recurrent_matrices`)."""
         return self.cell.recurrent_matrices()
-
-    def get_config(self):
-        """RNN's own keys plus the cell's arguments, without `cell`."""
-        config = super().get_config()
-        del config["cell"]
-        cell_config = self.cell.get_config()
-        return {**config, **{key: cell_config[key] for key in self.cell_keys}}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

@@ -258,11 +258,25 @@ class ENRNNCell(OrthogonalCellMixin, keras.layers.Layer):
     def project_inputs(self, inputs):
         return matmul(inputs, self.kernel)
 
-    def step(self, projected, h, constants, recurrent_mask=None):
-        hd = h if recurrent_mask is None else h * recurrent_mask
-        return modrelu(
-            projected + ops.matmul(hd, constants["recurrent"]), constants["modrelu_bias"]
+    fused_recurrence = "modrelu"
+
+    def fused_call(self, function, projected, states, constants, mask, recurrent_mask):
+        outputs, h = function(
+            projected,
+            states[0],
+            constants["recurrent"],
+            ops.cast(constants["modrelu_bias"], projected.dtype),
+            mask,
+            recurrent_mask,
         )
+        return outputs, [h]
+
+    def step(self, projected, states, constants, recurrent_mask=None):
+        h = states[0]
+        hd = h if recurrent_mask is None else h * recurrent_mask
+        return [
+            modrelu(projected + ops.matmul(hd, constants["recurrent"]), constants["modrelu_bias"])
+        ]
 
     def get_config(self):
         return {

@@ -330,7 +330,22 @@ class NCGRUCell(OrthogonalCellMixin, keras.layers.Layer):
         bias = ops.concatenate([self.bias, ops.zeros((self.units,), self.bias.dtype)])
         return matmul(inputs, self.kernel) + ops.cast(bias, self.compute_dtype)
 
-    def step(self, projected, h, constants, recurrent_mask=None):
+    fused_recurrence = "ncgru"
+
+    def fused_call(self, function, projected, states, constants, mask, recurrent_mask):
+        outputs, h = function(
+            projected,
+            states[0],
+            constants["recurrent"],
+            constants.get("candidate"),
+            ops.cast(constants["modrelu_bias"], projected.dtype),
+            mask,
+            recurrent_mask,
+        )
+        return outputs, [h]
+
+    def step(self, projected, states, constants, recurrent_mask=None):
+        h = states[0]
         # ops.split, not slices: on TensorFlow (graph mode, as Keras runs it there)
         # the gradient of a slice builds a zero tensor of the whole input and adds
         # into it; the gradient of a split is one concatenation. That made the
@@ -349,7 +364,7 @@ class NCGRUCell(OrthogonalCellMixin, keras.layers.Layer):
         else:
             candidate = p_c + ops.matmul(r * hd, constants["candidate"])
         c = modrelu(candidate, constants["modrelu_bias"])
-        return c + u * (h - c)  # u h + (1 - u) c
+        return [c + u * (h - c)]  # u h + (1 - u) c
 
     def get_config(self):
         return {

@@ -14,24 +14,23 @@ an optimizer on f:
 import keras
 from keras import ops
 
-from keras_gradstab.ops._checks import is_finite_number, require_steps
+from keras_gradstab.layers.recurrent._orthogonal import check_rate
+from keras_gradstab.layers.recurrent.base import CellArgumentsRNN, ScanCell
+from keras_gradstab.ops._checks import is_finite_number
 from keras_gradstab.ops.matmul import matmul
-from keras_gradstab.ops.scan import scan
 
 UPDATES = ("gd", "heavy_ball", "nesterov")
 
 
 @keras.saving.register_keras_serializable(package="keras_gradstab")
-class SBORNNCell(keras.layers.Layer):
+class SBORNNCell(ScanCell):
     """The SBO-RNN cell: one optimizer step on `1/2 ||alpha h - relu(h W_h + x W_x + b)||^2`.
 
     `W_h = I + U V` with `U` `[units, rank]` and `V` `[rank, units]` trained (the
     reference left them random and untrained); `mu` (momentum) is trained, `eta`
     and `alpha` are fixed. See the module docstring for the three updates. The
-    cell follows the Keras cell contract (`state_size`, `output_size`,
-    `get_initial_state`, `call(inputs, states)`), so `keras.layers.RNN` can run it;
-    `SBORNN` runs it faster on `keras_gradstab.ops.scan` with the input projection
-    of all steps hoisted out of the loop.
+    cell is a `ScanCell`: `keras.layers.RNN` can run it, and `SBORNN` runs it
+    faster with the input projection of all steps hoisted out of the loop.
 
     Args:
         units: hidden size.
@@ -43,6 +42,10 @@ class SBORNNCell(keras.layers.Layer):
         kernel_initializer: initializer of `W_x`.
         low_rank_initializer: initializer of `U` and `V`.
         bias_initializer: initializer of `b`.
+        dropout: fraction of the inputs to drop (one mask per sequence).
+        recurrent_dropout: fraction of the state to drop where it enters `phi`
+            (`(h * mask) W_h`; one mask per sequence).
+        seed: random seed of the dropout masks.
 
     Call arguments:
         inputs: `[batch, input_dim]`.
@@ -70,6 +73,9 @@ class SBORNNCell(keras.layers.Layer):
         kernel_initializer="glorot_uniform",
         low_rank_initializer=None,
         bias_initializer="zeros",
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -95,6 +101,12 @@ class SBORNNCell(keras.layers.Layer):
             or keras.initializers.RandomNormal(stddev=1.0 / (units * rank) ** 0.25 / 4)
         )
         self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.dropout = check_rate("dropout", dropout)
+        self.recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
+        self.seed = seed
+        if self.dropout or self.recurrent_dropout:
+            # Only then: files saved without dropout hold no generator state.
+            self.seed_generator = keras.random.SeedGenerator(seed=seed)
         num_states = 1 if update == "gd" else 2
         self.state_size = [units] * num_states if num_states > 1 else units
         self.output_size = units
@@ -118,48 +130,53 @@ class SBORNNCell(keras.layers.Layer):
                 name="mu", shape=(), initializer=keras.initializers.Constant(self.mu)
             )
 
-    def get_initial_state(self, batch_size=None):
-        sizes = self.state_size if isinstance(self.state_size, list) else [self.state_size]
-        return [ops.zeros((batch_size, s), dtype=self.compute_dtype) for s in sizes]
-
     def project_inputs(self, inputs):
         """`x W_x + b` for inputs of any leading shape (hoisted out of the loop)."""
         return matmul(inputs, self.kernel) + self.bias
 
-    def step_fn(self):
-        """A pure `(states, projected_x) -> states` step with the weights read once."""
-        u, v = ops.convert_to_tensor(self.u), ops.convert_to_tensor(self.v)
-        eta, alpha = self.eta, self.alpha
-        mu = ops.convert_to_tensor(self.momentum) if self.update != "gd" else None
-        update = self.update
+    def recurrent_constants(self, training=False, update_state=False):
+        constants = {"u": ops.convert_to_tensor(self.u), "v": ops.convert_to_tensor(self.v)}
+        if self.update != "gd":
+            constants["mu"] = ops.convert_to_tensor(self.momentum)
+        return constants
 
-        def grad_f(h, projected):
-            pre = h + ops.matmul(ops.matmul(h, u), v) + projected  # h (I + U V) + x W_x + b
-            phi = ops.relu(pre)
-            r = alpha * h - phi
-            rd = r * ops.cast(pre > 0, r.dtype)
-            # (r D) W_h^T = r D + ((r D) V^T) U^T
-            return alpha * r - rd - ops.matmul(ops.matmul(rd, ops.transpose(v)), ops.transpose(u))
+    fused_recurrence = "sbornn"
 
-        def step(states, projected):
-            h = states[0]
-            g = grad_f(h, projected)
-            if update == "gd":
-                return [h - eta * g]
-            m = ops.cast(mu, h.dtype)
-            if update == "heavy_ball":
-                velocity = m * states[1] - eta * g
-                return [h + velocity, velocity]
-            y = h - eta * g
-            return [y + m * (y - states[1]), y]
+    def fused_call(self, function, projected, states, constants, mask, recurrent_mask):
+        if recurrent_mask is not None:
+            return None
+        mu = constants.get("mu")
+        outputs, states = function(
+            projected,
+            tuple(states),
+            ops.cast(constants["u"], projected.dtype),
+            ops.cast(constants["v"], projected.dtype),
+            None if mu is None else ops.cast(mu, projected.dtype),
+            self.eta,
+            self.alpha,
+            self.update,
+            mask,
+        )
+        return outputs, list(states)
 
-        return step
-
-    def call(self, inputs, states, training=None):
-        states = list(states) if isinstance(states, (list, tuple)) else [states]
-        new_states = self.step_fn()(states, self.project_inputs(inputs))
-        out_states = new_states if len(new_states) > 1 else new_states[0]
-        return new_states[0], out_states
+    def step(self, projected, states, constants, recurrent_mask=None):
+        u, v = constants["u"], constants["v"]
+        h, alpha, eta = states[0], self.alpha, self.eta
+        hd = h if recurrent_mask is None else h * recurrent_mask
+        pre = hd + ops.matmul(ops.matmul(hd, u), v) + projected  # h (I + U V) + x W_x + b
+        phi = ops.relu(pre)
+        r = alpha * h - phi
+        rd = r * ops.cast(pre > 0, r.dtype)
+        # grad f = (r D) W_h^T = r D + ((r D) V^T) U^T
+        g = alpha * r - rd - ops.matmul(ops.matmul(rd, ops.transpose(v)), ops.transpose(u))
+        if self.update == "gd":
+            return [h - eta * g]
+        m = ops.cast(constants["mu"], h.dtype)
+        if self.update == "heavy_ball":
+            velocity = m * states[1] - eta * g
+            return [h + velocity, velocity]
+        y = h - eta * g
+        return [y + m * (y - states[1]), y]
 
     def get_config(self):
         return {
@@ -173,15 +190,21 @@ class SBORNNCell(keras.layers.Layer):
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "low_rank_initializer": keras.initializers.serialize(self.low_rank_initializer),
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
         }
 
 
 @keras.saving.register_keras_serializable(package="keras_gradstab")
-class SBORNN(keras.layers.Layer):
-    """SBO-RNN layer (see `SBORNNCell`), run on `keras_gradstab.ops.scan`.
+class SBORNN(CellArgumentsRNN):
+    """SBO-RNN layer (see `SBORNNCell`), a `ScanRNN` over its cell.
 
     The input projection `x W_x + b` of all steps is one matmul before the loop;
-    the low-rank weights are read once per call; the loop body is pure.
+    the low-rank weights are read once per call; the loop body is pure (on torch,
+    a fused loop with its own backward pass through time). Masking,
+    `return_sequences`, `return_state`, `go_backwards`, `stateful`, dropout and
+    `keras.layers.Bidirectional` behave as in `keras.layers.SimpleRNN`.
 
     Args:
         units: hidden size.
@@ -190,15 +213,24 @@ class SBORNN(keras.layers.Layer):
         eta: step size (fixed; the paper uses 1e-3).
         mu: initial momentum (trained).
         alpha: the scale of h in the lower-level problem.
+        kernel_initializer: initializer of `W_x`.
+        low_rank_initializer: initializer of `U` and `V`.
+        bias_initializer: initializer of `b`.
+        dropout: fraction of the inputs to drop.
+        recurrent_dropout: fraction of the state to drop where it enters `phi`.
+        seed: random seed of the dropout masks.
         return_sequences: return all hidden states `[batch, time, units]`.
         return_state: also return the final states.
         go_backwards: run over time from the end.
-        **kwargs: other `SBORNNCell` arguments (initializers) and Layer arguments.
+        stateful: carry the last states of batch i into batch i.
+        zero_output_for_mask: output zeros at masked steps.
+        **kwargs: base layer arguments.
 
     Call arguments:
-        inputs: `[batch, time, input_dim]`.
-        mask: optional `[batch, time]` booleans; masked steps keep the states.
+        sequences: `[batch, time, input_dim]`.
         initial_state: optional list of state tensors.
+        mask: optional `[batch, time]` booleans; masked steps keep the states.
+        training: whether dropout is active.
 
     Example:
 
@@ -207,105 +239,27 @@ class SBORNN(keras.layers.Layer):
     >>> layer = kg.layers.SBORNN(8, rank=4, update="nesterov")
     >>> tuple(layer(np.ones((2, 5, 3), "float32")).shape)
     (2, 8)
+
+    References:
+        - *SBO-RNN: Reformulating Recurrent Neural Networks via Stochastic
+          Bilevel Optimization*, Z. Zhang, Y. Yue, G. Wu, Y. Li, H. Zhang,
+          NeurIPS 2021.
+          <https://papers.neurips.cc/paper/2021/hash/d87ca511e2a8593c8039ef732f5bffed-Abstract.html>
     """
 
-    _CELL_KEYS = ("kernel_initializer", "low_rank_initializer", "bias_initializer")
-
-    def __init__(
-        self,
-        units,
-        rank=50,
-        update="gd",
-        eta=1e-3,
-        mu=0.5,
-        alpha=1.0,
-        return_sequences=False,
-        return_state=False,
-        go_backwards=False,
-        **kwargs,
-    ):
-        cell_kwargs = {k: kwargs.pop(k) for k in self._CELL_KEYS if k in kwargs}
-        super().__init__(**kwargs)
-        self.supports_masking = True
-        self.cell = SBORNNCell(
-            units,
-            rank=rank,
-            update=update,
-            eta=eta,
-            mu=mu,
-            alpha=alpha,
-            dtype=self.dtype_policy,
-            name="cell",
-            **cell_kwargs,
-        )
-        self.return_sequences = bool(return_sequences)
-        self.return_state = bool(return_state)
-        self.go_backwards = bool(go_backwards)
-
-    def build(self, input_shape):
-        if len(input_shape) != 3:
-            raise ValueError(
-                f"SBORNN expects inputs [batch, time, features]; received shape {input_shape}."
-            )
-        self.cell.build((input_shape[0], input_shape[-1]))
-
-    def call(self, inputs, mask=None, initial_state=None):
-        require_steps("SBORNN", inputs, (1,))
-        cell = self.cell
-        batch = ops.shape(inputs)[0]
-        projected = ops.transpose(cell.project_inputs(inputs), (1, 0, 2))  # time-major
-        states = list(initial_state) if initial_state is not None else cell.get_initial_state(batch)
-        states = [ops.cast(s, projected.dtype) for s in states]
-        step = cell.step_fn()
-        if mask is None:
-
-            def fn(carry, x):
-                new = step(carry, x)
-                return new, new[0]
-
-            xs = projected
-        else:
-            keep = ops.cast(ops.expand_dims(ops.transpose(mask, (1, 0)), -1), projected.dtype)
-
-            def fn(carry, x):
-                x, m = x
-                new = step(carry, x)
-                new = [m * n + (1 - m) * c for n, c in zip(new, carry)]
-                return new, new[0]
-
-            xs = (projected, keep)
-        final, hs = scan(fn, states, xs, reverse=self.go_backwards)
-        output = ops.transpose(hs, (1, 0, 2)) if self.return_sequences else final[0]
-        if self.return_state:
-            return [output] + list(final)
-        return output
-
-    def compute_mask(self, inputs, mask=None):
-        if not self.return_sequences:
-            return None
-        return mask
-
-    def compute_output_shape(self, input_shape):
-        units = self.cell.units
-        out = (
-            (input_shape[0], input_shape[1], units)
-            if self.return_sequences
-            else (input_shape[0], units)
-        )
-        if self.return_state:
-            n = 1 if self.cell.update == "gd" else 2
-            return [out] + [(input_shape[0], units)] * n
-        return out
-
-    def get_config(self):
-        cell_config = self.cell.get_config()
-        return {
-            **super().get_config(),
-            **{
-                k: cell_config[k]
-                for k in ("units", "rank", "update", "eta", "mu", "alpha") + self._CELL_KEYS
-            },
-            "return_sequences": self.return_sequences,
-            "return_state": self.return_state,
-            "go_backwards": self.go_backwards,
-        }
+    cell_class = SBORNNCell
+    cell_keys = (
+        "units",
+        "rank",
+        "update",
+        "eta",
+        "mu",
+        "alpha",
+        "kernel_initializer",
+        "low_rank_initializer",
+        "bias_initializer",
+        "dropout",
+        "recurrent_dropout",
+        "seed",
+    )
+    cell_name = "cell"

@@ -135,11 +135,25 @@ class ScoRNNCell(OrthogonalCellMixin, keras.layers.Layer):
     def project_inputs(self, inputs):
         return matmul(inputs, self.kernel)
 
-    def step(self, projected, h, constants, recurrent_mask=None):
+    fused_recurrence = "modrelu"
+
+    def fused_call(self, function, projected, states, constants, mask, recurrent_mask):
+        outputs, h = function(
+            projected,
+            states[0],
+            self._as_compute(constants["orthogonal"]),
+            ops.cast(constants["modrelu_bias"], projected.dtype),
+            mask,
+            recurrent_mask,
+        )
+        return outputs, [h]
+
+    def step(self, projected, states, constants, recurrent_mask=None):
+        h = states[0]
         if recurrent_mask is not None:
             h = h * recurrent_mask
         w = self._as_compute(constants["orthogonal"])
-        return modrelu(projected + ops.matmul(h, w), constants["modrelu_bias"])
+        return [modrelu(projected + ops.matmul(h, w), constants["modrelu_bias"])]
 
     def get_config(self):
         return {
