@@ -1,0 +1,94 @@
+"""Every recurrent layer in a model compiled with `jit_compile=True` (torch.compile on
+torch, XLA on jax and tensorflow): predictions equal the uncompiled model's, and a
+training step moves every weight. A `.keras` file saved from a compiled model
+predicts the same in every other backend's process."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+from harness import BACKEND
+
+from keras_gradstab.layers import ENRNN, NCGRU, PLSTM1D, SBORNN, ScoRNN
+
+LAYERS = {
+    "ncgru": lambda: NCGRU(6),
+    "ncgru_reset_before": lambda: NCGRU(6, reset_after=False, orthogonal_reset=True),
+    "scornn": lambda: ScoRNN(6),
+    "enrnn": lambda: ENRNN(4, 2),
+    "sbornn": lambda: SBORNN(6, rank=2, update="nesterov", eta=0.1),
+    "plstm1d": lambda: PLSTM1D(2, key_dim=4, value_dim=4, form="recurrent"),
+}
+
+
+def _model(name):
+    keras.utils.set_random_seed(0)
+    return keras.Sequential(
+        [keras.Input((7, 3)), LAYERS[name](), keras.layers.Flatten(), keras.layers.Dense(2)]
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_jit_compiled_predict_and_fit(name):
+    x = np.random.default_rng(0).normal(size=(4, 7, 3)).astype("float32")
+    y = np.random.default_rng(1).normal(size=(4, 2)).astype("float32")
+    eager = _model(name)
+    eager.compile(optimizer="sgd", loss="mse", jit_compile=False)
+    compiled = _model(name)
+    compiled.set_weights(eager.get_weights())
+    compiled.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", jit_compile=True)
+    np.testing.assert_allclose(
+        compiled.predict(x, verbose=0), eager.predict(x, verbose=0), atol=1e-5, rtol=1e-5
+    )
+    before = [np.array(w) for w in compiled.get_weights()]
+    loss = compiled.fit(x, y, epochs=1, batch_size=4, verbose=0).history["loss"][-1]
+    assert np.isfinite(loss)
+    moved = [not np.array_equal(a, np.array(b)) for a, b in zip(before, compiled.get_weights())]
+    assert sum(moved) >= len(compiled.trainable_weights) - 1, moved
+
+
+# Each process loads its file in one other backend: jax -> torch -> tensorflow -> jax.
+NEXT = {"jax": "torch", "torch": "tensorflow", "tensorflow": "jax"}.get(BACKEND)
+OTHERS = [NEXT] if NEXT and importlib.util.find_spec(NEXT) is not None else []
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not OTHERS, reason="no other backend installed")
+def test_compiled_model_file_predicts_on_other_backends(tmp_path):
+    x = np.random.default_rng(2).normal(size=(3, 7, 3)).astype("float32")
+    model = keras.Sequential(
+        [
+            keras.Input((7, 3)),
+            NCGRU(5, return_sequences=True),
+            SBORNN(4, rank=2, eta=0.1, return_sequences=True),
+            ScoRNN(4),
+        ]
+    )
+    model.compile(optimizer="sgd", loss="mse", jit_compile=True)
+    path = os.path.join(str(tmp_path), "compiled.keras")
+    model.save(path)
+    np.save(os.path.join(str(tmp_path), "x.npy"), x)
+    want = model.predict(x, verbose=0)
+    script = textwrap.dedent(
+        f"""
+        import numpy as np, keras, keras_gradstab
+        model = keras.saving.load_model({path!r})
+        assert model.jit_compile
+        got = model.predict(np.load({os.path.join(str(tmp_path), "x.npy")!r}), verbose=0)
+        np.save({os.path.join(str(tmp_path), "got.npy")!r}, got)
+        """
+    )
+    for other in OTHERS:
+        env = dict(os.environ, KERAS_BACKEND=other, TF_CPP_MIN_LOG_LEVEL="3")
+        proc = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600
+        )
+        assert proc.returncode == 0, f"{BACKEND} -> {other}:\n{proc.stderr[-3000:]}"
+        got = np.load(os.path.join(str(tmp_path), "got.npy"))
+        np.testing.assert_allclose(got, want, atol=1e-5, err_msg=f"{BACKEND} -> {other}")
