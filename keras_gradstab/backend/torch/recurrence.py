@@ -1,0 +1,417 @@
+"""Fused recurrences on torch: a loop with no autograd graph and a hand-written backward.
+
+Each entry point is a `torch.autograd.Function`. Its forward pass runs the
+recurrence under `torch.no_grad()` into preallocated buffers (time-major,
+`[T, B, ...]`) and saves only what the backward pass needs. Its backward pass
+runs the loop in reverse, carrying only the gradient of the state, and stores
+the per-step gradients of the pre-activations; every weight gradient is then one
+matrix product over all `T * B` rows and every bias gradient one sum. Without
+grad mode (or when no input requires a gradient) only the loop runs.
+
+Shared conventions:
+
+- `mask`: a bool tensor `[T, B, 1]` or None; where False the step keeps the
+  previous state (`h_t = h_{t-1}`, every state for SBORNN).
+- `recurrent_mask`: a `[B, H]` tensor or None that multiplies the state before
+  the recurrent products only.
+- `modrelu(x, b) = where(|x| + b <= 0, 0, x + b * sign(x))`, computed as
+  `relu(|x| + b) * sign(x)` (the same values; NaN in `x` or `b` gives NaN).
+
+`CALLS` counts the calls of each entry point (by function name).
+"""
+
+import collections
+
+import torch
+
+CALLS = collections.Counter()
+
+
+def _time_steps(name, projected):
+    if projected.dim() != 3 or projected.shape[0] < 1:
+        raise ValueError(
+            f"`{name}` takes `projected` of shape [T, B, features] with T >= 1; "
+            f"received shape {tuple(projected.shape)}."
+        )
+
+
+def _modrelu_(out, x, bias, sign_buffer):
+    """`out = modrelu(x, bias)` in place (`out` and `sign_buffer` shaped like `x`)."""
+    torch.abs(x, out=out)
+    out.add_(bias)
+    out.relu_()
+    torch.sign(x, out=sign_buffer)
+    out.mul_(sign_buffer)
+    return out
+
+
+def _modrelu_active(pre, bias):
+    """The derivative of modrelu w.r.t. its input: 1 unless `|x| + b <= 0`."""
+    return torch.logical_not((pre.abs() + bias) <= 0).to(pre.dtype)
+
+
+def _previous_states(h0, hs):
+    """`[h_0, h_1, ..., h_{T-1}]`: the state each step starts from."""
+    return torch.cat([h0.unsqueeze(0), hs[:-1]], dim=0)
+
+
+def _rows(x):
+    return x.reshape(-1, x.shape[-1])
+
+
+def _mask_factors(mask, dtype):
+    """`(keep, skip)` as `dtype` tensors `[T, B, 1]` (None without a mask)."""
+    if mask is None:
+        return None, None
+    keep = mask.to(dtype)
+    return keep, 1 - keep
+
+
+def _grad_or_zeros(grad, like):
+    return torch.zeros_like(like) if grad is None else grad
+
+
+def _state_grad(out, grad_prev, rows, weight_t, recurrent_mask, hd_buffer, extra=None):
+    """`out = grad_prev + (rows @ weight_t + extra[0] * extra[1]) * recurrent_mask`.
+
+    The gradient that reaches the previous state through the recurrent product
+    (`grad_prev`, the gradient of the previous output, may be None; `hd_buffer`
+    receives the gradient of the masked state when there is a recurrent mask).
+    """
+    if recurrent_mask is None:
+        if grad_prev is None:
+            torch.mm(rows, weight_t, out=out)
+        else:
+            torch.addmm(grad_prev, rows, weight_t, out=out)
+        if extra is not None:
+            out.addcmul_(*extra)
+        return out
+    torch.mm(rows, weight_t, out=hd_buffer)
+    if extra is not None:
+        hd_buffer.addcmul_(*extra)
+    torch.mul(hd_buffer, recurrent_mask, out=out)
+    if grad_prev is not None:
+        out.add_(grad_prev)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# modReLU recurrence (ScoRNN, ENRNN)
+# ---------------------------------------------------------------------------
+
+
+def _modrelu_forward(projected, h0, kernel, bias, mask, recurrent_mask, save):
+    steps = projected.shape[0]
+    hs = torch.empty_like(projected)
+    pre = torch.empty_like(projected) if save else None
+    pre_step = torch.empty_like(h0)
+    sign_buffer = torch.empty_like(h0)
+    new = torch.empty_like(h0) if mask is not None else None
+    hd = torch.empty_like(h0) if recurrent_mask is not None else None
+    p_steps, h_steps = projected.unbind(0), hs.unbind(0)
+    a_steps = pre.unbind(0) if save else None
+    m_steps = mask.unbind(0) if mask is not None else None
+    h = h0
+    for t in range(steps):
+        a = a_steps[t] if save else pre_step
+        if recurrent_mask is not None:
+            torch.mul(h, recurrent_mask, out=hd)
+            torch.addmm(p_steps[t], hd, kernel, out=a)
+        else:
+            torch.addmm(p_steps[t], h, kernel, out=a)
+        if mask is None:
+            h = _modrelu_(h_steps[t], a, bias, sign_buffer)
+        else:
+            _modrelu_(new, a, bias, sign_buffer)
+            h = torch.where(m_steps[t], new, h, out=h_steps[t])
+    return hs, pre
+
+
+def _modrelu_backward(ctx, grad_hs, grad_last):
+    projected_like, h0, kernel, bias, mask, recurrent_mask, hs, pre = ctx.saved_tensors
+    needs = ctx.needs_input_grad
+    steps = hs.shape[0]
+    grad_hs = _grad_or_zeros(grad_hs, hs)
+    keep, skip = _mask_factors(mask, hs.dtype)
+    active = _modrelu_active(pre, bias)
+    if keep is not None:
+        active.mul_(keep)
+    d_pre = torch.empty_like(pre)
+    kernel_t = kernel.t()
+    want_rm = recurrent_mask is not None and needs[5]
+    d_hd_all = torch.empty_like(hs) if want_rm else None
+    d_hd = torch.empty_like(h0)
+    g_steps, da_steps, act_steps = grad_hs.unbind(0), d_pre.unbind(0), active.unbind(0)
+    skip_steps = skip.unbind(0) if skip is not None else None
+    dh = _grad_or_zeros(grad_last, h0) + g_steps[-1]
+    buffers = (torch.empty_like(h0), torch.empty_like(h0))
+    for t in range(steps - 1, -1, -1):
+        torch.mul(dh, act_steps[t], out=da_steps[t])
+        nxt = _state_grad(
+            buffers[t % 2],
+            g_steps[t - 1] if t > 0 else None,
+            da_steps[t],
+            kernel_t,
+            recurrent_mask,
+            d_hd_all[t] if want_rm else d_hd,
+        )
+        if skip is not None:
+            nxt.addcmul_(dh, skip_steps[t])
+        dh = nxt
+    grads = [None] * 6
+    if needs[0]:
+        grads[0] = d_pre
+    if needs[1]:
+        grads[1] = dh.clone()
+    if needs[2] or want_rm:
+        previous = _previous_states(h0, hs)
+        if needs[2]:
+            hd_rows = previous if recurrent_mask is None else previous * recurrent_mask
+            grads[2] = _rows(hd_rows).t() @ _rows(d_pre)
+        if want_rm:
+            grads[5] = (previous * d_hd_all).sum(0)
+    if needs[3]:
+        grads[3] = _rows(d_pre * torch.sign(pre)).sum(0)
+    return tuple(grads)
+
+
+class _ModReLURecurrence(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, projected, h0, kernel, bias, mask, recurrent_mask):
+        hs, pre = _modrelu_forward(projected, h0, kernel, bias, mask, recurrent_mask, save=True)
+        ctx.save_for_backward(None, h0, kernel, bias, mask, recurrent_mask, hs, pre)
+        return hs, hs[-1].clone()
+
+    @staticmethod
+    def backward(ctx, grad_hs, grad_last):
+        return _modrelu_backward(ctx, grad_hs, grad_last)
+
+
+def _needs_graph(*tensors):
+    return torch.is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in tensors
+    )
+
+
+@torch.compiler.disable
+def modrelu_recurrence(projected, h0, kernel, modrelu_bias, mask=None, recurrent_mask=None):
+    """`h_t = modrelu(p_t + (h_{t-1} * rm) @ kernel, modrelu_bias)` over all steps.
+
+    Args:
+        projected: `[T, B, H]`, the input projection of every step.
+        h0: `[B, H]`, the initial state.
+        kernel: `[H, H]`, the recurrent matrix.
+        modrelu_bias: `[H]`.
+        mask: bool `[T, B, 1]` or None (False keeps the previous state).
+        recurrent_mask: `[B, H]` or None, multiplies the state before the product.
+
+    Returns:
+        `(hs, h_last)`: `[T, B, H]`, the state after each step, and `[B, H]`.
+    """
+    CALLS["modrelu_recurrence"] += 1
+    _time_steps("modrelu_recurrence", projected)
+    args = (projected, h0, kernel, modrelu_bias, mask, recurrent_mask)
+    if _needs_graph(projected, h0, kernel, modrelu_bias, recurrent_mask):
+        return _ModReLURecurrence.apply(*args)
+    with torch.no_grad():
+        hs, _ = _modrelu_forward(*args, save=False)
+    return hs, hs[-1]
+
+
+# ---------------------------------------------------------------------------
+# NC-GRU recurrence
+# ---------------------------------------------------------------------------
+
+
+def _ncgru_forward(projected, h0, recurrent, candidate, bias, mask, recurrent_mask, save):
+    """The NC-GRU loop. Returns `(hs, gates, cand)`.
+
+    `gates` is `[T, B, 3H]` (`[u, r, r_c]`, reset_after) or `[T, B, 2H]` (`[u, r]`),
+    `cand` `[T, B, H]` the modReLU input; both None unless `save`.
+    """
+    steps, units = projected.shape[0], h0.shape[-1]
+    reset_after = candidate is None
+    width = 3 * units if reset_after else 2 * units
+    hs = h0.new_empty((steps,) + tuple(h0.shape))
+    if save:
+        gates = projected.new_empty((steps,) + tuple(h0.shape[:-1]) + (width,))
+        cand = torch.empty_like(hs)
+        gate_steps, cand_steps = gates.unbind(0), cand.unbind(0)
+    else:
+        gates = cand = None
+        gate_step = projected.new_empty(tuple(h0.shape[:-1]) + (width,))
+        cand_step = torch.empty_like(h0)
+    c = torch.empty_like(h0)
+    sign_buffer = torch.empty_like(h0)
+    diff = torch.empty_like(h0)
+    hd = torch.empty_like(h0) if recurrent_mask is not None else None
+    rh = torch.empty_like(h0) if not reset_after else None
+    new = torch.empty_like(h0) if mask is not None else None
+    p_ur = projected[..., : 2 * units].unbind(0)
+    p_c = projected[..., 2 * units :].unbind(0)
+    h_steps = hs.unbind(0)
+    m_steps = mask.unbind(0) if mask is not None else None
+    h = h0
+    for t in range(steps):
+        g = gate_steps[t] if save else gate_step
+        a = cand_steps[t] if save else cand_step
+        hdt = h if recurrent_mask is None else torch.mul(h, recurrent_mask, out=hd)
+        torch.mm(hdt, recurrent, out=g)
+        ur = g[:, : 2 * units]
+        ur.add_(p_ur[t])
+        ur.sigmoid_()
+        u, r = g[:, :units], g[:, units : 2 * units]
+        if reset_after:
+            torch.addcmul(p_c[t], r, g[:, 2 * units :], out=a)
+        else:
+            torch.mul(r, hdt, out=rh)
+            torch.addmm(p_c[t], rh, candidate, out=a)
+        _modrelu_(c, a, bias, sign_buffer)
+        torch.sub(h, c, out=diff)
+        if mask is None:
+            h = torch.addcmul(c, u, diff, out=h_steps[t])
+        else:
+            torch.addcmul(c, u, diff, out=new)
+            h = torch.where(m_steps[t], new, h, out=h_steps[t])
+    return hs, gates, cand
+
+
+def _ncgru_backward(ctx, grad_hs, grad_last):
+    _, h0, recurrent, candidate, bias, mask, recurrent_mask, hs, gates, cand = ctx.saved_tensors
+    needs = ctx.needs_input_grad
+    steps, units = hs.shape[0], hs.shape[-1]
+    reset_after = candidate is None
+    grad_hs = _grad_or_zeros(grad_hs, hs)
+    keep, skip = _mask_factors(mask, hs.dtype)
+    previous = _previous_states(h0, hs)
+    hd_all = previous if recurrent_mask is None else previous * recurrent_mask
+    u, r = gates[..., :units], gates[..., units : 2 * units]
+    c = _modrelu_(torch.empty_like(cand), cand, bias, torch.empty_like(cand))
+    active = _modrelu_active(cand, bias)
+    one_minus_u = 1 - u
+    # d cand = dh * q_c;  d(u's pre-activation) = dh * q_u;  direct path dh * direct.
+    q_c = one_minus_u * active
+    q_u = (previous - c) * u * one_minus_u
+    direct = u
+    if keep is not None:
+        q_c.mul_(keep)
+        q_u.mul_(keep)
+        direct = u * keep + skip
+    # d(r's pre-activation) = d(r's input) * q_r.
+    q_r = (gates[..., 2 * units :] if reset_after else hd_all) * r * (1 - r)
+    del c, active, one_minus_u
+    d_proj = hs.new_empty(tuple(hs.shape[:-1]) + (3 * units,))
+    d_u, d_r, d_c = (d_proj[..., i * units : (i + 1) * units] for i in range(3))
+    if reset_after:
+        d_rec = torch.empty_like(gates)  # [d u_pre, d r_pre, d r_c]
+        d_rec_steps = d_rec.unbind(0)
+        d_r, d_rc = d_rec[..., units : 2 * units], d_rec[..., 2 * units :]
+        d_u = d_rec[..., :units]
+        d_rc_steps = d_rc.unbind(0)
+    else:
+        d_rec_steps = d_proj[..., : 2 * units].unbind(0)
+        d_rh = torch.empty_like(hs)
+        d_rh_steps = d_rh.unbind(0)
+        candidate_t = candidate.t()
+    recurrent_t = recurrent.t()
+    want_rm = recurrent_mask is not None and needs[6]
+    d_hd_all = torch.empty_like(hs) if want_rm else None
+    d_hd = torch.empty_like(h0)
+    g_steps = grad_hs.unbind(0)
+    du_steps, dr_steps, dc_steps = d_u.unbind(0), d_r.unbind(0), d_c.unbind(0)
+    qc_steps, qu_steps, qr_steps = q_c.unbind(0), q_u.unbind(0), q_r.unbind(0)
+    r_steps, direct_steps = r.unbind(0), direct.unbind(0)
+    dh = _grad_or_zeros(grad_last, h0) + g_steps[-1]
+    buffers = (torch.empty_like(h0), torch.empty_like(h0))
+    for t in range(steps - 1, -1, -1):
+        torch.mul(dh, qu_steps[t], out=du_steps[t])
+        dc = torch.mul(dh, qc_steps[t], out=dc_steps[t])
+        if reset_after:
+            torch.mul(dc, qr_steps[t], out=dr_steps[t])
+            torch.mul(dc, r_steps[t], out=d_rc_steps[t])
+            extra = None
+        else:
+            drh = torch.mm(dc, candidate_t, out=d_rh_steps[t])
+            torch.mul(drh, qr_steps[t], out=dr_steps[t])
+            extra = (drh, r_steps[t])
+        nxt = _state_grad(
+            buffers[t % 2],
+            g_steps[t - 1] if t > 0 else None,
+            d_rec_steps[t],
+            recurrent_t,
+            recurrent_mask,
+            d_hd_all[t] if want_rm else d_hd,
+            extra,
+        )
+        nxt.addcmul_(dh, direct_steps[t])
+        dh = nxt
+    grads = [None] * 7
+    if reset_after:
+        d_proj[..., : 2 * units] = d_rec[..., : 2 * units]
+    if needs[0]:
+        grads[0] = d_proj
+    if needs[1]:
+        grads[1] = dh.clone()
+    if needs[2]:
+        grads[2] = _rows(hd_all).t() @ _rows(d_rec if reset_after else d_proj[..., : 2 * units])
+    if not reset_after and needs[3]:
+        grads[3] = _rows(hd_all * r).t() @ _rows(d_c)
+    if needs[4]:
+        grads[4] = _rows(d_c * torch.sign(cand)).sum(0)
+    if want_rm:
+        grads[6] = (previous * d_hd_all).sum(0)
+    return tuple(grads)
+
+
+class _NCGRURecurrence(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, projected, h0, recurrent, candidate, bias, mask, recurrent_mask):
+        hs, gates, cand = _ncgru_forward(
+            projected, h0, recurrent, candidate, bias, mask, recurrent_mask, save=True
+        )
+        ctx.save_for_backward(
+            None, h0, recurrent, candidate, bias, mask, recurrent_mask, hs, gates, cand
+        )
+        return hs, hs[-1].clone()
+
+    @staticmethod
+    def backward(ctx, grad_hs, grad_last):
+        return _ncgru_backward(ctx, grad_hs, grad_last)
+
+
+@torch.compiler.disable
+def ncgru_recurrence(
+    projected, h0, recurrent, candidate, modrelu_bias, mask=None, recurrent_mask=None
+):
+    """The NC-GRU loop: gates from one product of the (masked) state per step.
+
+    With `hd = h * recurrent_mask` and `projected = [p_u | p_r | p_c]`:
+
+    - `candidate is None` (reset after): `[r_u, r_r, r_c] = hd @ recurrent`
+      (`recurrent` `[H, 3H]`), `cand = p_c + r * r_c`;
+    - otherwise: `[r_u, r_r] = hd @ recurrent` (`[H, 2H]`),
+      `cand = p_c + (r * hd) @ candidate` (`candidate` `[H, H]`);
+
+    with `u = sigmoid(p_u + r_u)`, `r = sigmoid(p_r + r_r)`,
+    `c = modrelu(cand, modrelu_bias)` and `h_t = c + u * (h_{t-1} - c)`.
+
+    Args:
+        projected: `[T, B, 3H]`.
+        h0: `[B, H]`.
+        recurrent: `[H, 3H]` or `[H, 2H]`.
+        candidate: `[H, H]` or None.
+        modrelu_bias: `[H]`.
+        mask: bool `[T, B, 1]` or None (False keeps the previous state).
+        recurrent_mask: `[B, H]` or None.
+
+    Returns:
+        `(hs, h_last)`: `[T, B, H]` and `[B, H]`.
+    """
+    CALLS["ncgru_recurrence"] += 1
+    _time_steps("ncgru_recurrence", projected)
+    args = (projected, h0, recurrent, candidate, modrelu_bias, mask, recurrent_mask)
+    if _needs_graph(projected, h0, recurrent, candidate, modrelu_bias, recurrent_mask):
+        return _NCGRURecurrence.apply(*args)
+    with torch.no_grad():
+        hs, _, _ = _ncgru_forward(*args, save=False)
+    return hs, hs[-1]
