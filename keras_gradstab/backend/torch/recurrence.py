@@ -415,3 +415,227 @@ def ncgru_recurrence(
     with torch.no_grad():
         hs, _, _ = _ncgru_forward(*args, save=False)
     return hs, hs[-1]
+
+
+# ---------------------------------------------------------------------------
+# SBO-RNN recurrence
+# ---------------------------------------------------------------------------
+
+SBORNN_UPDATES = ("gd", "heavy_ball", "nesterov")
+
+
+def _sbornn_forward(projected, h0, s0, u, v, mu, eta, alpha, update, mask, save):
+    """The SBO-RNN loop. Returns `(hs, second, pre)`: the first state after each
+    step, the second state after each step (None for "gd") and the
+    pre-activation `h (I + U V) + p` of each step (None unless `save`)."""
+    steps = projected.shape[0]
+    hs = torch.empty_like(projected)
+    second = torch.empty_like(projected) if update != "gd" else None
+    pre = torch.empty_like(projected) if save else None
+    pre_step = torch.empty_like(h0)
+    hu = h0.new_empty(tuple(h0.shape[:-1]) + (u.shape[-1],))
+    z = torch.empty_like(hu)
+    phi, r, active, g, tmp = (torch.empty_like(h0) for _ in range(5))
+    new_h, new_s = torch.empty_like(h0), torch.empty_like(h0)
+    u_t, v_t = u.t(), v.t()
+    p_steps, h_steps = projected.unbind(0), hs.unbind(0)
+    s_steps = second.unbind(0) if second is not None else None
+    a_steps = pre.unbind(0) if save else None
+    m_steps = mask.unbind(0) if mask is not None else None
+    h, s = h0, s0
+    for t in range(steps):
+        a = a_steps[t] if save else pre_step
+        torch.mm(h, u, out=hu)
+        torch.addmm(p_steps[t], hu, v, out=a)
+        a.add_(h)
+        torch.clamp_min(a, 0, out=phi)
+        torch.gt(a, 0, out=active)
+        torch.mul(h, alpha, out=r)
+        r.sub_(phi)  # r = alpha h - phi
+        r.mul_(active)  # rd = r D
+        torch.mm(r, v_t, out=z)
+        # g = alpha r - rd - (rd V^T) U^T, with r = rd + (1 - D) r folded in:
+        torch.mul(h, alpha, out=g)
+        g.sub_(phi)
+        g.mul_(alpha)
+        g.sub_(r)
+        g.addmm_(z, u_t, alpha=-1)
+        out_h = h_steps[t] if mask is None else new_h
+        out_s = (s_steps[t] if mask is None else new_s) if s is not None else None
+        if update == "gd":
+            torch.add(h, g, alpha=-eta, out=out_h)
+        elif update == "heavy_ball":
+            torch.mul(s, mu, out=out_s)
+            out_s.add_(g, alpha=-eta)
+            torch.add(h, out_s, out=out_h)
+        else:
+            torch.add(h, g, alpha=-eta, out=out_s)  # y
+            torch.sub(out_s, s, out=tmp)
+            torch.add(out_s, tmp, alpha=mu, out=out_h)
+        if mask is not None:
+            out_h = torch.where(m_steps[t], out_h, h, out=h_steps[t])
+            if s is not None:
+                out_s = torch.where(m_steps[t], out_s, s, out=s_steps[t])
+        h, s = out_h, out_s
+    return hs, second, pre
+
+
+def _sbornn_backward(ctx, grad_hs, *grad_finals):
+    h0, s0, u, v, mu, mask, hs, second, pre = ctx.saved_tensors
+    eta, alpha, update, mu_value = ctx.eta, ctx.alpha, ctx.update, ctx.mu_value
+    needs = ctx.needs_input_grad
+    steps = hs.shape[0]
+    grad_hs = _grad_or_zeros(grad_hs, hs)
+    keep, skip = _mask_factors(mask, hs.dtype)
+    active = (pre > 0).to(pre.dtype)
+    d_pre, d_g = torch.empty_like(pre), torch.empty_like(pre)
+    d_pv = hs.new_empty(tuple(hs.shape[:-1]) + (u.shape[-1],))
+    d_gu = torch.empty_like(d_pv)
+    d_mu_rows = torch.empty_like(pre) if update != "gd" and needs[5] else None
+    u_t, v_t = u.t(), v.t()
+    g_steps, act_steps = grad_hs.unbind(0), active.unbind(0)
+    dpre_steps, dg_steps = d_pre.unbind(0), d_g.unbind(0)
+    dpv_steps, dgu_steps = d_pv.unbind(0), d_gu.unbind(0)
+    keep_steps = keep.unbind(0) if keep is not None else None
+    skip_steps = skip.unbind(0) if skip is not None else None
+    e, ed, dh_new, ds_new, dy = (torch.empty_like(h0) for _ in range(5))
+    dh = _grad_or_zeros(grad_finals[0], h0) + g_steps[-1]
+    ds = None
+    if update != "gd":
+        ds = _grad_or_zeros(grad_finals[1], h0).clone()
+    for t in range(steps - 1, -1, -1):
+        if keep is not None:
+            dhn = torch.mul(dh, keep_steps[t], out=dh_new)
+            dsn = torch.mul(ds, keep_steps[t], out=ds_new) if ds is not None else None
+        else:
+            dhn, dsn = dh, ds
+        dg = dg_steps[t]
+        if update == "gd":
+            torch.mul(dhn, -eta, out=dg)
+            direct = dhn
+            ds_prev = None
+        elif update == "heavy_ball":
+            dvt = torch.add(dsn, dhn, out=dy if d_mu_rows is None else d_mu_rows[t])
+            torch.mul(dvt, -eta, out=dg)
+            ds_prev = dvt * mu_value
+            direct = dhn
+        else:
+            if d_mu_rows is not None:
+                d_mu_rows[t].copy_(dhn)
+            direct = torch.add(dsn, dhn, alpha=1 + mu_value, out=dy)
+            torch.mul(direct, -eta, out=dg)
+            ds_prev = dhn * -mu_value
+        # Through g = alpha r - r D (I + U V)^T, r = alpha h - relu(pre):
+        torch.mm(dg, u, out=dgu_steps[t])
+        torch.addmm(dg, dgu_steps[t], v, out=e)
+        torch.mul(e, act_steps[t], out=ed)
+        dp = torch.mul(dg, act_steps[t], out=dpre_steps[t])
+        dp.mul_(-alpha)
+        dp.add_(ed)  # d pre = (e - alpha dg) D
+        torch.mm(dp, v_t, out=dpv_steps[t])
+        dh_prev = torch.add(direct, dg, alpha=alpha * alpha)
+        dh_prev.sub_(ed, alpha=alpha)
+        dh_prev.add_(dp)
+        dh_prev.addmm_(dpv_steps[t], u_t)
+        if skip is not None:
+            dh_prev.addcmul_(dh, skip_steps[t])
+            if ds is not None:
+                ds_prev.addcmul_(ds, skip_steps[t])
+        if t > 0:
+            dh_prev.add_(g_steps[t - 1])
+        dh, ds = dh_prev, ds_prev
+    grads = [None] * 10
+    if needs[0]:
+        grads[0] = d_pre
+    if needs[1]:
+        grads[1] = dh
+    if ds is not None and needs[2]:
+        grads[2] = ds
+    previous = _previous_states(h0, hs)
+    if needs[3] or needs[4]:
+        rd = (alpha * previous - torch.relu(pre)) * active
+    if needs[3]:
+        z = _rows(rd) @ v_t
+        grads[3] = torch.addmm(_rows(previous).t() @ _rows(d_pv), _rows(d_g).t(), z, alpha=-1)
+    if needs[4]:
+        hu = _rows(previous) @ u
+        grads[4] = torch.addmm(hu.t() @ _rows(d_pre), _rows(d_gu).t(), _rows(rd), alpha=-1)
+    if d_mu_rows is not None:
+        if update == "heavy_ball":
+            factor = _previous_states(s0, second)
+        else:
+            factor = second - _previous_states(s0, second)
+        grads[5] = (d_mu_rows * factor).sum().to(mu.dtype)
+    return tuple(grads)
+
+
+class _SBORNNRecurrence(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, projected, h0, s0, u, v, mu, eta, alpha, update, mask):
+        mu_value = None if mu is None else float(mu.to(projected.dtype))
+        hs, second, pre = _sbornn_forward(
+            projected, h0, s0, u, v, mu_value, eta, alpha, update, mask, save=True
+        )
+        ctx.save_for_backward(h0, s0, u, v, mu, mask, hs, second, pre)
+        ctx.eta, ctx.alpha, ctx.update, ctx.mu_value = eta, alpha, update, mu_value
+        if second is None:
+            return hs, hs[-1].clone()
+        return hs, hs[-1].clone(), second[-1].clone()
+
+    @staticmethod
+    def backward(ctx, grad_hs, *grad_finals):
+        return _sbornn_backward(ctx, grad_hs, *grad_finals)
+
+
+@torch.compiler.disable
+def sbornn_recurrence(projected, states, u, v, mu, eta, alpha, update, mask=None):
+    """The SBO-RNN loop: one optimizer step on `1/2 ||alpha h - relu(h W_h + p)||^2`
+    per time step, with `W_h = I + u @ v`.
+
+    With `grad f(h) = alpha r - (r D) W_h^T`, `r = alpha h - relu(pre)`,
+    `pre = h W_h + p_t`, `D = (pre > 0)`:
+
+    - `"gd"`: `h_t = h - eta grad f(h)`;
+    - `"heavy_ball"`: `v_t = mu v - eta grad f(h)`, `h_t = h + v_t`;
+    - `"nesterov"`: `y_t = h - eta grad f(h)`, `h_t = y_t + mu (y_t - y_{t-1})`.
+
+    Args:
+        projected: `[T, B, H]`, `x W_x + b` of every step.
+        states: a tuple of `[B, H]` tensors: `(h,)` for "gd", `(h, v)` or `(h, y)`.
+        u: `[H, R]`; v: `[R, H]`.
+        mu: a 0-d tensor (None for "gd").
+        eta, alpha: Python floats.
+        update: `"gd"`, `"heavy_ball"` or `"nesterov"`.
+        mask: bool `[T, B, 1]` or None (False keeps every state).
+
+    Returns:
+        `(hs, final_states)`: `[T, B, H]`, the first state after each step, and
+        a tuple of the final states.
+    """
+    CALLS["sbornn_recurrence"] += 1
+    _time_steps("sbornn_recurrence", projected)
+    if update not in SBORNN_UPDATES:
+        raise ValueError(f"`update` must be one of {SBORNN_UPDATES}; received {update!r}.")
+    states = tuple(states)
+    expected = 1 if update == "gd" else 2
+    if len(states) != expected:
+        raise ValueError(
+            f"`states` must hold {expected} tensor(s) for update={update!r}; "
+            f"received {len(states)}."
+        )
+    if update != "gd" and mu is None:
+        raise ValueError(f"`mu` must be a tensor for update={update!r}; received None.")
+    h0 = states[0]
+    s0 = states[1] if update != "gd" else None
+    mu = None if update == "gd" else mu
+    eta, alpha = float(eta), float(alpha)
+    if _needs_graph(projected, h0, s0, u, v, mu):
+        out = _SBORNNRecurrence.apply(projected, h0, s0, u, v, mu, eta, alpha, update, mask)
+        return out[0], tuple(out[1:])
+    with torch.no_grad():
+        mu_value = None if mu is None else float(mu.to(projected.dtype))
+        hs, second, _ = _sbornn_forward(
+            projected, h0, s0, u, v, mu_value, eta, alpha, update, mask, save=False
+        )
+    finals = (hs[-1],) if second is None else (hs[-1], second[-1])
+    return hs, finals
