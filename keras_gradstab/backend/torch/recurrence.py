@@ -188,9 +188,7 @@ class _ModReLURecurrence(torch.autograd.Function):
 
 
 def _needs_graph(*tensors):
-    return torch.is_grad_enabled() and any(
-        t is not None and t.requires_grad for t in tensors
-    )
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
 
 
 @torch.compiler.disable
