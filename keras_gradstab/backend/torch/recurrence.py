@@ -6,7 +6,8 @@ recurrence under `torch.no_grad()` into preallocated buffers (time-major,
 runs the loop in reverse, carrying only the gradient of the state, and stores
 the per-step gradients of the pre-activations; every weight gradient is then one
 matrix product over all `T * B` rows and every bias gradient one sum. Without
-grad mode (or when no input requires a gradient) only the loop runs.
+grad mode (or when no input requires a gradient) only the loop runs. The
+backward passes are once differentiable (a second-order gradient raises).
 
 Shared conventions:
 
@@ -23,6 +24,7 @@ Shared conventions:
 import collections
 
 import torch
+from torch.autograd.function import once_differentiable
 
 CALLS = collections.Counter()
 
@@ -183,6 +185,7 @@ class _ModReLURecurrence(torch.autograd.Function):
         return hs, hs[-1].clone()
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_hs, grad_last):
         return _modrelu_backward(ctx, grad_hs, grad_last)
 
@@ -373,6 +376,7 @@ class _NCGRURecurrence(torch.autograd.Function):
         return hs, hs[-1].clone()
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_hs, grad_last):
         return _ncgru_backward(ctx, grad_hs, grad_last)
 
@@ -486,12 +490,14 @@ def _sbornn_backward(ctx, grad_hs, *grad_finals):
     grad_hs = _grad_or_zeros(grad_hs, hs)
     keep, skip = _mask_factors(mask, hs.dtype)
     active = (pre > 0).to(pre.dtype)
+    # relu's own derivative: 1 unless pre <= 0 (so 1 at NaN, as torch's relu has it).
+    relu_active = torch.logical_not(pre <= 0).to(pre.dtype)
     d_pre, d_g = torch.empty_like(pre), torch.empty_like(pre)
     d_pv = hs.new_empty(tuple(hs.shape[:-1]) + (u.shape[-1],))
     d_gu = torch.empty_like(d_pv)
     d_mu_rows = torch.empty_like(pre) if update != "gd" and needs[5] else None
     u_t, v_t = u.t(), v.t()
-    g_steps, act_steps = grad_hs.unbind(0), active.unbind(0)
+    g_steps, act_steps, relu_steps = grad_hs.unbind(0), active.unbind(0), relu_active.unbind(0)
     dpre_steps, dg_steps = d_pre.unbind(0), d_g.unbind(0)
     dpv_steps, dgu_steps = d_pv.unbind(0), d_gu.unbind(0)
     keep_steps = keep.unbind(0) if keep is not None else None
@@ -527,9 +533,9 @@ def _sbornn_backward(ctx, grad_hs, *grad_finals):
         torch.mm(dg, u, out=dgu_steps[t])
         torch.addmm(dg, dgu_steps[t], v, out=e)
         torch.mul(e, act_steps[t], out=ed)
-        dp = torch.mul(dg, act_steps[t], out=dpre_steps[t])
+        dp = torch.mul(dg, relu_steps[t], out=dpre_steps[t])
         dp.mul_(-alpha)
-        dp.add_(ed)  # d pre = (e - alpha dg) D
+        dp.add_(ed)  # d pre = e D - alpha dg D_relu
         torch.mm(dp, v_t, out=dpv_steps[t])
         dh_prev = torch.add(direct, dg, alpha=alpha * alpha)
         dh_prev.sub_(ed, alpha=alpha)
@@ -581,6 +587,7 @@ class _SBORNNRecurrence(torch.autograd.Function):
         return hs, hs[-1].clone(), second[-1].clone()
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_hs, *grad_finals):
         return _sbornn_backward(ctx, grad_hs, *grad_finals)
 
