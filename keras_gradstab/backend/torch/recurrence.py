@@ -225,26 +225,29 @@ def modrelu_recurrence(projected, h0, kernel, modrelu_bias, mask=None, recurrent
 
 
 def _ncgru_forward(projected, h0, recurrent, candidate, bias, mask, recurrent_mask, save):
-    """The NC-GRU loop. Returns `(hs, gates, cand)`.
+    """The NC-GRU loop. Returns `(hs, gates, cand, diff)`.
 
     `gates` is `[T, B, 3H]` (`[u, r, r_c]`, reset_after) or `[T, B, 2H]` (`[u, r]`),
-    `cand` `[T, B, H]` the modReLU input; both None unless `save`.
+    `cand` `[T, B, H]` the modReLU input and `diff` `[T, B, H]` the
+    `h_{t-1} - c_t` of each step; all three None unless `save`.
     """
     steps, units = projected.shape[0], h0.shape[-1]
     reset_after = candidate is None
     width = 3 * units if reset_after else 2 * units
     hs = h0.new_empty((steps,) + tuple(h0.shape))
-    if save:
-        gates = projected.new_empty((steps,) + tuple(h0.shape[:-1]) + (width,))
-        cand = torch.empty_like(hs)
-        gate_steps, cand_steps = gates.unbind(0), cand.unbind(0)
-    else:
-        gates = cand = None
-        gate_step = projected.new_empty(tuple(h0.shape[:-1]) + (width,))
-        cand_step = torch.empty_like(h0)
+    lead = 1 if not save else steps
+    gates = projected.new_empty((lead,) + tuple(h0.shape[:-1]) + (width,))
+    cand, diff = (h0.new_empty((lead,) + tuple(h0.shape)) for _ in range(2))
+
+    def per_step(x):  # the views of each step (one buffer reused without `save`)
+        views = x.unbind(0)
+        return views if save else views * steps
+
+    ur_s, u_s = per_step(gates[..., : 2 * units]), per_step(gates[..., :units])
+    r_s, rc_s = per_step(gates[..., units : 2 * units]), per_step(gates[..., 2 * units :])
+    g_s, cand_s, diff_s = per_step(gates), per_step(cand), per_step(diff)
     c = torch.empty_like(h0)
     sign_buffer = torch.empty_like(h0)
-    diff = torch.empty_like(h0)
     hd = torch.empty_like(h0) if recurrent_mask is not None else None
     rh = torch.empty_like(h0) if not reset_after else None
     new = torch.empty_like(h0) if mask is not None else None
@@ -254,31 +257,32 @@ def _ncgru_forward(projected, h0, recurrent, candidate, bias, mask, recurrent_ma
     m_steps = mask.unbind(0) if mask is not None else None
     h = h0
     for t in range(steps):
-        g = gate_steps[t] if save else gate_step
-        a = cand_steps[t] if save else cand_step
+        a, d = cand_s[t], diff_s[t]
         hdt = h if recurrent_mask is None else torch.mul(h, recurrent_mask, out=hd)
-        torch.mm(hdt, recurrent, out=g)
-        ur = g[:, : 2 * units]
-        ur.add_(p_ur[t])
+        torch.mm(hdt, recurrent, out=g_s[t])
+        ur = ur_s[t].add_(p_ur[t])
         ur.sigmoid_()
-        u, r = g[:, :units], g[:, units : 2 * units]
         if reset_after:
-            torch.addcmul(p_c[t], r, g[:, 2 * units :], out=a)
+            torch.addcmul(p_c[t], r_s[t], rc_s[t], out=a)
         else:
-            torch.mul(r, hdt, out=rh)
+            torch.mul(r_s[t], hdt, out=rh)
             torch.addmm(p_c[t], rh, candidate, out=a)
         _modrelu_(c, a, bias, sign_buffer)
-        torch.sub(h, c, out=diff)
+        torch.sub(h, c, out=d)
         if mask is None:
-            h = torch.addcmul(c, u, diff, out=h_steps[t])
+            h = torch.addcmul(c, u_s[t], d, out=h_steps[t])
         else:
-            torch.addcmul(c, u, diff, out=new)
+            torch.addcmul(c, u_s[t], d, out=new)
             h = torch.where(m_steps[t], new, h, out=h_steps[t])
-    return hs, gates, cand
+    if not save:
+        return hs, None, None, None
+    return hs, gates, cand, diff
 
 
 def _ncgru_backward(ctx, grad_hs, grad_last):
-    _, h0, recurrent, candidate, bias, mask, recurrent_mask, hs, gates, cand = ctx.saved_tensors
+    (_, h0, recurrent, candidate, bias, mask, recurrent_mask, hs, gates, cand, diff) = (
+        ctx.saved_tensors
+    )
     needs = ctx.needs_input_grad
     steps, units = hs.shape[0], hs.shape[-1]
     reset_after = candidate is None
@@ -287,12 +291,12 @@ def _ncgru_backward(ctx, grad_hs, grad_last):
     previous = _previous_states(h0, hs)
     hd_all = previous if recurrent_mask is None else previous * recurrent_mask
     u, r = gates[..., :units], gates[..., units : 2 * units]
-    c = _modrelu_(torch.empty_like(cand), cand, bias, torch.empty_like(cand))
-    active = _modrelu_active(cand, bias)
     one_minus_u = 1 - u
     # d cand = dh * q_c;  d(u's pre-activation) = dh * q_u;  direct path dh * direct.
-    q_c = one_minus_u * active
-    q_u = (previous - c) * u * one_minus_u
+    inactive = cand.abs().add_(bias) <= 0
+    q_c = torch.where(inactive, 0, one_minus_u)
+    del inactive
+    q_u = one_minus_u.mul_(u).mul_(diff)
     direct = u
     if keep is not None:
         q_c.mul_(keep)
@@ -300,7 +304,6 @@ def _ncgru_backward(ctx, grad_hs, grad_last):
         direct = u * keep + skip
     # d(r's pre-activation) = d(r's input) * q_r.
     q_r = (gates[..., 2 * units :] if reset_after else hd_all) * r * (1 - r)
-    del c, active, one_minus_u
     d_proj = hs.new_empty(tuple(hs.shape[:-1]) + (3 * units,))
     d_u, d_r, d_c = (d_proj[..., i * units : (i + 1) * units] for i in range(3))
     if reset_after:
@@ -367,11 +370,11 @@ def _ncgru_backward(ctx, grad_hs, grad_last):
 class _NCGRURecurrence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, projected, h0, recurrent, candidate, bias, mask, recurrent_mask):
-        hs, gates, cand = _ncgru_forward(
+        hs, gates, cand, diff = _ncgru_forward(
             projected, h0, recurrent, candidate, bias, mask, recurrent_mask, save=True
         )
         ctx.save_for_backward(
-            None, h0, recurrent, candidate, bias, mask, recurrent_mask, hs, gates, cand
+            None, h0, recurrent, candidate, bias, mask, recurrent_mask, hs, gates, cand, diff
         )
         return hs, hs[-1].clone()
 
@@ -415,7 +418,7 @@ def ncgru_recurrence(
     if _needs_graph(projected, h0, recurrent, candidate, modrelu_bias, recurrent_mask):
         return _NCGRURecurrence.apply(*args)
     with torch.no_grad():
-        hs, _, _ = _ncgru_forward(*args, save=False)
+        hs = _ncgru_forward(*args, save=False)[0]
     return hs, hs[-1]
 
 
