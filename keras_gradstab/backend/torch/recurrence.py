@@ -73,28 +73,40 @@ def _grad_or_zeros(grad, like):
     return torch.zeros_like(like) if grad is None else grad
 
 
-def _state_grad(out, grad_prev, rows, weight_t, recurrent_mask, hd_buffer, extra=None):
-    """`out = grad_prev + (rows @ weight_t + extra[0] * extra[1]) * recurrent_mask`.
+class _StateGradient:
+    """The gradient that reaches the previous state through the recurrent product.
 
-    The gradient that reaches the previous state through the recurrent product
-    (`grad_prev`, the gradient of the previous output, may be None; `hd_buffer`
-    receives the gradient of the masked state when there is a recurrent mask).
+    `step(t, rows, extra)` returns `grad_hs[t-1] + (rows @ weight_t + extra[0] *
+    extra[1]) * recurrent_mask` (no `grad_hs` term at t = 0) in one of two buffers
+    used in turn. With `keep_masked`, the gradient of the masked state
+    (`hd = h * recurrent_mask`) of each step stays in `d_hd`, `[T, B, H]`.
     """
-    if recurrent_mask is None:
-        if grad_prev is None:
-            torch.mm(rows, weight_t, out=out)
-        else:
-            torch.addmm(grad_prev, rows, weight_t, out=out)
+
+    def __init__(self, h0, grad_steps, weight_t, recurrent_mask, keep_masked):
+        self.grad_steps, self.weight_t, self.recurrent_mask = grad_steps, weight_t, recurrent_mask
+        self.buffers = (torch.empty_like(h0), torch.empty_like(h0))
+        steps = len(grad_steps)
+        self.d_hd = h0.new_empty((steps,) + tuple(h0.shape)) if keep_masked else None
+        self.d_hd_steps = self.d_hd.unbind(0) if keep_masked else [torch.empty_like(h0)] * steps
+
+    def step(self, t, rows, extra=None):
+        out = self.buffers[t % 2]
+        grad_prev = self.grad_steps[t - 1] if t > 0 else None
+        if self.recurrent_mask is None:
+            if grad_prev is None:
+                torch.mm(rows, self.weight_t, out=out)
+            else:
+                torch.addmm(grad_prev, rows, self.weight_t, out=out)
+            if extra is not None:
+                out.addcmul_(*extra)
+            return out
+        d_hd = torch.mm(rows, self.weight_t, out=self.d_hd_steps[t])
         if extra is not None:
-            out.addcmul_(*extra)
+            d_hd.addcmul_(*extra)
+        torch.mul(d_hd, self.recurrent_mask, out=out)
+        if grad_prev is not None:
+            out.add_(grad_prev)
         return out
-    torch.mm(rows, weight_t, out=hd_buffer)
-    if extra is not None:
-        hd_buffer.addcmul_(*extra)
-    torch.mul(hd_buffer, recurrent_mask, out=out)
-    if grad_prev is not None:
-        out.add_(grad_prev)
-    return out
 
 
 # ---------------------------------------------------------------------------
@@ -139,24 +151,14 @@ def _modrelu_backward(ctx, grad_hs, grad_last):
     if keep is not None:
         active.mul_(keep)
     d_pre = torch.empty_like(pre)
-    kernel_t = kernel.t()
     want_rm = recurrent_mask is not None and needs[5]
-    d_hd_all = torch.empty_like(hs) if want_rm else None
-    d_hd = torch.empty_like(h0)
     g_steps, da_steps, act_steps = grad_hs.unbind(0), d_pre.unbind(0), active.unbind(0)
     skip_steps = skip.unbind(0) if skip is not None else None
+    state_grad = _StateGradient(h0, g_steps, kernel.t(), recurrent_mask, want_rm)
     dh = _grad_or_zeros(grad_last, h0) + g_steps[-1]
-    buffers = (torch.empty_like(h0), torch.empty_like(h0))
     for t in range(steps - 1, -1, -1):
         torch.mul(dh, act_steps[t], out=da_steps[t])
-        nxt = _state_grad(
-            buffers[t % 2],
-            g_steps[t - 1] if t > 0 else None,
-            da_steps[t],
-            kernel_t,
-            recurrent_mask,
-            d_hd_all[t] if want_rm else d_hd,
-        )
+        nxt = state_grad.step(t, da_steps[t])
         if skip is not None:
             nxt.addcmul_(dh, skip_steps[t])
         dh = nxt
@@ -171,7 +173,7 @@ def _modrelu_backward(ctx, grad_hs, grad_last):
             hd_rows = previous if recurrent_mask is None else previous * recurrent_mask
             grads[2] = _rows(hd_rows).t() @ _rows(d_pre)
         if want_rm:
-            grads[5] = (previous * d_hd_all).sum(0)
+            grads[5] = (previous * state_grad.d_hd).sum(0)
     if needs[3]:
         grads[3] = _rows(d_pre * torch.sign(pre)).sum(0)
     return tuple(grads)
@@ -317,16 +319,13 @@ def _ncgru_backward(ctx, grad_hs, grad_last):
         d_rh = torch.empty_like(hs)
         d_rh_steps = d_rh.unbind(0)
         candidate_t = candidate.t()
-    recurrent_t = recurrent.t()
     want_rm = recurrent_mask is not None and needs[6]
-    d_hd_all = torch.empty_like(hs) if want_rm else None
-    d_hd = torch.empty_like(h0)
     g_steps = grad_hs.unbind(0)
     du_steps, dr_steps, dc_steps = d_u.unbind(0), d_r.unbind(0), d_c.unbind(0)
     qc_steps, qu_steps, qr_steps = q_c.unbind(0), q_u.unbind(0), q_r.unbind(0)
     r_steps, direct_steps = r.unbind(0), direct.unbind(0)
+    state_grad = _StateGradient(h0, g_steps, recurrent.t(), recurrent_mask, want_rm)
     dh = _grad_or_zeros(grad_last, h0) + g_steps[-1]
-    buffers = (torch.empty_like(h0), torch.empty_like(h0))
     for t in range(steps - 1, -1, -1):
         torch.mul(dh, qu_steps[t], out=du_steps[t])
         dc = torch.mul(dh, qc_steps[t], out=dc_steps[t])
@@ -338,15 +337,7 @@ def _ncgru_backward(ctx, grad_hs, grad_last):
             drh = torch.mm(dc, candidate_t, out=d_rh_steps[t])
             torch.mul(drh, qr_steps[t], out=dr_steps[t])
             extra = (drh, r_steps[t])
-        nxt = _state_grad(
-            buffers[t % 2],
-            g_steps[t - 1] if t > 0 else None,
-            d_rec_steps[t],
-            recurrent_t,
-            recurrent_mask,
-            d_hd_all[t] if want_rm else d_hd,
-            extra,
-        )
+        nxt = state_grad.step(t, d_rec_steps[t], extra)
         nxt.addcmul_(dh, direct_steps[t])
         dh = nxt
     grads = [None] * 7
@@ -363,7 +354,7 @@ def _ncgru_backward(ctx, grad_hs, grad_last):
     if needs[4]:
         grads[4] = _rows(d_c * torch.sign(cand)).sum(0)
     if want_rm:
-        grads[6] = (previous * d_hd_all).sum(0)
+        grads[6] = (previous * state_grad.d_hd).sum(0)
     return tuple(grads)
 
 
