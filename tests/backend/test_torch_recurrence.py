@@ -403,3 +403,14 @@ def test_batch_major_projection_transposed_in():
     got = torch.autograd.grad((out * weights).sum(), batch_major)[0]
     want = torch.autograd.grad((ref * weights).sum(), batch_major)[0]
     torch.testing.assert_close(got, want)
+
+
+@pytest.mark.parametrize("name", ["modrelu", "ncgru"])
+def test_single_step(name):
+    gen = torch.Generator().manual_seed(12)
+    if name == "modrelu":
+        fused, reference, args = modrelu_case(gen, False, False)
+    else:
+        fused, reference, args = ncgru_case(gen, False, False, reset_after=True)
+    args[0] = args[0][:1].clone()
+    _check_against_reference(fused, reference, args, gen)

@@ -57,6 +57,14 @@ def _previous_states(h0, hs):
     return torch.cat([h0.unsqueeze(0), hs[:-1]], dim=0)
 
 
+def _state_outer(h0, hs, d):
+    """`sum_t h_{t-1}^T d_t` over all steps and rows, without concatenating `h0`."""
+    first = h0.t() @ d[0]
+    if hs.shape[0] == 1:
+        return first
+    return torch.addmm(first, _rows(hs[:-1]).t(), _rows(d[1:]))
+
+
 def _rows(x):
     return x.reshape(-1, x.shape[-1])
 
@@ -167,11 +175,12 @@ def _modrelu_backward(ctx, grad_hs, grad_last):
         grads[0] = d_pre
     if needs[1]:
         grads[1] = dh.clone()
-    if needs[2] or want_rm:
+    if needs[2] and recurrent_mask is None:
+        grads[2] = _state_outer(h0, hs, d_pre)
+    elif needs[2] or want_rm:
         previous = _previous_states(h0, hs)
         if needs[2]:
-            hd_rows = previous if recurrent_mask is None else previous * recurrent_mask
-            grads[2] = _rows(hd_rows).t() @ _rows(d_pre)
+            grads[2] = _rows(previous * recurrent_mask).t() @ _rows(d_pre)
         if want_rm:
             grads[5] = (previous * state_grad.d_hd).sum(0)
     if needs[3]:
@@ -290,7 +299,10 @@ def _ncgru_backward(ctx, grad_hs, grad_last):
     reset_after = candidate is None
     grad_hs = _grad_or_zeros(grad_hs, hs)
     keep, skip = _mask_factors(mask, hs.dtype)
-    previous = _previous_states(h0, hs)
+    # The states each step starts from, built only where more than dW needs them.
+    previous = None
+    if recurrent_mask is not None or not reset_after:
+        previous = _previous_states(h0, hs)
     hd_all = previous if recurrent_mask is None else previous * recurrent_mask
     u, r = gates[..., :units], gates[..., units : 2 * units]
     one_minus_u = 1 - u
@@ -348,7 +360,11 @@ def _ncgru_backward(ctx, grad_hs, grad_last):
     if needs[1]:
         grads[1] = dh.clone()
     if needs[2]:
-        grads[2] = _rows(hd_all).t() @ _rows(d_rec if reset_after else d_proj[..., : 2 * units])
+        d_gates = d_rec if reset_after else d_proj[..., : 2 * units]
+        if previous is None:
+            grads[2] = _state_outer(h0, hs, d_gates)
+        else:
+            grads[2] = _rows(hd_all).t() @ _rows(d_gates)
     if not reset_after and needs[3]:
         grads[3] = _rows(hd_all * r).t() @ _rows(d_c)
     if needs[4]:
