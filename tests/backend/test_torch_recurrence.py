@@ -414,3 +414,17 @@ def test_single_step(name):
         fused, reference, args = ncgru_case(gen, False, False, reset_after=True)
     args[0] = args[0][:1].clone()
     _check_against_reference(fused, reference, args, gen)
+
+
+@pytest.mark.parametrize("name", ["modrelu", "ncgru", "sbornn"])
+def test_docstring_example(name):
+    import doctest
+
+    fn = getattr(recurrence, f"{name}_recurrence")
+    tests = doctest.DocTestFinder(recurse=False).find(fn, name, module=False, globs={})
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    report = []
+    for test in tests:
+        runner.run(test, out=report.append)
+    assert runner.summarize(verbose=False).attempted > 0
+    assert runner.summarize(verbose=False).failed == 0, "".join(report)

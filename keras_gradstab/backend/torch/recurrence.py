@@ -219,6 +219,15 @@ def modrelu_recurrence(projected, h0, kernel, modrelu_bias, mask=None, recurrent
 
     Returns:
         `(hs, h_last)`: `[T, B, H]`, the state after each step, and `[B, H]`.
+
+    Example:
+
+    >>> import torch
+    >>> from keras_gradstab.backend.torch.recurrence import modrelu_recurrence
+    >>> projected, h0 = torch.ones(3, 2, 4), torch.zeros(2, 4)  # T=3, B=2, H=4
+    >>> hs, h_last = modrelu_recurrence(projected, h0, 0.5 * torch.eye(4), torch.zeros(4))
+    >>> [float(v) for v in hs[:, 0, 0]]
+    [1.0, 1.5, 1.75]
     """
     CALLS["modrelu_recurrence"] += 1
     _time_steps("modrelu_recurrence", projected)
@@ -418,6 +427,16 @@ def ncgru_recurrence(
 
     Returns:
         `(hs, h_last)`: `[T, B, H]` and `[B, H]`.
+
+    Example:
+
+    >>> import torch
+    >>> from keras_gradstab.backend.torch.recurrence import ncgru_recurrence
+    >>> projected = torch.cat([torch.zeros(3, 2, 8), torch.ones(3, 2, 4)], -1)  # u = r = 1/2
+    >>> recurrent, bias = torch.zeros(4, 12), torch.zeros(4)
+    >>> hs, h_last = ncgru_recurrence(projected, torch.zeros(2, 4), recurrent, None, bias)
+    >>> [float(v) for v in hs[:, 0, 0]]
+    [0.5, 0.75, 0.875]
     """
     CALLS["ncgru_recurrence"] += 1
     _time_steps("ncgru_recurrence", projected)
@@ -626,6 +645,17 @@ def sbornn_recurrence(projected, states, u, v, mu, eta, alpha, update, mask=None
     Returns:
         `(hs, final_states)`: `[T, B, H]`, the first state after each step, and
         a tuple of the final states.
+
+    Example:
+
+    >>> import torch
+    >>> from keras_gradstab.backend.torch.recurrence import sbornn_recurrence
+    >>> u, v = torch.zeros(4, 1), torch.zeros(1, 4)  # W_h = I: h moves toward 2 h = h + 1
+    >>> hs, (h,) = sbornn_recurrence(
+    ...     torch.ones(3, 2, 4), (torch.zeros(2, 4),), u, v, None, 0.5, 2.0, "gd"
+    ... )
+    >>> [float(v) for v in hs[:, 0, 0]]
+    [0.5, 0.75, 0.875]
     """
     CALLS["sbornn_recurrence"] += 1
     _time_steps("sbornn_recurrence", projected)
