@@ -124,8 +124,8 @@ class _StateGradient:
 
 def _modrelu_forward(projected, h0, kernel, bias, mask, recurrent_mask, save):
     steps = projected.shape[0]
-    hs = torch.empty_like(projected)
-    pre = torch.empty_like(projected) if save else None
+    hs = projected.new_empty(projected.shape)
+    pre = projected.new_empty(projected.shape) if save else None
     pre_step = torch.empty_like(h0)
     sign_buffer = torch.empty_like(h0)
     new = torch.empty_like(h0) if mask is not None else None
@@ -150,7 +150,7 @@ def _modrelu_forward(projected, h0, kernel, bias, mask, recurrent_mask, save):
 
 
 def _modrelu_backward(ctx, grad_hs, grad_last):
-    projected_like, h0, kernel, bias, mask, recurrent_mask, hs, pre = ctx.saved_tensors
+    _, h0, kernel, bias, mask, recurrent_mask, hs, pre = ctx.saved_tensors
     needs = ctx.needs_input_grad
     steps = hs.shape[0]
     grad_hs = _grad_or_zeros(grad_hs, hs)
@@ -460,9 +460,9 @@ def _sbornn_forward(projected, h0, s0, u, v, mu, eta, alpha, update, mask, save)
     step, the second state after each step (None for "gd") and the
     pre-activation `h (I + U V) + p` of each step (None unless `save`)."""
     steps = projected.shape[0]
-    hs = torch.empty_like(projected)
-    second = torch.empty_like(projected) if update != "gd" else None
-    pre = torch.empty_like(projected) if save else None
+    hs = projected.new_empty(projected.shape)
+    second = projected.new_empty(projected.shape) if update != "gd" else None
+    pre = projected.new_empty(projected.shape) if save else None
     pre_step = torch.empty_like(h0)
     hu = h0.new_empty(tuple(h0.shape[:-1]) + (u.shape[-1],))
     z = torch.empty_like(hu)
