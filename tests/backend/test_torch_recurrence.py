@@ -216,6 +216,20 @@ def _sbornn_flat(args):
     return fused, reference, tensors
 
 
+def _case(name, gen, masked, dtype=torch.float64):
+    """`(fused, reference, args, tensors)` of one cell: modrelu (with a recurrent
+    mask when `masked`), ncgru reset_after (likewise) or sbornn (heavy_ball when
+    `masked`, else gd); `tensors` are the float tensor arguments."""
+    if name == "modrelu":
+        fused, reference, args = modrelu_case(gen, masked, masked, dtype=dtype)
+    elif name == "ncgru":
+        fused, reference, args = ncgru_case(gen, masked, masked, True, dtype=dtype)
+    else:
+        update = "heavy_ball" if masked else "gd"
+        fused, reference, args = _sbornn_flat(_sbornn_args(gen, update, masked, dtype=dtype))
+    return fused, reference, args, _tensors(args)
+
+
 @pytest.mark.parametrize("use_mask", [False, True], ids=["", "mask"])
 @pytest.mark.parametrize("update", ["gd", "heavy_ball", "nesterov"])
 def test_sbornn_matches_loop_and_finite_differences(update, use_mask):
@@ -257,15 +271,7 @@ def test_low_precision_follows_float32(name, dtype):
 
     def run(dt):
         gen = torch.Generator().manual_seed(6)
-        if name == "modrelu":
-            fused, _, args = modrelu_case(gen, True, True, dtype=dt)
-            tensors = _tensors(args)
-        elif name == "ncgru":
-            fused, _, args = ncgru_case(gen, True, False, reset_after=True, dtype=dt)
-            tensors = _tensors(args)
-        else:
-            fused, _, args = _sbornn_flat(_sbornn_args(gen, "heavy_ball", True, dtype=dt))
-            tensors = args
+        fused, _, args, tensors = _case(name, gen, True, dtype=dt)
         for t in tensors:
             t.requires_grad_(True)
         out = fused(*args)
@@ -284,15 +290,7 @@ def test_low_precision_follows_float32(name, dtype):
 @pytest.mark.parametrize("name", ["modrelu", "ncgru", "sbornn"])
 def test_nan_propagates(name):
     gen = torch.Generator().manual_seed(7)
-    if name == "modrelu":
-        fused, reference, args = modrelu_case(gen, False, False)
-        tensors = _tensors(args)
-    elif name == "ncgru":
-        fused, reference, args = ncgru_case(gen, False, False, reset_after=True)
-        tensors = _tensors(args)
-    else:
-        fused, reference, args = _sbornn_flat(_sbornn_args(gen, "gd", False))
-        tensors = args
+    fused, reference, args, tensors = _case(name, gen, False)
     with torch.no_grad():
         args[0][2, 0, 0] = float("nan")
     for t in tensors:
@@ -394,10 +392,7 @@ def test_bad_arguments_raise():
 def test_batch_major_projection_transposed_in(name):
     # The layers project batch-major inputs and hand over a transposed view.
     gen = torch.Generator().manual_seed(11)
-    if name == "modrelu":
-        fused, reference, args = modrelu_case(gen, True, True)
-    else:
-        fused, reference, args = ncgru_case(gen, True, True, reset_after=True)
+    fused, reference, args, _ = _case(name, gen, True)
     batch_major = args[0].transpose(0, 1).contiguous().requires_grad_(True)
     args[0] = batch_major.transpose(0, 1)
     assert not args[0].is_contiguous()
@@ -413,10 +408,7 @@ def test_batch_major_projection_transposed_in(name):
 @pytest.mark.parametrize("name", ["modrelu", "ncgru"])
 def test_single_step(name):
     gen = torch.Generator().manual_seed(12)
-    if name == "modrelu":
-        fused, reference, args = modrelu_case(gen, False, False)
-    else:
-        fused, reference, args = ncgru_case(gen, False, False, reset_after=True)
+    fused, reference, args, _ = _case(name, gen, False)
     args[0] = args[0][:1].clone()
     _check_against_reference(fused, reference, args, gen)
 
