@@ -33,10 +33,15 @@ import torch
 from torch.utils import _pytree as pytree
 
 from keras_gradstab.backend import common as generic
+from keras_gradstab.backend.torch import recurrence as _recurrence
 from keras_gradstab.backend.torch.step_replay import StepProgram
 
 NAME = "torch.loop"
-fused_recurrence = {}
+fused_recurrence = {
+    "modrelu": _recurrence.modrelu_recurrence,
+    "ncgru": _recurrence.ncgru_recurrence,
+    "sbornn": _recurrence.sbornn_recurrence,
+}
 STEP_THREADS = int(os.environ.get("KERAS_GRADSTAB_TORCH_STEP_THREADS", "1"))
 # The first step is recorded and the others replay it (step_replay.py);
 # KERAS_GRADSTAB_TORCH_REPLAY=0 calls `fn` at every step instead.
