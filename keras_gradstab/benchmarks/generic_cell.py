@@ -16,6 +16,7 @@ intra-op thread (`torch.set_num_threads(1)`), the cases taking turns
 - `torch scan op (compiled)`: the same step under torch's scan operator
   (`torch._higher_order_ops.scan`) in `torch.compile(fullgraph=True)`; the
   first call's time (compile included) is the `compile seconds` column.
+  `KERAS_GRADSTAB_BENCH_COMPILE=0` leaves this case out.
 - `keras.layers.GRU`, `torch.nn.GRU`: the fused layers, for scale.
 
 Rows give `seconds` (median CPU seconds), `vs keras.layers.RNN` (its CPU time
@@ -32,7 +33,7 @@ import numpy as np
 from keras import ops
 
 import keras_gradstab as kg
-from keras_gradstab.benchmarks.timing import interleaved_samples
+from keras_gradstab.benchmarks.timing import interleaved_samples, torch_backward
 
 BATCH, UNITS, FEATURES = 32, 128, 64
 BASELINE = "keras.layers.RNN(GRUCell)"
@@ -144,15 +145,7 @@ def _timers(x, compile_scan=True):
     torch_gru = torch.nn.GRU(FEATURES, UNITS, batch_first=True)
 
     def backward(loss, params):
-        params = [getattr(p, "value", p) for p in params]
-
-        def run():
-            for p in params:
-                p.grad = None
-            loss().backward()
-            return [p.grad for p in params]
-
-        return run
+        return torch_backward(loss, [getattr(p, "value", p) for p in params])
 
     def user(fn):
         return backward(fn, cell.weights)

@@ -14,7 +14,7 @@ import numpy as np
 from keras import ops
 
 import keras_gradstab as kg
-from keras_gradstab.benchmarks.timing import interleaved_medians
+from keras_gradstab.benchmarks.timing import interleaved_medians, torch_backward
 
 BATCH, UNITS, FEATURES = 32, 128, 64
 
@@ -106,13 +106,7 @@ def _timers(x):
         params = [w.value for w in weights]
 
         def backward(loss):
-            def run():
-                for p in params:
-                    p.grad = None
-                loss().backward()
-                return [p.grad for p in params]
-
-            return run
+            return torch_backward(loss, params)
 
         cases["kg.ops.scan"] = backward(lambda: _scan_loss(kg.ops.scan, scan_weights(params), x))
         cases["keras.ops.scan"] = backward(lambda: _scan_loss(ops.scan, scan_weights(params), x))
