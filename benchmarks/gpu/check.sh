@@ -1,17 +1,63 @@
 #!/usr/bin/env bash
-# On the GPU machine (the device tool's `run`, carrying .whl): the checks this
-# project records in benchmarks/RESULTS.md, section "GPU". About 5 minutes.
-export PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-  --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:$PWD || exit 3
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
-OUT=${OUT:-/tmp/gpu_out}; mkdir -p "$OUT"
-for b in jax torch; do
-  echo "== tests on $b"
-  KERAS_BACKEND=$b timeout 200 python3 -m pytest -q -p no:cacheprovider -rf --tb=line \
-    tests/ops tests/layers/test_ncgru.py tests/layers/test_plstm_layers.py 2>&1 | tail -15
-done | tee "$OUT/tests.log"
-for b in jax torch; do
-  KERAS_BACKEND=$b timeout 120 python3 -m keras_gradstab bench scan recurrent --full \
-    --backend $b --json "$OUT/bench_$b.json"
-done 2>&1 | grep -v -i "warning\|absl" | tee "$OUT/bench.log"
+# The GPU checks recorded in benchmarks/RESULTS.md, section "GPU": per backend (jax,
+# torch, and tensorflow where installed) a few fast tests of the scan and the
+# recurrent layers, then the recurrent benchmark (NCGRU, ScoRNN, ENRNN, SBORNN
+# against keras.layers.GRU, `python -m keras_gradstab bench recurrent`).
+#
+#   bash benchmarks/gpu/check.sh            on the GPU machine (the device tool's `run`,
+#                                           carrying .whl from benchmarks/gpu/prepare.sh):
+#                                           full sizes, under 5 minutes
+#   bash benchmarks/gpu/check.sh --dry-run  on a CPU machine with the project installed
+#                                           (PYTHON=... or .venv/bin/python): the same
+#                                           steps at the benchmark's quick sizes
+#
+# Logs and the benchmark rows (JSON) go to $OUT (default /tmp/gpu_out). Exits 0 when
+# every step passed, 1 otherwise (each step still runs).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+DRY=0
+case "${1:-}" in
+  --dry-run) DRY=1 ;;
+  "") ;;
+  *) echo "usage: bash benchmarks/gpu/check.sh [--dry-run]" >&2; exit 2 ;;
+esac
+export PYTHONUNBUFFERED=1 TF_CPP_MIN_LOG_LEVEL=3
+OUT=${OUT:-/tmp/gpu_out}
+mkdir -p "$OUT"
+
+if [ "$DRY" = 1 ]; then
+  PY=${PYTHON:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}
+  SIZE=()                         # the benchmark's quick sizes (T=32)
+  TEST_LIMIT=600 BENCH_LIMIT=600  # a loaded CPU: limits only against a hang
+else
+  PY=python3
+  export XLA_PYTHON_CLIENT_PREALLOCATE=false
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site .whl/*.whl || exit 3
+  export PYTHONPATH=/tmp/site:$PWD
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+  SIZE=(--full)                   # B=32, T=256, 128 units
+  TEST_LIMIT=60 BENCH_LIMIT=80    # two backends: under 5 minutes in all
+fi
+
+BACKENDS=(jax torch)
+"$PY" -c "import tensorflow" 2>/dev/null && BACKENDS+=(tensorflow)
+# The scan and each layer against its references; the layers' Keras checks,
+# save/reload and long training runs are left to the full suite.
+TESTS=(tests/ops/test_scan.py tests/layers/test_ncgru.py tests/layers/test_scornn.py
+  tests/layers/test_enrnn.py tests/layers/test_sbornn.py)
+SELECT="not check_layer and not layer_checks and not saves and not adam and not _500_"
+
+status=0
+for b in "${BACKENDS[@]}"; do
+  echo "== $b: tests"
+  KERAS_BACKEND=$b timeout "$TEST_LIMIT" "$PY" -m pytest -q -p no:cacheprovider -m "not slow" \
+    -k "$SELECT" -rf --tb=line "${TESTS[@]}" >"$OUT/tests_$b.log" 2>&1 || status=1
+  tail -3 "$OUT/tests_$b.log"
+  echo "== $b: bench recurrent ${SIZE[*]}"
+  timeout "$BENCH_LIMIT" "$PY" -m keras_gradstab bench recurrent "${SIZE[@]}" --backend "$b" \
+    --json "$OUT/bench_$b.json" >"$OUT/bench_$b.log" 2>&1 || status=1
+  grep "^|" "$OUT/bench_$b.log" || tail -5 "$OUT/bench_$b.log"
+done
+echo "check.sh: $([ $status = 0 ] && echo "all steps passed" || echo "a step failed") (logs in $OUT)"
+exit $status

@@ -3,7 +3,7 @@ SimpleRNN, and the cost of NCGRU's two ways to build its Cayley matrix.
 
 1. One `model.train_on_batch` (Adam, MSE on a Dense(1) head on the last state) of
    `Sequential([Input((T, 64)), layer, Dense(1)])` with batch 32, T=256, 128 units:
-   NCGRU(128), ScoRNN(128), ENRNN(96, 32), keras.layers.GRU(128),
+   NCGRU(128), ScoRNN(128), ENRNN(96, 32), SBORNN(128, rank=50), keras.layers.GRU(128),
    keras.layers.SimpleRNN(128), all built in one process and timed interleaved
    (one step of each in turn, `repeats` rounds). Rows give the median wall and
    process-CPU seconds and `time / GRU`, `cpu time / GRU`, `time / SimpleRNN`
@@ -22,7 +22,7 @@ from keras import ops
 
 from keras_gradstab import ops as kg_ops
 from keras_gradstab.benchmarks.timing import interleaved_samples, median_seconds
-from keras_gradstab.layers import ENRNN, NCGRU, ScoRNN
+from keras_gradstab.layers import ENRNN, NCGRU, SBORNN, ScoRNN
 
 BATCH, FEATURES, UNITS = 32, 64, 128
 
@@ -35,6 +35,7 @@ def _layers():
         "NCGRU neumann": lambda: NCGRU(UNITS, cayley_inverse="neumann"),
         "ScoRNN": lambda: ScoRNN(UNITS),
         "ENRNN(96, 32)": lambda: ENRNN(96, 32),
+        "SBORNN(rank=50)": lambda: SBORNN(UNITS, rank=50),
     }
 
 

@@ -6,9 +6,7 @@ hoist the input projection of every step into one matmul before the loop, as the
 library's layers do; `keras.layers.RNN` runs the cell as Keras does. The timed
 step is one forward pass and the gradient of a scalar loss w.r.t. every weight:
 `jax.jit(jax.grad)` on JAX, `tf.function` with a `GradientTape` on TensorFlow
-(and with `jit_compile=True` for the library's scan), eager `backward()` on torch
-(where the library's scan also runs with its recorded-step replay off, as
-`kg.ops.scan (no replay)`).
+(and with `jit_compile=True` for the library's scan), eager `backward()` on torch.
 """
 
 import keras
@@ -16,7 +14,7 @@ import numpy as np
 from keras import ops
 
 import keras_gradstab as kg
-from keras_gradstab.benchmarks.timing import interleaved_medians
+from keras_gradstab.benchmarks.timing import interleaved_medians, torch_backward
 
 BATCH, UNITS, FEATURES = 32, 128, 64
 
@@ -108,26 +106,9 @@ def _timers(x):
         params = [w.value for w in weights]
 
         def backward(loss):
-            def run():
-                for p in params:
-                    p.grad = None
-                loss().backward()
-                return [p.grad for p in params]
-
-            return run
-
-        from keras_gradstab.backend import torch as torch_backend
-
-        def eager_steps():
-            # The same scan calling `fn` at every step (KERAS_GRADSTAB_TORCH_REPLAY=0).
-            previous, torch_backend.REPLAY = torch_backend.REPLAY, False
-            try:
-                return _scan_loss(kg.ops.scan, scan_weights(params), x)
-            finally:
-                torch_backend.REPLAY = previous
+            return torch_backward(loss, params)
 
         cases["kg.ops.scan"] = backward(lambda: _scan_loss(kg.ops.scan, scan_weights(params), x))
-        cases["kg.ops.scan (no replay)"] = backward(eager_steps)
         cases["keras.ops.scan"] = backward(lambda: _scan_loss(ops.scan, scan_weights(params), x))
         cases["keras.layers.RNN"] = backward(lambda: _layer_loss(layer, x))
     else:

@@ -62,3 +62,16 @@ def interleaved_medians(fns, repeats, warmup=2):
     clock = _clock_name()
     samples = interleaved_samples(fns, repeats, warmup, clocks=(clock,))[clock]
     return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def torch_backward(loss, params):
+    """A zero-argument callable: `loss().backward()` on torch, returning the
+    gradients of `params` (cleared before each call)."""
+
+    def run():
+        for p in params:
+            p.grad = None
+        loss().backward()
+        return [p.grad for p in params]
+
+    return run

@@ -18,18 +18,15 @@ def scan(fn, init, xs, reverse=False):
     - TensorFlow: a `tf.while_loop` over `TensorArray`s, which compiles under XLA
       (`jit_compile=True`). Unlike `keras.ops.scan` on TensorFlow, `y` may have any
       shape and dtype.
-    - PyTorch: like the other two, the step is traced once: the first step runs
-      `fn` and records the ATen calls it makes, the recording is rewritten
-      (gate slices fused into one split, `matmul + bias` into `addmm`) and the
-      other steps replay it, so Keras's per-operation overhead is paid once.
-      Autograd differentiates the replayed loop directly, so gradients reach
-      `init`, `xs` and every tensor `fn` closes over, through `backward()` and
-      `torch.autograd.grad` alike. A step that cannot be replayed faithfully
-      (it reads a tensor's value into Python, or has a custom gradient) runs
-      `fn` at every step instead. The steps run on one intra-op thread, forward
-      and backward (`KERAS_GRADSTAB_TORCH_STEP_THREADS`): their tensors are too
-      small to gain from more, and on a loaded machine two threads waiting on
-      each other made a scan 17x slower.
+    - PyTorch: a Python loop that calls `fn` at every step, eagerly (also
+      inside `torch.compile`, which leaves the scan out of its graph).
+      Autograd differentiates the loop directly, so gradients reach `init`,
+      `xs` and every tensor `fn` closes over, through `backward()` and
+      `torch.autograd.grad` alike. The steps run on one intra-op thread,
+      forward and backward (`KERAS_GRADSTAB_TORCH_STEP_THREADS`, 0 to leave
+      the thread count alone): their tensors are too small to gain from more,
+      and on a loaded machine two threads waiting on each other make a scan
+      many times slower.
 
     `fn` must be a pure function of its arguments and of the tensors it closes over
     (as `jax.lax.scan` requires): no randomness or Python side effects inside it;

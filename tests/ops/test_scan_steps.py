@@ -1,14 +1,13 @@
-"""Steps of the forms the torch scan records and rewrites (step_replay.py), on every backend.
+"""Scan steps of the forms recurrent cells take, on every backend.
 
-The torch scan records its first step and replays it, with gate slices fused into
-one split and `mm + bias` into `addmm`. These tests give every backend steps that
-exercise those rewrites and the cases that must not be replayed as recorded (a
-custom gradient, a stopped gradient), against NumPy and finite differences.
+A gated step that cuts its inputs into adjacent, gapped, repeated and overlapping
+slices; a step with a custom gradient; a step with a stopped gradient: values
+against NumPy and gradients against finite differences or closed forms.
 """
 
 import numpy as np
 import pytest
-from harness import BACKEND, KERAS_OPS_KEEP_FLOAT64, numerical_grad, value_and_grad
+from harness import KERAS_OPS_KEEP_FLOAT64, numerical_grad, value_and_grad
 from keras import ops
 
 import keras_gradstab as kg
@@ -84,8 +83,8 @@ def test_sliced_gated_step_matches_numpy_and_finite_differences(reverse):
 
 
 def test_custom_gradient_inside_a_step_is_kept():
-    # f(x) = x forward, 3 * upstream backward: a replay of the forward's calls
-    # alone would give a gradient of 1.
+    # f(x) = x forward, 3 * upstream backward: differentiating the forward's
+    # operations alone would give a gradient of 1.
     @ops.custom_gradient
     def triple_grad(x):
         def grad(*args, upstream=None):
@@ -124,79 +123,3 @@ def test_stopped_gradient_inside_a_step():
     _, (grad,) = value_and_grad(loss, xs)
     # Each y_t = 0.5 * stop(c_{t-1}) + x_t^2: only x_t's own square reaches it.
     np.testing.assert_allclose(grad, 2.0 * xs, rtol=1e-6)
-
-
-@pytest.mark.skipif(
-    BACKEND != "torch",
-    reason="the recorded step is torch's (JAX and TensorFlow trace the step themselves)",
-)
-def test_torch_records_rewrites_and_falls_back():
-    import torch
-
-    from keras_gradstab.backend.torch.step_replay import StepProgram
-
-    h0, xs, u, b = (ops.convert_to_tensor(a) for a in sliced_problem(seed=4))
-    u.requires_grad_()
-    with torch.enable_grad():
-        result, program = StepProgram.record(sliced_step(u, b), h0, xs[0])
-    assert program is not None
-    # Two fused groups (x's three disjoint parts with a gap, hx's three parts),
-    # one addmm; h's overlapping slices stay slices.
-    assert program.source.count("split_with_sizes") == 2, program.source
-    assert program.source.count("addmm") == 1 and "aten.slice" in program.source
-    replayed = program(h0, xs[0])
-    for got, want in zip(replayed, torch.utils._pytree.tree_leaves(result)):
-        torch.testing.assert_close(got, want)
-
-    # One tensor passed as two carry leaves (an LSTM's `(zeros, zeros)`): the
-    # replay must still tell them apart once they differ.
-    def two_states(c, x):
-        h, s = c
-        s = s + x
-        return (ops.tanh(h + 2.0 * s), s), h
-
-    zeros = torch.zeros_like(h0)
-    (carry1, _), program = StepProgram.record(two_states, (zeros, zeros), h0)
-    assert program is not None
-    want = two_states(carry1, 2.0 * h0)[0]
-    got = program(*carry1, 2.0 * h0)
-    for a, b in zip(got, want):
-        torch.testing.assert_close(a, b)
-
-    # A step that reads a tensor's value into Python is not replayed: the sign
-    # it picks differs from step to step.
-    def branching(c, x):
-        sign = 1.0 if float(ops.sum(x)) > 0 else -1.0
-        return c + sign * x, c
-
-    _, program = StepProgram.record(branching, h0[:, :1], xs[0][:, :1])
-    assert program is None
-    signs = np.array([1.0, -1.0, 1.0, -1.0], "float32")
-    steps = signs[:, None, None] * np.ones((4, 1, 1), "float32")
-    carry, _ = kg.ops.scan(branching, np.zeros((1, 1), "float32"), steps)
-    np.testing.assert_allclose(ops.convert_to_numpy(carry), [[4.0]])
-
-    # A step whose values go through NumPy records them as a constant; the
-    # check of the second step sees the replay disagree and the scan calls `fn`.
-    def through_numpy(c, x):
-        c = c + ops.convert_to_tensor(np.tanh(ops.convert_to_numpy(c))) + x
-        return c, c
-
-    x4 = np.full((4, 1), 0.5, "float32")
-    want, c = [], np.zeros(1, "float32")
-    for x in x4:
-        c = c + np.tanh(c) + x
-        want.append(c)
-    _, ys = kg.ops.scan(through_numpy, np.zeros(1, "float32"), x4)
-    np.testing.assert_allclose(ops.convert_to_numpy(ys), np.stack(want), rtol=1e-6)
-
-    # Nor is a step whose custom gradient runs with autograd off.
-    @ops.custom_gradient
-    def identity(x):
-        return x + 0.0, lambda *a, upstream=None: a[0] if upstream is None else upstream
-
-    with torch.enable_grad():
-        _, program = StepProgram.record(
-            lambda c, x: (c + identity(x), c), h0, xs[0][:, :3].clone().requires_grad_()
-        )
-    assert program is None

@@ -1,25 +1,28 @@
-"""PyTorch: a lean Python loop of a recorded step, on one intra-op thread, under autograd.
+"""PyTorch: a plain Python loop of the step, on one intra-op thread, under autograd.
 
 What costs time in a torch recurrence of small tensors is the per-operation
 overhead (Python dispatch in the forward pass, autograd's bookkeeping of one node
-per operation in the backward pass), not arithmetic. Measured here
-(benchmarks/RESULTS.md), the leanest correct form is the plainest: the step
-called once per time step with nothing around it (no per-step pytree work), the
-outputs stacked once, and autograd differentiating that loop itself. The first
-step is recorded at the ATen level and the others replay the recording
-(`step_replay.py`), which removes Keras's per-operation overhead from every step
-but the first two and fuses gate slices. An earlier design here (per-step
-carry-only backward plus one batched `vmap` pass for weight gradients) cost more
-than it saved once the single-thread setting below was applied to both.
+per operation in the backward pass), not arithmetic. The scan is the plainest
+loop: `fn` called once per time step, the outputs stacked once, and autograd
+differentiating that loop itself. `fn` runs as written at every step, so
+breakpoints, prints and Python control flow in it behave as in any eager torch
+code. Measured alternatives (a recorded step replayed at the ATen level, torch's
+scan operator under `torch.compile`, a compiled step) and why this loop was kept
+are in benchmarks/RESULTS.md.
+
+`scan` is excluded from `torch.compile` (`torch.compiler.disable`): a compiled
+function or a Keras model compiled with `jit_compile=True` runs the scan eagerly
+and compiles what surrounds it.
 
 Threads: the per-step operations run on one intra-op thread
-(`KERAS_GRADSTAB_TORCH_STEP_THREADS`, default 1). Their tensors are too small to
-gain from more, and on a loaded machine two OpenMP threads that wait on each
-other at every small operation made a 256-step scan 17x slower (14.3 s against
-0.83 s, measured here). The backward pass of the loop gets the same setting: a
-pre-hook on the scan's output nodes lowers the thread count when autograd
-reaches them, and the count is restored when autograd leaves the loop (at the
-node that splits `xs` into steps) or, at the latest, when the backward call ends.
+(`KERAS_GRADSTAB_TORCH_STEP_THREADS`, default 1; 0 leaves the thread count
+alone). Their tensors are too small to gain from more, and on a loaded machine
+two OpenMP threads that wait on each other at every small operation make a
+256-step scan many times slower (benchmarks/RESULTS.md). The backward pass of the
+loop gets the same setting: a pre-hook on the scan's output nodes lowers the
+thread count when autograd reaches them, and the count is restored when autograd
+leaves the loop (at the node that splits `xs` into steps) or, at the latest, when
+the backward call ends.
 
 Because autograd differentiates the loop directly, gradients reach everything:
 `init`, `xs` and every tensor `fn` closes over, through `backward()` and
@@ -34,7 +37,6 @@ from torch.utils import _pytree as pytree
 
 from keras_gradstab.backend import common as generic
 from keras_gradstab.backend.torch import recurrence as _recurrence
-from keras_gradstab.backend.torch.step_replay import StepProgram
 
 NAME = "torch.loop"
 fused_recurrence = {
@@ -43,9 +45,6 @@ fused_recurrence = {
     "sbornn": _recurrence.sbornn_recurrence,
 }
 STEP_THREADS = int(os.environ.get("KERAS_GRADSTAB_TORCH_STEP_THREADS", "1"))
-# The first step is recorded and the others replay it (step_replay.py);
-# KERAS_GRADSTAB_TORCH_REPLAY=0 calls `fn` at every step instead.
-REPLAY = os.environ.get("KERAS_GRADSTAB_TORCH_REPLAY", "1") != "0"
 
 
 @contextlib.contextmanager
@@ -132,52 +131,17 @@ def _loop(fn, init, xs, reverse):
     slices = [x.unbind(0) for x in x_leaves]
     length = len(slices[0])
     steps = range(length - 1, -1, -1) if reverse else range(length)
-
-    def x_at(t):
-        return pytree.tree_unflatten([s[t] for s in slices], x_spec)
-
-    if REPLAY:
-        (carry, y), program = StepProgram.record(fn, init, x_at(steps[0]))
-    else:
-        (carry, y), program = fn(init, x_at(steps[0])), None
-    carry_leaves = _check_carry(init_leaves, init_spec, carry)
-    y_leaves, y_spec = _flatten_y(y)
-    ys = [None] * length
-    ys[steps[0]] = y_leaves
-    rest = steps[1:]
-    if program is not None and rest:
-        # The second step runs both ways; the replay goes on only if they agree.
-        t = rest[0]
-        carry, y = fn(carry, x_at(t))
-        leaves = carry_leaves + [s[t] for s in slices]
-        carry_leaves = _check_carry(init_leaves, init_spec, carry)
-        ys[t] = _flatten_y(y)[0]
-        if not program.agrees(leaves, carry_leaves + ys[t]):
-            program = None
-        rest = rest[1:]
-    if program is not None:
-        # The recorded step maps leaves to leaves: no pytree work per step.
-        n = len(carry_leaves)
-        for i, t in enumerate(rest):
-            try:
-                out = program(*carry_leaves, *[s[t] for s in slices])
-            except RuntimeError:
-                # A call the recording fixed for the first step's inputs does not
-                # fit this step's: `fn` takes over from here.
-                rest = rest[i:]
-                break
-            carry_leaves = out[:n]
-            ys[t] = out[n:]
-        else:
-            rest = ()
-        carry = pytree.tree_unflatten(carry_leaves, init_spec)
-    for t in rest:
-        carry, y = fn(carry, x_at(t))
-        ys[t] = _flatten_y(y)[0]
-    stacked = [torch.stack([ys[t][i] for t in range(length)]) for i in range(len(y_leaves))]
+    carry, ys, y_spec = init, [None] * length, None
+    for t in steps:
+        carry, y = fn(carry, pytree.tree_unflatten([s[t] for s in slices], x_spec))
+        if t == steps[0]:
+            _check_carry(init_leaves, init_spec, carry)
+        ys[t], y_spec = _flatten_y(y)
+    stacked = [torch.stack([ys[t][i] for t in range(length)]) for i in range(len(ys[0]))]
     return carry, _unflatten_y(stacked, y_spec), [s[0] for s in slices if s]
 
 
+@torch.compiler.disable
 def scan(fn, init, xs, reverse=False):
     with _step_threads():
         carry, ys, first_slices = _loop(fn, init, xs, reverse)
