@@ -5,7 +5,10 @@
    input (loss: the sum of the outputs) against the same for each fused loop with
    its input projection (`x @ kernel + bias`, one matrix product, and its
    backward): NCGRU(128) in both forms, ScoRNN(128) and ENRNN(96, 32) (the modReLU
-   loop, 128 units), SBORNN(128, rank 16, heavy ball). Interleaved rounds; rows give
+   loop, 128 units), SBORNN(128, rank 16, heavy ball); then the layers as a user
+   calls them on a batch-major `[32, 256, 64]` input with `return_sequences=True`
+   (`kg.layers.NCGRU(128)`, `ScoRNN(128)`, `ENRNN(96, 32)`, and
+   `keras.layers.GRU(128)`), Cayley transforms included. Interleaved rounds; rows give
    the median wall and process-CPU seconds and `cpu time / torch GRU`.
 2. The bytes each saves for its backward pass at T=4096, B=32, H=128 (counted with
    `torch.autograd.graph.saved_tensors_hooks`, each storage once) against
@@ -66,6 +69,18 @@ def _cases(torch, recurrence, steps, batch):
     cases["ScoRNN"] = modrelu()
     cases["ENRNN(96, 32)"] = modrelu()
     cases["SBORNN heavy_ball rank 16"] = sbornn()
+    # The layers as a user calls them (batch-major input, every step's output).
+    import keras_gradstab as kg
+
+    batch_major = x.transpose(0, 1).contiguous()
+    for name, layer in (
+        ("layer kg.layers.NCGRU(128)", kg.layers.NCGRU(UNITS, return_sequences=True)),
+        ("layer kg.layers.ScoRNN(128)", kg.layers.ScoRNN(UNITS, return_sequences=True)),
+        ("layer kg.layers.ENRNN(96, 32)", kg.layers.ENRNN(96, 32, return_sequences=True)),
+        ("layer keras.layers.GRU(128)", keras.layers.GRU(UNITS, return_sequences=True)),
+    ):
+        layer(batch_major[:, :2])
+        cases[name] = lambda layer=layer: layer(batch_major)
     return cases
 
 
