@@ -25,7 +25,7 @@ case(
     (2, 6, 3),
 )
 
-# Issue 3: self-normalizing networks and channel normalization.
+# Self-normalizing networks and channel normalization.
 case(
     "alpha_dropout",
     "keras_gradstab.layers:AlphaDropout",
