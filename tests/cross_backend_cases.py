@@ -16,8 +16,9 @@ def case(name, layer, kwargs, input_shape, atol=1e-5):
     CASES[name] = {"layer": layer, "kwargs": kwargs, "input_shape": input_shape, "atol": atol}
 
 
-# The foundation's own layer built on ops.scan (tests/layers_for_tests.py).
+# Test layers on ScanRNN (tests/layers_for_tests.py): a ScanCell and a Keras cell.
 case("scan_simple_rnn", "layers_for_tests:ScanSimpleRNN", {"units": 5}, (2, 7, 3))
+case("scan_gru", "layers_for_tests:ScanGRU", {"units": 4, "return_sequences": True}, (2, 6, 3))
 case(
     "scan_simple_rnn_reverse",
     "layers_for_tests:ScanSimpleRNN",
