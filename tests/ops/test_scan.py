@@ -263,27 +263,3 @@ def test_inside_torch_compile_gives_the_eager_value_and_gradient():
     np.testing.assert_allclose(results[0][0], ((2 * hs) ** 2).mean() + carry.sum(), rtol=1e-5)
     for got, want in zip(results[1], results[0]):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-
-
-@pytest.mark.slow
-def test_recurrent_model_trains_the_same_with_jit_compile():
-    # A model whose layer runs the scan, compiled by the backend (XLA, or
-    # torch.compile with the scan left out of the graph) and not.
-    from keras_gradstab.layers import NCGRU
-
-    rng = np.random.default_rng(7)
-    x = rng.normal(size=(4, 5, 3)).astype("float32")
-    y = rng.normal(size=(4, 1)).astype("float32")
-    models = []
-    for jit_compile in (False, True):
-        keras.utils.set_random_seed(0)
-        model = keras.Sequential([keras.Input((5, 3)), NCGRU(6), keras.layers.Dense(1)])
-        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", jit_compile=jit_compile)
-        models.append(model)
-    models[1].set_weights(models[0].get_weights())
-    before = models[0].get_weights()
-    losses = [m.train_on_batch(x, y) for m in models]
-    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-5)
-    for got, want in zip(models[1].get_weights(), models[0].get_weights()):
-        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
-    assert any(not np.allclose(w, o) for w, o in zip(models[0].get_weights(), before))
