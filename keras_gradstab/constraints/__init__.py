@@ -21,17 +21,16 @@ ALL_OBJECTS_DICT = {
 }
 
 _REGISTRY = _registry.Registry(
-    names=ALL_OBJECTS_DICT,
-    objects=ALL_OBJECTS_DICT,
+    "constraints",
+    ALL_OBJECTS_DICT,
+    keras_area=keras.constraints,
     base_class=keras.constraints.Constraint,
-    keras_get=keras.constraints.get,
-    keras_deserialize=keras.constraints.deserialize,
 )
 
 
-# The three functions are documented together in `_registry.document`.
+# The three functions are documented together by `Registry.document`.
 def serialize(constraint):
-    return _registry.serialize(constraint)
+    return _REGISTRY.serialize(constraint)
 
 
 def deserialize(config, custom_objects=None):
@@ -42,17 +41,4 @@ def get(identifier):
     return _REGISTRY.get(identifier)
 
 
-_registry.document(
-    serialize,
-    deserialize,
-    get,
-    area="constraints",
-    kind="constraint",
-    example="WeightClip(0.5)",
-    registered_name="WeightClip",
-    class_name="WeightClip",
-    attr="clip_value",
-    value=0.5,
-    names='"orthogonal_conv", "weight_clip" and the class names',
-    get_name="orthogonal_conv",
-)
+_REGISTRY.document(serialize, deserialize, get, example="WeightClip(0.5)", attr="clip_value")

@@ -32,18 +32,18 @@ _OBJECTS = {
 _NAMES = {"delta_orthogonal": DeltaOrthogonal, "DeltaOrthogonal": DeltaOrthogonal}
 
 _REGISTRY = _registry.Registry(
-    names=_NAMES,
+    "initializers",
+    _NAMES,
     objects=_OBJECTS,
+    keras_area=keras.initializers,
     base_class=keras.initializers.Initializer,
-    keras_get=keras.initializers.get,
-    keras_deserialize=keras.initializers.deserialize,
     own_through_keras=True,
 )
 
 
-# The three functions are documented together in `_registry.document`.
+# The three functions are documented together by `Registry.document`.
 def serialize(initializer):
-    return _registry.serialize(initializer)
+    return _REGISTRY.serialize(initializer)
 
 
 def deserialize(config, custom_objects=None):
@@ -54,17 +54,12 @@ def get(identifier):
     return _REGISTRY.get(identifier)
 
 
-_registry.document(
+_REGISTRY.document(
     serialize,
     deserialize,
     get,
-    area="initializers",
-    kind="initializer",
     example="DeltaOrthogonal(gain=2.0)",
-    registered_name="DeltaOrthogonal",
-    class_name="DeltaOrthogonal",
     attr="gain",
-    value=2.0,
-    names='"delta_orthogonal" and "DeltaOrthogonal"; `Critical` needs an activation, so it has no bare name',
-    get_name="delta_orthogonal",
+    names='"delta_orthogonal" and "DeltaOrthogonal"; `Critical` needs an activation, '
+    "so it has no bare name",
 )

@@ -20,17 +20,16 @@ ALL_OBJECTS_DICT = {
 }
 
 _REGISTRY = _registry.Registry(
-    names=ALL_OBJECTS_DICT,
-    objects=ALL_OBJECTS_DICT,
+    "regularizers",
+    ALL_OBJECTS_DICT,
+    keras_area=keras.regularizers,
     base_class=keras.regularizers.Regularizer,
-    keras_get=keras.regularizers.get,
-    keras_deserialize=keras.regularizers.deserialize,
 )
 
 
-# The three functions are documented together in `_registry.document`.
+# The three functions are documented together by `Registry.document`.
 def serialize(regularizer):
-    return _registry.serialize(regularizer)
+    return _REGISTRY.serialize(regularizer)
 
 
 def deserialize(config, custom_objects=None):
@@ -41,17 +40,4 @@ def get(identifier):
     return _REGISTRY.get(identifier)
 
 
-_registry.document(
-    serialize,
-    deserialize,
-    get,
-    area="regularizers",
-    kind="regularizer",
-    example="OrthogonalConv(0.1)",
-    registered_name="OrthogonalConvRegularizer",
-    class_name="OrthogonalConv",
-    attr="factor",
-    value=0.1,
-    names='"orthogonal_conv" and the class names',
-    get_name="orthogonal_conv",
-)
+_REGISTRY.document(serialize, deserialize, get, example="OrthogonalConv(0.1)", attr="factor")
