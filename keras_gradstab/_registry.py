@@ -5,8 +5,17 @@ holding its table of names and its Keras counterpart (if Keras has one).
 """
 
 import ast
+import inspect
 
 import keras
+
+
+def with_class_names(aliases, *classes):
+    """`{name: class}` of `aliases` and of every class's (and alias's class's) own name."""
+    return {
+        **{cls.__name__: cls for cls in (*aliases.values(), *classes)},
+        **aliases,
+    }
 
 
 class Registry:
@@ -23,7 +32,8 @@ class Registry:
             whose `get`, `serialize` and `deserialize` take every identifier
             that is not this area's, or `None` where Keras has none: then an
             unknown name is a `ValueError` and any callable passes through.
-        base_class: instances of it are returned by `get` as they are.
+        base_class: instances of it are returned by `get` as they are; by
+            default the Keras area's base class (`keras.constraints.Constraint`).
         default: what `get(None)` returns.
         own_through_keras: also hand this area's own configs to
             `keras_area.deserialize` (else `keras.saving.deserialize_keras_object`
@@ -46,6 +56,8 @@ class Registry:
         self.names = names
         self.objects = names if objects is None else objects
         self.keras_area = keras_area
+        if base_class is None and keras_area is not None:
+            base_class = getattr(keras_area, self.kind.capitalize(), None)
         self.base_class = base_class
         self.default = default
         self.own_through_keras = own_through_keras
@@ -101,11 +113,10 @@ class Registry:
             "name, a dict or a callable."
         )
 
-    def document(self, serialize, deserialize, get, *, example, attr, names=None):
-        """Gives the area's `serialize`, `deserialize` and `get` their shared docstrings.
+    def functions(self, *, example, attr, names=None):
+        """The area's public `serialize`, `deserialize` and `get`, with their docstrings.
 
         Args:
-            serialize, deserialize, get: the area's three functions.
             example: a constructor call of one of the area's classes with
                 literal arguments, for the examples ("WeightClip(0.5)").
             attr: an attribute that `example` sets.
@@ -132,9 +143,29 @@ class Registry:
             get_name=get_name,
             get_class=type(self.get(get_name)).__name__,
         )
-        serialize.__doc__ = _SERIALIZE_DOC.format(**fields)
-        deserialize.__doc__ = _DESERIALIZE_DOC.format(**fields)
-        get.__doc__ = _GET_DOC.format(**fields)
+
+        def serialize(obj):
+            return self.serialize(obj)
+
+        def deserialize(config, custom_objects=None):
+            return self.deserialize(config, custom_objects)
+
+        def get(identifier):
+            return self.get(identifier)
+
+        serialize.__signature__ = inspect.Signature(
+            [inspect.Parameter(self.kind, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        )
+        module = f"keras_gradstab.{self.area}"
+        for function, doc in (
+            (serialize, _SERIALIZE_DOC),
+            (deserialize, _DESERIALIZE_DOC),
+            (get, _GET_DOC),
+        ):
+            function.__module__ = module
+            function.__qualname__ = function.__name__
+            function.__doc__ = doc.format(**fields)
+        return serialize, deserialize, get
 
 
 _SERIALIZE_DOC = """The Keras config dict of `{kind}` (`None` stays `None`).

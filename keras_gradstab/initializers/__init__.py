@@ -1,8 +1,4 @@
-"""Initializers: critical initialization for any activation, delta-orthogonal kernels, limit cycles.
-
-`get`, `serialize` and `deserialize` resolve this area's class names first and
-fall back to `keras.initializers`.
-"""
+"""Initializers: critical initialization for any activation, delta-orthogonal kernels, limit cycles."""
 
 import keras
 
@@ -32,32 +28,9 @@ _OBJECTS = {
 _NAMES = {"delta_orthogonal": DeltaOrthogonal, "DeltaOrthogonal": DeltaOrthogonal}
 
 _REGISTRY = _registry.Registry(
-    "initializers",
-    _NAMES,
-    objects=_OBJECTS,
-    keras_area=keras.initializers,
-    base_class=keras.initializers.Initializer,
-    own_through_keras=True,
+    "initializers", _NAMES, objects=_OBJECTS, keras_area=keras.initializers, own_through_keras=True
 )
-
-
-# The three functions are documented together by `Registry.document`.
-def serialize(initializer):
-    return _REGISTRY.serialize(initializer)
-
-
-def deserialize(config, custom_objects=None):
-    return _REGISTRY.deserialize(config, custom_objects)
-
-
-def get(identifier):
-    return _REGISTRY.get(identifier)
-
-
-_REGISTRY.document(
-    serialize,
-    deserialize,
-    get,
+serialize, deserialize, get = _REGISTRY.functions(
     example="DeltaOrthogonal(gain=2.0)",
     attr="gain",
     names='"delta_orthogonal" and "DeltaOrthogonal"; `Critical` needs an activation, '
