@@ -55,9 +55,53 @@ def _runtime_docstring(obj):
         return None
 
 
+def _runtime_function(module, name, agent):
+    """A griffe function for `module.name`, a function made at import (as
+    `serialize, deserialize, get = registry.functions(...)` are), or None."""
+    import importlib
+    import inspect
+
+    try:
+        value = getattr(importlib.import_module(module.path), name)
+        signature = inspect.signature(value)
+    except Exception:  # noqa: BLE001 - not a function Python can describe: leave it out
+        return None
+    if not inspect.isfunction(value):
+        return None
+    parameters = griffe.Parameters(
+        *(
+            griffe.Parameter(
+                p.name,
+                kind=griffe.ParameterKind(p.kind.description),
+                default=None if p.default is p.empty else repr(p.default),
+            )
+            for p in signature.parameters.values()
+        )
+    )
+    function = griffe.Function(name, parameters=parameters, parent=module)
+    function.docstring = griffe.Docstring(
+        indent_examples(inspect.getdoc(value) or ""),
+        parent=function,
+        parser=getattr(agent, "docstring_parser", None),
+        parser_options=getattr(agent, "docstring_options", None),
+    )
+    return function
+
+
 class RuntimeDocstrings(griffe.Extension):
     """Fills the docstring of a module-level class or function that has none in
-    its source but gets one at import (`Cls.__doc__ = TEMPLATE.format(...)`)."""
+    its source but gets one at import (`Cls.__doc__ = TEMPLATE.format(...)`), and
+    adds the functions of a module's `__all__` that are made at import."""
+
+    def on_module_members(self, *, node, mod, agent, **kwargs):
+        names = mod.members["__all__"].value if "__all__" in mod.members else None
+        if names is None:
+            return
+        for name in (str(n).strip("'\"") for n in getattr(names, "elements", [])):
+            if name not in mod.members:
+                function = _runtime_function(mod, name, agent)
+                if function is not None:
+                    mod.set_member(name, function)
 
     def on_instance(self, *, node, obj, agent, **kwargs):
         if (

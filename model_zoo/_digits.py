@@ -66,10 +66,10 @@ def relu_bn_mlp(input_shape, depth, units, classes, *, name, standardize=False):
     return keras.Sequential(layers, name=name)
 
 
-def train(model, data, epochs, batch_size=64, learning_rate=1e-3):
-    """Adam with cosine decay, sparse cross-entropy on logits; returns (test accuracy, s)."""
-    (x_train, y_train), (x_test, y_test) = data
-    steps = epochs * int(np.ceil(len(x_train) / batch_size))
+def fit(model, x, y, epochs, batch_size, learning_rate, callbacks=()):
+    """Compiles `model` (Adam with cosine decay from `learning_rate` to 0 over the run,
+    sparse cross-entropy on logits, accuracy) and fits it; returns the seconds taken."""
+    steps = epochs * int(np.ceil(len(x) / batch_size))
     model.compile(
         optimizer=keras.optimizers.Adam(
             keras.optimizers.schedules.CosineDecay(learning_rate, max(1, steps))
@@ -79,15 +79,21 @@ def train(model, data, epochs, batch_size=64, learning_rate=1e-3):
     )
     start = time.perf_counter()
     model.fit(
-        x_train,
-        y_train,
+        x,
+        y,
         batch_size=batch_size,
         epochs=epochs,
         verbose=0,
         shuffle=True,
-        callbacks=[StepCounter()],
+        callbacks=list(callbacks),
     )
-    seconds = time.perf_counter() - start
+    return time.perf_counter() - start
+
+
+def train(model, data, epochs, batch_size=64, learning_rate=1e-3):
+    """`fit` on the training data; returns (test accuracy, seconds)."""
+    (x_train, y_train), (x_test, y_test) = data
+    seconds = fit(model, x_train, y_train, epochs, batch_size, learning_rate, [StepCounter()])
     _, accuracy = model.evaluate(x_test, y_test, verbose=0)
     return float(accuracy), seconds
 

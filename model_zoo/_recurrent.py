@@ -20,20 +20,47 @@ PRESETS_DIR = os.path.join(
 )
 
 
-def recipe_parser(doc, *, epochs, batch_size, lr, skew_lr, quick_help):
+def recipe_parser(
+    doc,
+    quick_help,
+    *,
+    epochs,
+    batch_size,
+    lr,
+    skew_lr=None,
+    lr_help=None,
+    units=None,
+    baselines=None,
+):
     """The arguments every recurrent recipe takes, with that recipe's defaults.
 
-    `--epochs`, `--batch-size`, `--lr`, `--skew-lr` (the Cayley skew parameters'
-    learning rate), `--clipnorm`, `--skip-baseline`, `--quick` (described by
-    `quick_help`), `--out` and `--preset-dir`; the recipe adds its own.
+    `--epochs`, `--batch-size`, `--lr` (described by `lr_help`), `--skew-lr` (the
+    Cayley skew parameters' learning rate; only where `skew_lr` is given),
+    `--clipnorm`, `--units` (where `units` is given), `--skip-baseline` (or, where
+    `baselines` = `{"gru": units, "lstm": units}` is given, `--baselines`, the
+    comma-separated baselines to train, and `--gru-units` and `--lstm-units`),
+    `--quick` (described by `quick_help`), `--out` and `--preset-dir`; the recipe
+    adds its own.
     """
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=epochs)
     parser.add_argument("--batch-size", type=int, default=batch_size)
-    parser.add_argument("--lr", type=float, default=lr)
-    parser.add_argument("--skew-lr", type=float, default=skew_lr)
+    parser.add_argument("--lr", type=float, default=lr, help=lr_help)
+    if skew_lr is not None:
+        parser.add_argument("--skew-lr", type=float, default=skew_lr)
     parser.add_argument("--clipnorm", type=float, default=1.0)
-    parser.add_argument("--skip-baseline", action="store_true")
+    if units is not None:
+        parser.add_argument("--units", type=int, default=units)
+    if baselines is None:
+        parser.add_argument("--skip-baseline", action="store_true")
+    else:
+        parser.add_argument(
+            "--baselines",
+            default=",".join(baselines),
+            help="comma-separated baselines to train: gru, lstm (or none)",
+        )
+        for kind, default in baselines.items():
+            parser.add_argument(f"--{kind}-units", type=int, default=default)
     parser.add_argument("--quick", action="store_true", help=quick_help)
     parser.add_argument("--out", default=None, help="write metrics (and a quick preset) here")
     parser.add_argument(
@@ -42,6 +69,14 @@ def recipe_parser(doc, *, epochs, batch_size, lr, skew_lr, quick_help):
         help="where the full run writes the preset (default: the package)",
     )
     return parser
+
+
+def digits_classifier(recurrent, name):
+    """`recurrent` over the 64 pixels of a digit, one at a time, and a softmax over 10 classes."""
+    return keras.Sequential(
+        [keras.Input((64, 1)), recurrent, keras.layers.Dense(10, activation="softmax")],
+        name=name,
+    )
 
 
 # Metrics where a smaller value is better: the target is reached from above.
@@ -120,27 +155,34 @@ def _baseline_record(baseline, metric):
     }
 
 
+def training_settings(args, *names, optimizer):
+    """The settings a preset's metadata records: the recipe's own options `names`,
+    the common ones of `recipe_parser` the recipe has, and the `optimizer` text."""
+    common = [
+        k for k in ("units", "epochs", "batch_size", "lr", "skew_lr", "clipnorm") if k in args
+    ]
+    return {**{k: getattr(args, k) for k in (*names, *common)}, "optimizer": optimizer}
+
+
 def finish(
     model,
+    args,
     *,
     name,
-    out,
-    quick,
     metric,
     data,
     task,
     test,
     baseline,
     settings,
-    preset_dir=None,
     loss="sparse_categorical_crossentropy",
     metrics=("accuracy",),
     more_baselines=None,
 ):
     """Writes the preset and a summary.
 
-    The full run writes the preset into the package (or `preset_dir`); a quick run
-    only under `out`, and only when `out` is given.
+    The full run writes the preset into the package (or `args.preset_dir`); a quick
+    run (`args.quick`) only under `args.out`, and only when `args.out` is given.
     """
     value = measure(model, metric, *test)
     summary = {
@@ -150,10 +192,7 @@ def finish(
         "more_baselines": more_baselines,
         **settings,
     }
-    if quick:
-        directory = os.path.join(out, name) if out else None
-    else:
-        directory = preset_dir or os.path.join(PRESETS_DIR, name)
+    directory = preset_directory(name, args)
     if directory:
         # The preset holds the model's weights only: a compiled model's
         # `save_weights` would also write the optimizer's state (twice the size).
@@ -174,6 +213,19 @@ def finish(
             more_baselines=more_baselines or None,
             extra={"training": settings},
         )
+    return write_summary(summary, args.out)
+
+
+def preset_directory(name, args):
+    """Where a run writes the preset: the package (or `args.preset_dir`) for a full run,
+    `args.out/name` for a quick one (None without `--out`: no preset then)."""
+    if args.quick:
+        return os.path.join(args.out, name) if args.out else None
+    return args.preset_dir or os.path.join(PRESETS_DIR, name)
+
+
+def write_summary(summary, out):
+    """Prints `summary` and writes it to `out/metrics.json` when `out` is given."""
     if out:
         os.makedirs(out, exist_ok=True)
         with open(os.path.join(out, "metrics.json"), "w") as f:
@@ -191,30 +243,27 @@ def validation_split(x, y, size, seed=0):
 def run_pair(
     build,
     optimizer,
-    train_data,
-    validation,
-    test,
+    data,
+    args,
     *,
-    metric,
-    epochs,
-    batch_size,
-    target,
     baseline_name,
-    skip_baseline,
     settings,
+    metric="accuracy",
+    target=None,
+    baseline_epochs=None,
 ):
     """Trains the preset model (`build("preset")`) then the baseline (`build("baseline")`) the
-    same way; returns (preset model, baseline summary or None, settings + training log)."""
+    same way, on `data` = (train, validation, test) with `args.epochs` and
+    `args.batch_size`; the baseline unless `args.skip_baseline`, for `baseline_epochs`
+    (a function of the preset's epochs run; default: `args.epochs`).
+
+    Returns (preset model, baseline summary or None, settings + training log).
+    """
+    train_data, validation, test = data
+    fit = {"metric": metric, "batch_size": args.batch_size, "target": target}
     model = build("preset")
     seconds, log = train(
-        model,
-        optimizer("preset"),
-        train_data,
-        validation,
-        metric=metric,
-        epochs=epochs,
-        batch_size=batch_size,
-        target=target,
+        model, optimizer("preset"), train_data, validation, epochs=args.epochs, **fit
     )
     settings = {
         **settings,
@@ -224,29 +273,51 @@ def run_pair(
         "parameters": int(model.count_params()),
     }
     print(f"preset model: test {metric} {measure(model, metric, *test):.4f}")
-    baseline = None
-    if not skip_baseline:
-        gru = build("baseline")
-        seconds, log = train(
-            gru,
-            optimizer("baseline"),
+    if args.skip_baseline:
+        return model, None, settings
+    epochs = baseline_epochs(len(log)) if baseline_epochs else args.epochs
+    gru = build("baseline")
+    seconds, log = train(gru, optimizer("baseline"), train_data, validation, epochs=epochs, **fit)
+    baseline = {
+        "model": baseline_name,
+        metric: measure(gru, metric, *test),
+        "parameters": int(gru.count_params()),
+        "seconds": round(seconds, 1),
+        "epochs_run": len(log),
+        "log": log,
+    }
+    print(f"baseline {baseline_name}: test {metric} {baseline[metric]:.4f}")
+    return model, baseline, settings
+
+
+def train_with_baselines(build, optimizer, data, args, *, settings, trained, **fit):
+    """Trains the preset model (`build("preset", args.units)`) then each baseline of
+    `args.baselines` ("gru", "lstm"; `build(kind, units)` with `args.gru_units` or
+    `args.lstm_units`) the same way, on `data` = (train, validation, test).
+
+    `settings` gains the training's seconds, log and parameter count and each
+    baseline's log; returns (preset model, the baselines' records for `finish`).
+    """
+    train_data, validation, test = data
+    model = build("preset", args.units)
+    seconds, log = train(model, optimizer("preset"), train_data, validation, **fit)
+    settings.update(seconds=round(seconds, 1), log=log, parameters=int(model.count_params()))
+    records = []
+    for kind in [k for k in args.baselines.split(",") if k in ("gru", "lstm")]:
+        units = args.gru_units if kind == "gru" else args.lstm_units
+        record, base_log = train_baseline(
+            f"keras.layers.{kind.upper()}({units})",
+            build(kind, units),
+            optimizer(kind),
             train_data,
             validation,
-            metric=metric,
-            epochs=epochs,
-            batch_size=batch_size,
-            target=target,
+            test,
+            trained=trained,
+            **fit,
         )
-        baseline = {
-            "model": baseline_name,
-            metric: measure(gru, metric, *test),
-            "parameters": int(gru.count_params()),
-            "seconds": round(seconds, 1),
-            "epochs_run": len(log),
-            "log": log,
-        }
-        print(f"baseline {baseline_name}: test {metric} {baseline[metric]:.4f}")
-    return model, baseline, settings
+        records.append(record)
+        settings[f"{kind}_log"] = base_log
+    return model, records
 
 
 def train_baseline(

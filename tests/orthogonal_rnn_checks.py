@@ -4,6 +4,7 @@ import contextlib
 
 import keras
 import numpy as np
+import pytest
 from harness import BACKEND, KERAS_OPS_KEEP_FLOAT64, numerical_grad, value_and_grad
 
 
@@ -116,3 +117,10 @@ def torch_single_thread():
         yield
     finally:
         torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Every test of a module that imports this fixture runs in `torch_single_thread`."""
+    with torch_single_thread():
+        yield

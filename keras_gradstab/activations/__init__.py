@@ -6,6 +6,7 @@ back to `keras.activations` for every other name.
 
 import keras
 
+from keras_gradstab import _registry
 from keras_gradstab.activations.modrelu import modrelu
 from keras_gradstab.activations.norm_preserving import abs, group_sort, max_min
 from keras_gradstab.activations.selu import SELU, selu, selu_parameters
@@ -31,7 +32,14 @@ _FUNCTIONS = {
     "modrelu": modrelu,
     "selu": selu,
 }
-_OBJECTS = {**_FUNCTIONS, "SELU": SELU}
+_REGISTRY = _registry.Registry(
+    "activations",
+    _FUNCTIONS,
+    objects={**_FUNCTIONS, "SELU": SELU},
+    keras_area=keras.activations,
+    default=keras.activations.linear,
+    own_through_keras=True,
+)
 
 
 def serialize(activation):
@@ -52,10 +60,7 @@ def serialize(activation):
     >>> activations.serialize(activations.SELU(fixed_point=(-0.1, 2.0)))["registered_name"]
     'keras_gradstab>SELU'
     """
-    for name, fn in _FUNCTIONS.items():
-        if activation is fn:
-            return name
-    return keras.activations.serialize(activation)
+    return _REGISTRY.serialize(activation)
 
 
 def deserialize(config, custom_objects=None):
@@ -78,14 +83,7 @@ def deserialize(config, custom_objects=None):
     >>> round(selu.alpha, 6), round(selu.scale, 6)
     (1.976902, 1.073851)
     """
-    objects = {**_OBJECTS, **(custom_objects or {})}
-    if isinstance(config, str) and config in objects:
-        return objects[config]
-    return keras.saving.deserialize_keras_object(
-        config,
-        module_objects={**keras.activations.__dict__, **objects},
-        custom_objects=custom_objects,
-    )
+    return _REGISTRY.deserialize(config, custom_objects)
 
 
 def get(identifier):
@@ -104,16 +102,4 @@ def get(identifier):
     >>> activations.get("selu") is activations.selu
     True
     """
-    if identifier is None:
-        return keras.activations.linear
-    if isinstance(identifier, str):
-        if identifier in _FUNCTIONS:
-            return _FUNCTIONS[identifier]
-        return keras.activations.get(identifier)
-    obj = deserialize(identifier) if isinstance(identifier, dict) else identifier
-    if callable(obj):
-        return obj
-    raise ValueError(
-        "`identifier` must be None, an activation name, a config dict or a "
-        f"callable; received {identifier!r}."
-    )
+    return _REGISTRY.get(identifier)

@@ -18,7 +18,7 @@ import numpy as np
 from keras import ops
 
 from keras_gradstab.ops._checks import require_steps
-from keras_gradstab.ops.plstm import FORMS, _check_chunk, plstm_1d, plstm_2d
+from keras_gradstab.ops.plstm import FORMS, GATES_2D, _check_chunk, plstm_1d, plstm_2d
 
 MODES = ("P", "D", "PD")
 ORIENTATIONS = (1, 2, 4)
@@ -372,17 +372,7 @@ class PLSTM2D(_PLSTMBase):
 
     def _edge_gates(self, x):
         """The nine gates of plstm_2d, [B, X, Y, H] each (T^dl None in pure D)."""
-        names = (
-            "source_r",
-            "source_d",
-            "transition_rl",
-            "transition_du",
-            "transition_dl",
-            "transition_ru",
-            "mark_l",
-            "mark_u",
-            "direct",
-        )
+        names = GATES_2D
         parts = {n: [] for n in names}
         if "p" in self._gate_weights:
             z = self._gates(x, "p")

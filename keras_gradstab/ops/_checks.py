@@ -20,6 +20,20 @@ def require_floating(name, x):
         )
 
 
+def conv_kernel(kernel):
+    """`kernel` as a floating tensor of shape (*kernel_size, in_channels, out_channels)
+    with 1, 2 or 3 spatial axes, and that number of spatial axes."""
+    kernel = ops.convert_to_tensor(kernel)
+    require_floating("kernel", kernel)
+    rank = len(kernel.shape) - 2
+    if rank not in (1, 2, 3):
+        raise ValueError(
+            "`kernel` must have shape (*kernel_size, in_channels, out_channels) with "
+            f"1, 2 or 3 spatial axes; received shape {tuple(kernel.shape)}."
+        )
+    return kernel, rank
+
+
 def require_rank_at_least(name, x, rank, what):
     if len(x.shape) < rank:
         raise ValueError(

@@ -69,16 +69,17 @@ def circular_pad(x, padding):
             )
         parts = []
         if left:
-            parts.append(_slice(x, axis, -left, None))
+            parts.append(slice_axis(x, axis, -left, None))
         parts.append(x)
         if right:
-            parts.append(_slice(x, axis, 0, right))
+            parts.append(slice_axis(x, axis, 0, right))
         if len(parts) > 1:
             x = ops.concatenate(parts, axis=axis)
     return x
 
 
-def _slice(x, axis, start, stop):
+def slice_axis(x, axis, start, stop):
+    """`x[..., start:stop, ...]` along `axis`."""
     index = [slice(None)] * len(x.shape)
     index[axis] = slice(start, stop)
     return x[tuple(index)]

@@ -13,22 +13,15 @@ import math
 import numpy as np
 from keras import ops
 
-from keras_gradstab.ops._checks import require_floating, require_int
-from keras_gradstab.ops.circular_pad import PADDINGS, conv_pads, padded_conv
+from keras_gradstab.ops._checks import conv_kernel, require_int
+from keras_gradstab.ops.circular_pad import PADDINGS, conv_pads, padded_conv, slice_axis
 
 # Largest input (spatial size times channels) for which the dense operator is built.
 MAX_DENSE_SIZE = 4096
 
 
 def _check_conv_args(kernel, input_shape, strides, padding):
-    kernel = ops.convert_to_tensor(kernel)
-    require_floating("kernel", kernel)
-    rank = len(kernel.shape) - 2
-    if rank not in (1, 2, 3):
-        raise ValueError(
-            "`kernel` must have shape (*kernel_size, in_channels, out_channels) with "
-            f"1, 2 or 3 spatial axes; received shape {tuple(kernel.shape)}."
-        )
+    kernel, rank = conv_kernel(kernel)
     spatial = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
     if len(spatial) != rank or any(
         isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in spatial
@@ -218,22 +211,16 @@ def _adjoint_conv(y, kernel, spatial, strides, padding):
     # The transpose of the padding: crop, and for circular padding fold the wrapped
     # borders back onto the entries they were copied from.
     for axis, (n, (left, right)) in enumerate(zip(spatial, pairs), start=1):
-        middle = _part(z, axis, left, left + n)
+        middle = slice_axis(z, axis, left, left + n)
         if padding == "circular":
             if left:
-                head = _part(z, axis, 0, left)
+                head = slice_axis(z, axis, 0, left)
                 middle = middle + ops.pad(head, _pad_axis(len(z.shape), axis, n - left, 0))
             if right:
-                tail = _part(z, axis, left + n, left + n + right)
+                tail = slice_axis(z, axis, left + n, left + n + right)
                 middle = middle + ops.pad(tail, _pad_axis(len(z.shape), axis, 0, n - right))
         z = middle
     return z
-
-
-def _part(x, axis, start, stop):
-    index = [slice(None)] * len(x.shape)
-    index[axis] = slice(start, stop)
-    return x[tuple(index)]
 
 
 def _pad_axis(ndim, axis, before, after):

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 from keras import ops
 
-from keras_gradstab.ops._checks import require_floating
+from keras_gradstab.ops._checks import conv_kernel
 from keras_gradstab.ops.conv_singular_values import normalize_strides
 
 #: The names the existence rules go by in error messages.
@@ -158,14 +158,7 @@ def lorth(kernel, strides=1, transposed=False):
           Networks*, E. M. Achour, F. Malgouyres, F. Mamalet, JMLR 23, 2022.
           <https://arxiv.org/abs/2108.05623>
     """
-    kernel = ops.convert_to_tensor(kernel)
-    require_floating("kernel", kernel)
-    rank = len(kernel.shape) - 2
-    if rank not in (1, 2, 3):
-        raise ValueError(
-            "`kernel` must have shape (*kernel_size, in_channels, out_channels) with "
-            f"1, 2 or 3 spatial axes; received shape {tuple(kernel.shape)}."
-        )
+    kernel, rank = conv_kernel(kernel)
     strides = normalize_strides(strides, rank)
     c, m = kernel.shape[-2], kernel.shape[-1]
     if m > c and all(s == 1 for s in strides):

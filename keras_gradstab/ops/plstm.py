@@ -16,6 +16,19 @@ from keras_gradstab.ops._checks import require_floating
 from keras_gradstab.ops.linear_recurrence import linear_recurrence
 from keras_gradstab.ops.scan import scan
 
+# The gates of `plstm_2d`, in the order of its arguments.
+GATES_2D = (
+    "source_r",
+    "source_d",
+    "transition_rl",
+    "transition_du",
+    "transition_dl",
+    "transition_ru",
+    "mark_l",
+    "mark_u",
+    "direct",
+)
+
 FORMS = ("recurrent", "parallel")
 DEFAULT_CHUNK_1D = 64
 DEFAULT_CHUNK_2D = 4
@@ -342,17 +355,6 @@ def plstm_2d(
     dv = v.shape[-1]
     _check_shape("k", k, (batch, size_x, size_y, dk))
     _check_shape("v", v, (batch, size_x, size_y, dv))
-    names = (
-        "source_r",
-        "source_d",
-        "transition_rl",
-        "transition_du",
-        "transition_dl",
-        "transition_ru",
-        "mark_l",
-        "mark_u",
-        "direct",
-    )
     values = (
         source_r,
         source_d,
@@ -365,7 +367,7 @@ def plstm_2d(
         direct,
     )
     gates = {}
-    for name, g in zip(names, values):
+    for name, g in zip(GATES_2D, values):
         if g is None and name in ("transition_dl", "transition_ru"):
             gates[name] = None
             continue
@@ -378,50 +380,27 @@ def plstm_2d(
     for name in ("transition_dl", "transition_ru"):
         if gates[name] is None:
             gates[name] = zero
+    # q, k, v and the gates of the states (all but `direct`), the scans' inputs.
+    inputs = (q, k, v, *(gates[name] for name in GATES_2D[:-1]))
     if form == "recurrent":
-        return _plstm_2d_recurrent(q, k, v, **gates)
-    if chunk_size is None:
-        chunk_size = DEFAULT_CHUNK_2D
-    if isinstance(chunk_size, int):
-        chunk_size = (chunk_size, chunk_size)
-    chunk = (min(chunk_size[0], size_x), min(chunk_size[1], size_y))
-    return _plstm_2d_parallel(q, k, v, chunk=chunk, **gates)
+        h = _plstm_2d_recurrent(inputs)
+    else:
+        if chunk_size is None:
+            chunk_size = DEFAULT_CHUNK_2D
+        if isinstance(chunk_size, int):
+            chunk_size = (chunk_size, chunk_size)
+        chunk = (min(chunk_size[0], size_x), min(chunk_size[1], size_y))
+        h = _plstm_2d_parallel(inputs, chunk)
+    direct_out = (gates["direct"] * ops.sum(q * k, axis=-1))[..., None] * v
+    return dk**-0.5 * (h + direct_out)
 
 
-def _plstm_2d_recurrent(
-    q,
-    k,
-    v,
-    source_r,
-    source_d,
-    transition_rl,
-    transition_du,
-    transition_dl,
-    transition_ru,
-    mark_l,
-    mark_u,
-    direct,
-):
+def _plstm_2d_recurrent(inputs):
+    """The states' reads of `plstm_2d` (without the direct term or the scale), column by column."""
+    q, v = inputs[0], inputs[2]
     batch = ops.shape(q)[0]
     size_y, dk, dv = q.shape[2], q.shape[-1], v.shape[-1]
-    scale = dk**-0.5
-    direct_out = (direct * ops.sum(q * k, axis=-1))[..., None] * v
-    xs = tuple(
-        _swap01(t)
-        for t in (
-            q,
-            k,
-            v,
-            source_r,
-            source_d,
-            transition_rl,
-            transition_du,
-            transition_dl,
-            transition_ru,
-            mark_l,
-            mark_u,
-        )
-    )
+    xs = tuple(_swap01(t) for t in inputs)
 
     def column(from_left, x):
         q_x, k_x, v_x, sr, sd, trl, tdu, tdl, tru, ml, mu = x
@@ -443,7 +422,7 @@ def _plstm_2d_recurrent(
 
     init = ops.zeros((batch, size_y, dk, dv), dtype=q.dtype)
     _, reads = _scan(column, init, xs)
-    return scale * (_swap01(reads) + direct_out)
+    return _swap01(reads)
 
 
 def _tile_paths(sr, sd, trl, tdu, tdl, tru, ml, mu):
@@ -522,28 +501,14 @@ def _skew_indices(nx, ny):
     return skew.reshape(-1), unskew
 
 
-def _plstm_2d_parallel(
-    q,
-    k,
-    v,
-    source_r,
-    source_d,
-    transition_rl,
-    transition_du,
-    transition_dl,
-    transition_ru,
-    mark_l,
-    mark_u,
-    direct,
-    chunk,
-):
+def _plstm_2d_parallel(inputs, chunk):
+    """The states' reads of `plstm_2d` (without the direct term or the scale), tile by tile."""
+    q, v = inputs[0], inputs[2]
     batch = ops.shape(q)[0]
     size_x, size_y, dk, dv = q.shape[1], q.shape[2], q.shape[-1], v.shape[-1]
     cx, cy = chunk
     nx, ny = -(-size_x // cx), -(-size_y // cy)
     cells = cx * cy
-    scale = dk**-0.5
-    direct_out = (direct * ops.sum(q * k, axis=-1))[..., None] * v
     pad_x, pad_y = nx * cx - size_x, ny * cy - size_y
 
     def tiles(t):
@@ -556,22 +521,7 @@ def _plstm_2d_parallel(
         t = ops.transpose(t, (0, 1, 3, 2, 4) + tuple(range(5, 5 + len(rest))))
         return ops.reshape(t, (batch, nx, ny, cells) + rest)
 
-    q, k, v, sr, sd, trl, tdu, tdl, tru, ml, mu = (
-        tiles(t)
-        for t in (
-            q,
-            k,
-            v,
-            source_r,
-            source_d,
-            transition_rl,
-            transition_du,
-            transition_dl,
-            transition_ru,
-            mark_l,
-            mark_u,
-        )
-    )
+    q, k, v, sr, sd, trl, tdu, tdl, tru, ml, mu = (tiles(t) for t in inputs)
 
     def grid(t):
         return ops.reshape(t, (batch, nx, ny, cx, cy))
@@ -614,4 +564,4 @@ def _plstm_2d_parallel(
     outer = ops.einsum("bijpe,bijpev->bijpv", read[..., :borders], queried)
     h = ops.reshape(inner + outer, (batch, nx, ny, cx, cy, dv))
     h = ops.reshape(ops.transpose(h, (0, 1, 3, 2, 4, 5)), (batch, nx * cx, ny * cy, dv))
-    return scale * (h[:, :size_x, :size_y] + direct_out)
+    return h[:, :size_x, :size_y]

@@ -5,8 +5,7 @@ dict, or a name: the class name (`"SteSign"`) or its snake-case alias
 (`"ste_sign"`), which builds the quantizer with its default arguments.
 """
 
-import keras
-
+from keras_gradstab import _registry
 from keras_gradstab.quantizers.base import Quantizer
 from keras_gradstab.quantizers.dorefa import DoReFa
 from keras_gradstab.quantizers.packing import load_packed_weights, pack_binary_weights
@@ -25,6 +24,7 @@ ALIASES = {
     "dorefa": DoReFa,
     "dorefa_quantizer": DoReFa,
 }
+_REGISTRY = _registry.Registry("quantizers", {**ALL_OBJECTS, **ALIASES})
 
 
 def serialize(quantizer):
@@ -44,9 +44,7 @@ def serialize(quantizer):
     >>> config["registered_name"], config["config"]["clip_value"]
     ('keras_gradstab>SteSign', 0.5)
     """
-    if quantizer is None:
-        return None
-    return keras.saving.serialize_keras_object(quantizer)
+    return _REGISTRY.serialize(quantizer)
 
 
 def deserialize(config, custom_objects=None):
@@ -68,11 +66,7 @@ def deserialize(config, custom_objects=None):
     >>> type(quantizers.deserialize("swish_sign")).__name__
     'SwishSign'
     """
-    if isinstance(config, str):
-        return get(config)
-    return keras.saving.deserialize_keras_object(
-        config, module_objects={**ALL_OBJECTS, **ALIASES}, custom_objects=custom_objects
-    )
+    return _REGISTRY.deserialize(config, custom_objects)
 
 
 def get(identifier):
@@ -93,25 +87,7 @@ def get(identifier):
     >>> quantizers.get("reste").initial_o
     3.0
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, str):
-        cls = ALIASES.get(identifier) or ALL_OBJECTS.get(identifier)
-        if cls is None:
-            names = sorted({*ALIASES, *ALL_OBJECTS})
-            raise ValueError(
-                f"Unknown quantizer {identifier!r}; expected one of {names}, an "
-                "instance, a callable or a serialized dict."
-            )
-        return cls()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if callable(identifier):
-        return identifier
-    raise ValueError(
-        f"Could not interpret quantizer identifier {identifier!r}: expected None, a "
-        "name, a dict or a callable."
-    )
+    return _REGISTRY.get(identifier)
 
 
 __all__ = [

@@ -44,6 +44,14 @@ def _check_classes(num_classes):
     return num_classes
 
 
+def _ints(values):
+    return tuple(int(v) for v in values)
+
+
+def _floats(values):
+    return tuple(float(v) for v in values)
+
+
 class _ClassifierHyperModel(keras_tuner.HyperModel):
     """Shared parts: the data shape, the learning-rate range and `compile`."""
 
@@ -76,6 +84,11 @@ class _ClassifierHyperModel(keras_tuner.HyperModel):
         )
         return model
 
+    def _head(self, hp, inputs, x, name):
+        """The compiled model of `inputs` through `x` and a `Dense` of the class logits."""
+        outputs = keras.layers.Dense(self.num_classes, name="logits")(x)
+        return self._compile(hp, keras.Model(inputs, outputs, name=name))
+
 
 class SNNHyperModel(_ClassifierHyperModel):
     """Self-normalizing MLP (`keras_gradstab.models.snn`): depth, units, dropout.
@@ -90,9 +103,7 @@ class SNNHyperModel(_ClassifierHyperModel):
         depth: `(min, max)` of the hidden layers.
         units: the widths to choose from.
         dropout: `(min, max)` of the AlphaDropout rate.
-        learning_rate: `(min, max)` of Adam's learning rate, searched on a log scale.
-        name: the hypermodel's name.
-        tunable: whether its hyperparameters are tuned.
+        **kwargs: `learning_rate` (Adam's, `(min, max)` searched on a log scale), `name`, `tunable`.
 
     Example:
 
@@ -113,15 +124,13 @@ class SNNHyperModel(_ClassifierHyperModel):
         depth=(4, 16),
         units=(64, 128, 256),
         dropout=(0.0, 0.1),
-        learning_rate=(1e-4, 1e-2),
-        name=None,
-        tunable=True,
+        **kwargs,
     ):
         self.ndim = len(tuple(input_shape))
-        super().__init__(input_shape, num_classes, learning_rate, name=name, tunable=tunable)
-        self.depth = tuple(int(v) for v in depth)
-        self.units = tuple(int(v) for v in units)
-        self.dropout = tuple(float(v) for v in dropout)
+        super().__init__(input_shape, num_classes, **kwargs)
+        self.depth = _ints(depth)
+        self.units = _ints(units)
+        self.dropout = _floats(dropout)
 
     def build(self, hp):
         model = models.snn(
@@ -149,9 +158,7 @@ class OrthogonalCNNHyperModel(_ClassifierHyperModel):
         filters: the channel counts to choose from.
         lorth_factor: `(min, max)` of the penalty factor, searched on a log scale.
         conv: the convolution kinds to choose from, among "lorth" and "exact".
-        learning_rate: `(min, max)` of Adam's learning rate.
-        name: the hypermodel's name.
-        tunable: whether its hyperparameters are tuned.
+        **kwargs: `learning_rate` (Adam's, `(min, max)` searched on a log scale), `name`, `tunable`.
 
     Example:
 
@@ -174,13 +181,11 @@ class OrthogonalCNNHyperModel(_ClassifierHyperModel):
         filters=(16, 32),
         lorth_factor=(1e-3, 1.0),
         conv=("lorth", "exact"),
-        learning_rate=(1e-4, 1e-2),
-        name=None,
-        tunable=True,
+        **kwargs,
     ):
-        super().__init__(input_shape, num_classes, learning_rate, name=name, tunable=tunable)
-        self.filters = tuple(int(v) for v in filters)
-        self.lorth_factor = tuple(float(v) for v in lorth_factor)
+        super().__init__(input_shape, num_classes, **kwargs)
+        self.filters = _ints(filters)
+        self.lorth_factor = _floats(lorth_factor)
         bad = set(conv) - {"lorth", "exact"}
         if not conv or bad:
             raise ValueError(f"`conv` must name 'lorth' and/or 'exact'; received {conv!r}.")
@@ -209,8 +214,7 @@ class OrthogonalCNNHyperModel(_ClassifierHyperModel):
                 )(x)
             x = keras.layers.Activation("relu")(x)
         x = keras.layers.GlobalAveragePooling2D()(x)
-        outputs = keras.layers.Dense(self.num_classes, name="logits")(x)
-        return self._compile(hp, keras.Model(inputs, outputs, name="orthogonal_cnn"))
+        return self._head(hp, inputs, x, "orthogonal_cnn")
 
 
 class RecurrentHyperModel(_ClassifierHyperModel):
@@ -233,9 +237,7 @@ class RecurrentHyperModel(_ClassifierHyperModel):
         cayley_inverse: the NC-GRU inverses to choose from.
         vocabulary_size: number of token values for integer inputs, else None.
         return_sequences: predict at every step instead of once per sequence.
-        learning_rate: `(min, max)` of Adam's learning rate.
-        name: the hypermodel's name.
-        tunable: whether its hyperparameters are tuned.
+        **kwargs: `learning_rate` (Adam's, `(min, max)` searched on a log scale), `name`, `tunable`.
 
     Example:
 
@@ -262,21 +264,19 @@ class RecurrentHyperModel(_ClassifierHyperModel):
         cayley_inverse=("solve", "neumann"),
         vocabulary_size=None,
         return_sequences=False,
-        learning_rate=(1e-4, 1e-2),
-        name=None,
-        tunable=True,
+        **kwargs,
     ):
         self.ndim = 1 if vocabulary_size else 2
-        super().__init__(input_shape, num_classes, learning_rate, name=name, tunable=tunable)
+        super().__init__(input_shape, num_classes, **kwargs)
         cells = (cell,) if isinstance(cell, str) else tuple(cell)
         if not cells or set(cells) - set(RECURRENT_CELLS):
             raise ValueError(
                 f"`cell` must be one of {RECURRENT_CELLS} or a list of them; received {cell!r}."
             )
         self.cells = cells
-        self.units = tuple(int(v) for v in units)
-        self.normalized_units = tuple(int(v) for v in normalized_units)
-        self.neumann_terms = tuple(int(v) for v in neumann_terms)
+        self.units = _ints(units)
+        self.normalized_units = _ints(normalized_units)
+        self.neumann_terms = _ints(neumann_terms)
         self.cayley_inverse = tuple(cayley_inverse)
         self.vocabulary_size = vocabulary_size
         self.return_sequences = bool(return_sequences)
@@ -307,8 +307,7 @@ class RecurrentHyperModel(_ClassifierHyperModel):
             inputs = keras.Input(self.input_shape)
             x = inputs
         x = self._recurrent(hp)(x)
-        outputs = keras.layers.Dense(self.num_classes, name="logits")(x)
-        return self._compile(hp, keras.Model(inputs, outputs, name="recurrent_classifier"))
+        return self._head(hp, inputs, x, "recurrent_classifier")
 
 
 class ReSTEBNNHyperModel(_ClassifierHyperModel):
@@ -325,9 +324,7 @@ class ReSTEBNNHyperModel(_ClassifierHyperModel):
         num_classes: number of classes.
         o_end: `(min, max)` of the schedule's end value (3 in the paper).
         width: the channel counts to choose from.
-        learning_rate: `(min, max)` of Adam's learning rate.
-        name: the hypermodel's name.
-        tunable: whether its hyperparameters are tuned.
+        **kwargs: `learning_rate` (Adam's, `(min, max)` searched on a log scale), `name`, `tunable`.
 
     Example:
 
@@ -347,13 +344,11 @@ class ReSTEBNNHyperModel(_ClassifierHyperModel):
         num_classes,
         o_end=(1.5, 4.0),
         width=(16, 32),
-        learning_rate=(1e-4, 1e-2),
-        name=None,
-        tunable=True,
+        **kwargs,
     ):
-        super().__init__(input_shape, num_classes, learning_rate, name=name, tunable=tunable)
-        self.o_end = tuple(float(v) for v in o_end)
-        self.width = tuple(int(v) for v in width)
+        super().__init__(input_shape, num_classes, **kwargs)
+        self.o_end = _floats(o_end)
+        self.width = _ints(width)
 
     def build(self, hp):
         hp.Float("o_end", *self.o_end)
@@ -375,8 +370,7 @@ class ReSTEBNNHyperModel(_ClassifierHyperModel):
         x = keras.layers.Flatten()(x)
         x = layers.QuantDense(2 * width, **binary())(x)
         x = keras.layers.BatchNormalization()(x)
-        outputs = keras.layers.Dense(self.num_classes, name="logits")(x)
-        return self._compile(hp, keras.Model(inputs, outputs, name="reste_bnn"))
+        return self._head(hp, inputs, x, "reste_bnn")
 
     def fit(self, hp, model, *args, callbacks=None, **kwargs):
         """Trains `model`, moving ReSTE's `o` from 1 to the trial's `o_end`."""
@@ -401,9 +395,7 @@ class PLSTMHyperModel(_ClassifierHyperModel):
         num_heads: the head counts to choose from.
         dim: the feature sizes to choose from (each divisible by every head count).
         depth: `(min, max)` of the number of blocks.
-        learning_rate: `(min, max)` of Adam's learning rate.
-        name: the hypermodel's name.
-        tunable: whether its hyperparameters are tuned.
+        **kwargs: `learning_rate` (Adam's, `(min, max)` searched on a log scale), `name`, `tunable`.
 
     Example:
 
@@ -429,18 +421,16 @@ class PLSTMHyperModel(_ClassifierHyperModel):
         num_heads=(2, 4),
         dim=(16, 32),
         depth=(1, 2),
-        learning_rate=(1e-4, 1e-2),
-        name=None,
-        tunable=True,
+        **kwargs,
     ):
-        super().__init__(input_shape, num_classes, learning_rate, name=name, tunable=tunable)
+        super().__init__(input_shape, num_classes, **kwargs)
         bad = set(mode) - {"P", "D", "PD"}
         if not mode or bad:
             raise ValueError(f"`mode` must name 'P', 'D' and/or 'PD'; received {mode!r}.")
         self.patch_size = int(patch_size)
         self.mode = tuple(mode)
-        self.num_heads = tuple(int(v) for v in num_heads)
-        self.dim = tuple(int(v) for v in dim)
+        self.num_heads = _ints(num_heads)
+        self.dim = _ints(dim)
         for d in self.dim:
             for h in self.num_heads:
                 if d % h:
@@ -448,7 +438,7 @@ class PLSTMHyperModel(_ClassifierHyperModel):
                         f"Every `dim` must be divisible by every `num_heads`; received "
                         f"dim={dim!r}, num_heads={num_heads!r}."
                     )
-        self.depth = tuple(int(v) for v in depth)
+        self.depth = _ints(depth)
 
     def build(self, hp):
         mode = hp.Choice("mode", list(self.mode))
@@ -462,5 +452,4 @@ class PLSTMHyperModel(_ClassifierHyperModel):
         for i in range(depth):
             x = layers.PLSTMBlock(heads, mode=mode, name=f"plstm_{i}")(x)
         x = keras.layers.GlobalAveragePooling2D()(x)
-        outputs = keras.layers.Dense(self.num_classes, name="logits")(x)
-        return self._compile(hp, keras.Model(inputs, outputs, name="plstm_classifier"))
+        return self._head(hp, inputs, x, "plstm_classifier")

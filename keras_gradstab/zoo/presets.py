@@ -35,7 +35,6 @@ METADATA_FILE = "metadata.json"
 PRESET_FILES = (CONFIG_FILE, METADATA_FILE, WEIGHTS_FILE)
 HASH_KEY = "sha256"
 _LEGACY_HASH_KEY = "weights_sha256"
-_METRICS = ("accuracy", "symbol_accuracy", "mse", "bits_per_character")
 
 MetricSpec = collections.namedtuple("MetricSpec", ["higher_is_better", "atol", "rtol", "percent"])
 
@@ -638,8 +637,8 @@ def measure(model, metric, x, y, batch_size=None):
     >>> zoo.measure(model, "accuracy", x, np.array([0, 1, 1]))
     0.6666666666666666
     """
-    if metric not in _METRICS:
-        raise ValueError(f"`metric` must be one of {_METRICS}; received {metric!r}.")
+    if metric not in METRICS:
+        raise ValueError(f"`metric` must be one of {tuple(METRICS)}; received {metric!r}.")
     if batch_size is None:
         # Equal batches: a last, smaller batch would compile the model a second time.
         batch_size = _even_batch(len(x))

@@ -5,13 +5,10 @@ Trains `NCGRU(128)` to predict the next character of windows of 100 characters o
 `keras.layers.LSTM` of about the same parameter count the same way (same windows,
 optimizer, schedule, batch, seed and number of steps), and writes the NC-GRU preset
 with both results (bits per character on the held-out last 5% of the text) in its
-metadata. Usage:
-
-    KERAS_BACKEND=jax python model_zoo/ncgru_charlm_pydoc/train.py           # the preset
-    KERAS_BACKEND=jax python model_zoo/ncgru_charlm_pydoc/train.py --quick --out /tmp/q
+metadata. Usage: see
+`README.md`.
 """
 
-import argparse
 import os
 import sys
 
@@ -21,7 +18,7 @@ import keras  # noqa: E402
 
 from keras_gradstab import datasets  # noqa: E402
 from keras_gradstab.layers import NCGRU, skew_learning_rate_optimizer  # noqa: E402
-from model_zoo._recurrent import finish, train, train_baseline  # noqa: E402
+from model_zoo import _recurrent  # noqa: E402
 
 NAME = "ncgru_charlm_pydoc"
 METRIC = "bits_per_character"
@@ -48,32 +45,19 @@ def build(kind, units, length, vocabulary_size, seed=0):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = _recurrent.recipe_parser(
+        __doc__,
+        "8 units, windows of 20, 1 epoch on 64 windows",
+        epochs=10,
+        batch_size=32,
+        lr=2e-3,
+        skew_lr=2e-4,
+        units=128,
+        baselines={"gru": 128, "lstm": 111},
+    )
     parser.add_argument("--sequence-length", type=int, default=100)
-    parser.add_argument("--units", type=int, default=128)
-    parser.add_argument("--gru-units", type=int, default=128)
-    parser.add_argument("--lstm-units", type=int, default=111)
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--skew-lr", type=float, default=2e-4)
-    parser.add_argument("--clipnorm", type=float, default=1.0)
     parser.add_argument(
         "--seed", type=int, default=0, help="initialization and shuffling seed (the preset: 0)"
-    )
-    parser.add_argument(
-        "--baselines",
-        default="gru,lstm",
-        help="comma-separated baselines to train: gru, lstm (or none)",
-    )
-    parser.add_argument(
-        "--quick", action="store_true", help="8 units, windows of 20, 1 epoch on 64 windows"
-    )
-    parser.add_argument("--out", default=None, help="write metrics (and a quick preset) here")
-    parser.add_argument(
-        "--preset-dir",
-        default=None,
-        help="where the full run writes the preset (default: the package)",
     )
     args = parser.parse_args(argv)
     if args.quick:
@@ -87,21 +71,11 @@ def main(argv=None):
             (validation[0][:32], validation[1][:32]),
         )
     vocabulary_size = len(datasets.pydoc_text_vocabulary())
-    settings = {
-        k: getattr(args, k)
-        for k in (
-            "sequence_length",
-            "units",
-            "epochs",
-            "batch_size",
-            "lr",
-            "skew_lr",
-            "clipnorm",
-            "seed",
-        )
-    }
-    settings["optimizer"] = (
-        "Adam, clipnorm, cosine decay to 0 (the NC-GRU's skew parameter at skew_lr)"
+    settings = _recurrent.training_settings(
+        args,
+        "sequence_length",
+        "seed",
+        optimizer="Adam, clipnorm, cosine decay to 0 (the NC-GRU's skew parameter at skew_lr)",
     )
     steps = args.epochs * -(-len(train_data[0]) // args.batch_size)
     trained = (
@@ -126,31 +100,22 @@ def main(argv=None):
         "batch_size": args.batch_size,
         "seed": args.seed,
     }
-    model = build("preset", args.units, args.sequence_length, vocabulary_size, seed=args.seed)
-    seconds, log = train(model, optimizer("preset"), train_data, validation, **fit)
-    settings.update(
-        seconds=round(seconds, 1), steps=steps, log=log, parameters=int(model.count_params())
+    settings["steps"] = steps
+    model, records = _recurrent.train_with_baselines(
+        lambda kind, units: build(
+            kind, units, args.sequence_length, vocabulary_size, seed=args.seed
+        ),
+        optimizer,
+        (train_data, validation, test),
+        args,
+        settings=settings,
+        trained=trained,
+        **fit,
     )
-    records = []
-    for kind in [k for k in args.baselines.split(",") if k in ("gru", "lstm")]:
-        units = args.gru_units if kind == "gru" else args.lstm_units
-        record, base_log = train_baseline(
-            f"keras.layers.{kind.upper()}({units})",
-            build(kind, units, args.sequence_length, vocabulary_size, seed=args.seed),
-            optimizer(kind),
-            train_data,
-            validation,
-            test,
-            trained=trained,
-            **fit,
-        )
-        records.append(record)
-        settings[f"{kind}_log"] = base_log
-    return finish(
+    return _recurrent.finish(
         model,
+        args,
         name=NAME,
-        out=args.out,
-        quick=args.quick,
         metric=METRIC,
         data=data,
         task=f"next character of Python's help text (pydoc_data.topics), windows of "
@@ -159,7 +124,6 @@ def main(argv=None):
         baseline=records[0] if records else None,
         more_baselines=records[1:],
         settings=settings,
-        preset_dir=args.preset_dir,
     )
 
 

@@ -4,10 +4,8 @@ Trains `NCGRU` (gate biases started so that the cell starts as scoRNN:
 `update_gate_bias=-8, reset_gate_bias=8`, see `NCGRUCell`) and a `keras.layers.GRU`
 of the same size the same way (same data, optimizer, batch, and the number of
 epochs the NC-GRU took), and writes the NC-GRU preset with the GRU's result beside
-it in its metadata. Usage:
-
-    KERAS_BACKEND=jax python model_zoo/ncgru_copying/train.py           # the preset
-    KERAS_BACKEND=jax python model_zoo/ncgru_copying/train.py --quick --out /tmp/q
+it in its metadata. Usage: see
+`README.md`.
 """
 
 import os
@@ -20,15 +18,7 @@ import numpy as np  # noqa: E402
 
 from keras_gradstab import datasets  # noqa: E402
 from keras_gradstab.layers import NCGRU  # noqa: E402
-from keras_gradstab.zoo.presets import measure  # noqa: E402
-from model_zoo._recurrent import (  # noqa: E402
-    finish,
-    recipe_parser,
-    rmsprop,
-    run_pair,
-    train,
-    validation_split,
-)
+from model_zoo import _recurrent  # noqa: E402
 
 NAME = "ncgru_copying"
 NUM_SYMBOLS = 8
@@ -82,16 +72,10 @@ def chrono_update_bias(model, time_steps, seed=0):
 
 
 def main(argv=None):
-    parser = recipe_parser(
-        __doc__,
-        epochs=15,
-        batch_size=32,
-        lr=1e-3,
-        skew_lr=1e-4,
-        quick_help="T=20, 8 units, 1 epoch",
+    parser = _recurrent.recipe_parser(
+        __doc__, "T=20, 8 units, 1 epoch", epochs=15, batch_size=32, lr=1e-3, skew_lr=1e-4, units=64
     )
     parser.add_argument("--time-steps", type=int, default=200)
-    parser.add_argument("--units", type=int, default=64)
     parser.add_argument("--num-train", type=int, default=20000)
     parser.add_argument(
         "--target",
@@ -120,78 +104,42 @@ def main(argv=None):
         },
     }
     (x, y), test = datasets.copying(**data["kwargs"])
-    train_data, validation = validation_split(x, y, 500 if not args.quick else 64)
+    train_data, validation = _recurrent.validation_split(x, y, 500 if not args.quick else 64)
     length = x.shape[1]
-    settings = {
-        k: getattr(args, k)
-        for k in (
-            "time_steps",
-            "units",
-            "epochs",
-            "batch_size",
-            "lr",
-            "skew_lr",
-            "clipnorm",
-            "target",
-            "gate_init",
-        )
-    }
+    settings = _recurrent.training_settings(
+        args,
+        "time_steps",
+        "target",
+        "gate_init",
+        optimizer="RMSprop (skew parameters at skew_lr), clipnorm",
+    )
 
     def make(kind):
         model = build(kind, args.units, length, gate_init=args.gate_init)
         return chrono_update_bias(model, args.time_steps) if args.gate_init == "chrono" else model
 
-    settings["optimizer"] = "RMSprop (skew parameters at skew_lr), clipnorm"
-
-    model, _, settings = run_pair(
+    model, baseline, settings = _recurrent.run_pair(
         make,
-        lambda kind: rmsprop(kind, args.lr, args.skew_lr, args.clipnorm),
-        train_data,
-        validation,
-        test,
-        metric="symbol_accuracy",
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        target=args.target,
+        lambda kind: _recurrent.rmsprop(kind, args.lr, args.skew_lr, args.clipnorm),
+        (train_data, validation, test),
+        args,
         baseline_name=f"keras.layers.GRU({args.units})",
-        skip_baseline=True,
         settings=settings,
-    )
-    baseline = None
-    if not args.skip_baseline:
+        metric="symbol_accuracy",
+        target=args.target,
         # The same budget: as many epochs as the NC-GRU took to reach the target.
-        gru = make("baseline")
-        seconds, log = train(
-            gru,
-            rmsprop("baseline", args.lr, args.skew_lr, args.clipnorm),
-            train_data,
-            validation,
-            metric="symbol_accuracy",
-            epochs=settings["epochs_run"],
-            batch_size=args.batch_size,
-            target=args.target,
-        )
-        baseline = {
-            "model": f"keras.layers.GRU({args.units})",
-            "symbol_accuracy": measure(gru, "symbol_accuracy", *test),
-            "parameters": int(gru.count_params()),
-            "seconds": round(seconds, 1),
-            "epochs_run": len(log),
-            "log": log,
-        }
-        print(f"baseline GRU: test symbol_accuracy {baseline['symbol_accuracy']:.4f}")
-    return finish(
+        baseline_epochs=lambda epochs_run: epochs_run,
+    )
+    return _recurrent.finish(
         model,
+        args,
         name=NAME,
-        out=args.out,
-        quick=args.quick,
         metric="symbol_accuracy",
         data=data,
         task=f"copying task, T={args.time_steps}, 10 symbols of 8",
         test=test,
         baseline=baseline,
         settings=settings,
-        preset_dir=args.preset_dir,
     )
 
 

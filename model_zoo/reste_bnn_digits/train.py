@@ -26,7 +26,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -38,6 +37,7 @@ import numpy as np  # noqa: E402
 import keras_gradstab as kg  # noqa: E402
 from keras_gradstab.constraints import WeightClip  # noqa: E402
 from keras_gradstab.layers import QuantConv2D, QuantDense  # noqa: E402
+from model_zoo import _digits  # noqa: E402
 
 NAME = "reste_bnn_digits"
 PRESET_DIR = os.path.join(ROOT, "keras_gradstab", "zoo", "presets", NAME)
@@ -99,25 +99,8 @@ def train(estimator, epochs, data, seed=0, batch_size=64, width=32, max_train=No
         x_train, y_train = x_train[:max_train], y_train[:max_train]
     keras.utils.set_random_seed(seed)
     model = build_model(estimator, width=width)
-    steps = epochs * int(np.ceil(len(x_train) / batch_size))
-    schedule = keras.optimizers.schedules.CosineDecay(3e-3, steps)
-    model.compile(
-        optimizer=keras.optimizers.Adam(schedule),
-        loss=keras.losses.get(LOSS),
-        metrics=["accuracy"],
-    )
     callbacks = [kg.callbacks.ReSTESchedule(o_end=3.0)] if estimator == "reste" else []
-    start = time.perf_counter()
-    model.fit(
-        x_train,
-        y_train,
-        batch_size=batch_size,
-        epochs=epochs,
-        verbose=0,
-        callbacks=callbacks,
-        shuffle=True,
-    )
-    seconds = time.perf_counter() - start
+    seconds = _digits.fit(model, x_train, y_train, epochs, batch_size, 3e-3, callbacks)
     accuracy = kg.zoo.presets.measure(model, "accuracy", x_test, y_test)
     return model, accuracy, seconds
 

@@ -4,44 +4,28 @@ normalized matrices after training."""
 
 import keras
 import numpy as np
+import orthogonal_rnn_checks as checks
 import pytest
 from harness import check_layer, numerical_grad, value_and_grad
-from orthogonal_rnn_checks import (
-    assert_gradients_match_finite_differences,
-    assert_matches_keras_loop,
-    fd_dtype,
-    np_cayley,
-    np_modrelu,
-    numpy_weights,
-    orthogonality_error,
-    run_numpy,
-    torch_single_thread,
-    train_adam,
-)
+from orthogonal_rnn_checks import one_torch_thread  # noqa: F401 (autouse)
 
 from keras_gradstab.layers import ENRNN, ENRNNCell
 from keras_gradstab.layers.recurrent.enrnn import spectral_radius
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    with torch_single_thread():
-        yield
 
 
 def numpy_enrnn(weights, x, n_neg):
     """rec1 = h1 W1 + h2 W3; rec2 = h2 W2 / max(1, rho(W2)); h' = modReLU(x U + rec, b)."""
     n1 = weights["recurrent_skew"].shape[0]
     n2 = weights["normalized_kernel"].shape[0]
-    w1 = np_cayley(weights["recurrent_skew"], np.r_[np.ones(n1 - n_neg), -np.ones(n_neg)])
+    w1 = checks.np_cayley(weights["recurrent_skew"], np.r_[np.ones(n1 - n_neg), -np.ones(n_neg)])
     w2 = weights["normalized_kernel"]
     w2 = w2 / max(1.0, np.abs(np.linalg.eigvals(w2)).max())
     full = np.block([[w1, np.zeros((n1, n2))], [weights["coupling_kernel"], w2]])
 
     def step(h, xt):
-        return np_modrelu(xt @ weights["kernel"] + h @ full, weights["modrelu_bias"])
+        return checks.np_modrelu(xt @ weights["kernel"] + h @ full, weights["modrelu_bias"])
 
-    return run_numpy(step, np.zeros((x.shape[0], n1 + n2)), np.asarray(x, "float64"))
+    return checks.run_numpy(step, np.zeros((x.shape[0], n1 + n2)), np.asarray(x, "float64"))
 
 
 def randomize(layer, seed=0, scale=0.3):
@@ -70,19 +54,19 @@ def test_step_and_sequence_match_numpy():
     layer = ENRNN(5, 3, n_neg=2, return_sequences=True)
     layer.build(x.shape)
     randomize(layer)
-    want = numpy_enrnn(numpy_weights(layer), x, n_neg=2)
+    want = numpy_enrnn(checks.numpy_weights(layer), x, n_neg=2)
     h1, _ = layer.cell(x[:, 0], [np.zeros((3, 8), "float32")])
     np.testing.assert_allclose(keras.ops.convert_to_numpy(h1), want[:, 0], atol=1e-5)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)), want, atol=1e-5)
 
 
 def test_gradients_match_finite_differences():
-    dtype, rtol = fd_dtype()
+    dtype, rtol = checks.fd_dtype()
     x = np.random.default_rng(1).normal(size=(2, 4, 3)).astype(dtype)
     layer = ENRNN(3, 3, n_neg=1, return_sequences=True, dtype=dtype)
     layer.build(x.shape)
     randomize(layer, seed=2)
-    assert_gradients_match_finite_differences(
+    checks.assert_gradients_match_finite_differences(
         layer, x, lambda w, x: numpy_enrnn(w, x, n_neg=1), rtol=rtol
     )
 
@@ -91,7 +75,9 @@ def test_matches_keras_rnn_loop_with_masks():
     x = np.random.default_rng(3).normal(size=(3, 7, 4)).astype("float32")
     mask = np.ones((3, 7), bool)
     mask[1, 4:] = False
-    assert_matches_keras_loop(ENRNN, {"orthogonal_units": 4, "normalized_units": 3}, x, mask=mask)
+    checks.assert_matches_keras_loop(
+        ENRNN, {"orthogonal_units": 4, "normalized_units": 3}, x, mask=mask
+    )
 
 
 def test_check_layer(tmp_path):
@@ -115,10 +101,10 @@ def test_matrices_after_adam_training():
     model = keras.Sequential([keras.Input((4, 3)), ENRNN(12, 6), keras.layers.Dense(2)])
     cell = model.layers[0].cell
     cell.normalized_kernel.assign(np.random.default_rng(0).normal(size=(6, 6)).astype("float32"))
-    train_adam(model, steps=100, batch=4)
+    checks.train_adam(model, steps=100, batch=4)
     matrices = model.layers[0].recurrent_matrices()
     assert set(matrices) == {"orthogonal", "normalized", "coupling"}
-    assert orthogonality_error(matrices["orthogonal"]) < 1e-5
+    assert checks.orthogonality_error(matrices["orthogonal"]) < 1e-5
     w2 = keras.ops.convert_to_numpy(matrices["normalized"]).astype("float64")
     assert np.abs(np.linalg.eigvals(w2)).max() <= 1 + 1e-5
 

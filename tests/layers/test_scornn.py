@@ -3,40 +3,24 @@ Keras's own RNN loop, and orthogonality after training."""
 
 import keras
 import numpy as np
+import orthogonal_rnn_checks as checks
 import pytest
 from harness import check_layer
-from orthogonal_rnn_checks import (
-    assert_gradients_match_finite_differences,
-    assert_matches_keras_loop,
-    fd_dtype,
-    np_cayley,
-    np_modrelu,
-    numpy_weights,
-    orthogonality_error,
-    run_numpy,
-    torch_single_thread,
-    train_adam,
-)
+from orthogonal_rnn_checks import one_torch_thread  # noqa: F401 (autouse)
 
 from keras_gradstab.layers import ScoRNN, ScoRNNCell
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    with torch_single_thread():
-        yield
 
 
 def numpy_scornn(weights, x, n_neg):
     """h_t = modReLU(x_t U + h_{t-1} W, b), W = (I + A)^-1 (I - A) D (row vectors)."""
     n = weights["recurrent_skew"].shape[0]
     d = np.r_[np.ones(n - n_neg), -np.ones(n_neg)]
-    w = np_cayley(weights["recurrent_skew"], d)
+    w = checks.np_cayley(weights["recurrent_skew"], d)
 
     def step(h, xt):
-        return np_modrelu(xt @ weights["kernel"] + h @ w, weights["modrelu_bias"])
+        return checks.np_modrelu(xt @ weights["kernel"] + h @ w, weights["modrelu_bias"])
 
-    return run_numpy(step, np.zeros((x.shape[0], n)), np.asarray(x, "float64"))
+    return checks.run_numpy(step, np.zeros((x.shape[0], n)), np.asarray(x, "float64"))
 
 
 def randomize(layer, seed=0, scale=0.3):
@@ -50,7 +34,7 @@ def test_one_step_and_sequence_match_numpy():
     layer = ScoRNN(5, n_neg=2, return_sequences=True)
     layer.build(x.shape)
     randomize(layer)
-    want = numpy_scornn(numpy_weights(layer), x, n_neg=2)
+    want = numpy_scornn(checks.numpy_weights(layer), x, n_neg=2)
     # One step through the cell's own call (Keras's cell contract).
     h1, states = layer.cell(x[:, 0], [np.zeros((3, 5), "float32")])
     np.testing.assert_allclose(keras.ops.convert_to_numpy(h1), want[:, 0], atol=1e-5)
@@ -60,12 +44,12 @@ def test_one_step_and_sequence_match_numpy():
 
 
 def test_gradients_match_finite_differences():
-    dtype, rtol = fd_dtype()
+    dtype, rtol = checks.fd_dtype()
     x = np.random.default_rng(1).normal(size=(2, 4, 3)).astype(dtype)
     layer = ScoRNN(4, n_neg=1, return_sequences=True, dtype=dtype)
     layer.build(x.shape)
     randomize(layer, seed=2)
-    assert_gradients_match_finite_differences(
+    checks.assert_gradients_match_finite_differences(
         layer, x, lambda w, x: numpy_scornn(w, x, n_neg=1), rtol=rtol
     )
 
@@ -75,7 +59,7 @@ def test_matches_keras_rnn_loop_with_masks():
     mask = np.ones((3, 7), bool)
     mask[0, 5:] = False
     mask[1, :2] = False
-    assert_matches_keras_loop(ScoRNN, {"units": 6, "n_neg": 3}, x, mask=mask)
+    checks.assert_matches_keras_loop(ScoRNN, {"units": 6, "n_neg": 3}, x, mask=mask)
 
 
 def test_check_layer(tmp_path):
@@ -119,8 +103,8 @@ def test_dropout_only_in_training():
 
 def test_orthogonal_after_adam_training():
     model = keras.Sequential([keras.Input((5, 3)), ScoRNN(16, n_neg=4), keras.layers.Dense(2)])
-    train_adam(model, steps=100, batch=4)
-    assert orthogonality_error(model.layers[0].recurrent_matrices()["orthogonal"]) < 1e-5
+    checks.train_adam(model, steps=100, batch=4)
+    assert checks.orthogonality_error(model.layers[0].recurrent_matrices()["orthogonal"]) < 1e-5
 
 
 @pytest.mark.parametrize("n_neg", [-1, 7, 1.5])

@@ -11,17 +11,7 @@ from plstm_reference import plstm_1d_reference, plstm_2d_reference
 
 import keras_gradstab as kg
 
-GATES_2D = (
-    "source_r",
-    "source_d",
-    "transition_rl",
-    "transition_du",
-    "transition_dl",
-    "transition_ru",
-    "mark_l",
-    "mark_u",
-    "direct",
-)
+GATES_2D = kg.ops.plstm.GATES_2D
 
 
 def problem_1d(batch=2, length=11, dk=3, dv=4, dtype="float32", seed=0):
