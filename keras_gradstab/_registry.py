@@ -144,8 +144,10 @@ class Registry:
             get_class=type(self.get(get_name)).__name__,
         )
 
-        def serialize(obj):
-            return self.serialize(obj)
+        def serialize(*args, **kwargs):
+            # The parameter is named after the kind (`constraint`, `quantizer`, ...).
+            bound = serialize.__signature__.bind(*args, **kwargs)
+            return self.serialize(bound.arguments[self.kind])
 
         def deserialize(config, custom_objects=None):
             return self.deserialize(config, custom_objects)

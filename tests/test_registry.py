@@ -59,3 +59,17 @@ def test_get_serialize_deserialize(area, name, cls, instance, keras_name, keras_
     assert area.serialize(None) is None
     with pytest.raises(ValueError):
         area.get("no_such_name")
+
+
+def test_serialize_takes_its_argument_by_keyword():
+    import keras_gradstab as kg
+
+    for area, obj in (
+        ("constraints", kg.constraints.WeightClip(0.5)),
+        ("regularizers", kg.regularizers.OrthogonalConv(0.1)),
+    ):
+        module = getattr(kg, area)
+        kind = area[:-1]
+        by_keyword = module.serialize(**{kind: obj})
+        assert by_keyword == module.serialize(obj)
+        assert module.deserialize(by_keyword).get_config() == obj.get_config()

@@ -24,6 +24,11 @@ import keras
 
 from keras_gradstab.backend import common
 
+# The functions below are for the library's own modules and for contributors; users
+# reach them through `keras_gradstab.ops` and the layers, so the API reference lists
+# only this module's description.
+__all__ = []
+
 BACKEND = keras.config.backend()
 
 CONTRACT = (
