@@ -161,6 +161,19 @@ class OrthogonalCellMixin(ScanCell):
             "seed": self.seed,
         }
 
+    # The constants the backend's fused recurrence takes after the state, in order
+    # (a missing one is passed as None), before the modReLU bias.
+    fused_constants = ()
+
+    def fused_call(self, function, projected, states, constants, mask, recurrent_mask):
+        matrices = [
+            None if constants.get(key) is None else self._as_compute(constants[key])
+            for key in self.fused_constants
+        ]
+        bias = ops.cast(constants["modrelu_bias"], projected.dtype)
+        outputs, h = function(projected, states[0], *matrices, bias, mask, recurrent_mask)
+        return outputs, [h]
+
     def recurrent_matrices(self):
         """The recurrent matrices the next call would use, as a dict of tensors."""
         constants = self.recurrent_constants(training=False, update_state=False)

@@ -260,16 +260,7 @@ class ENRNNCell(OrthogonalCellMixin, keras.layers.Layer):
 
     fused_recurrence = "modrelu"
 
-    def fused_call(self, function, projected, states, constants, mask, recurrent_mask):
-        outputs, h = function(
-            projected,
-            states[0],
-            constants["recurrent"],
-            ops.cast(constants["modrelu_bias"], projected.dtype),
-            mask,
-            recurrent_mask,
-        )
-        return outputs, [h]
+    fused_constants = ("recurrent",)
 
     def step(self, projected, states, constants, recurrent_mask=None):
         h = states[0]

@@ -332,17 +332,7 @@ class NCGRUCell(OrthogonalCellMixin, keras.layers.Layer):
 
     fused_recurrence = "ncgru"
 
-    def fused_call(self, function, projected, states, constants, mask, recurrent_mask):
-        outputs, h = function(
-            projected,
-            states[0],
-            constants["recurrent"],
-            constants.get("candidate"),
-            ops.cast(constants["modrelu_bias"], projected.dtype),
-            mask,
-            recurrent_mask,
-        )
-        return outputs, [h]
+    fused_constants = ("recurrent", "candidate")
 
     def step(self, projected, states, constants, recurrent_mask=None):
         h = states[0]

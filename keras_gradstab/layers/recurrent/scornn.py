@@ -137,16 +137,7 @@ class ScoRNNCell(OrthogonalCellMixin, keras.layers.Layer):
 
     fused_recurrence = "modrelu"
 
-    def fused_call(self, function, projected, states, constants, mask, recurrent_mask):
-        outputs, h = function(
-            projected,
-            states[0],
-            self._as_compute(constants["orthogonal"]),
-            ops.cast(constants["modrelu_bias"], projected.dtype),
-            mask,
-            recurrent_mask,
-        )
-        return outputs, [h]
+    fused_constants = ("orthogonal",)
 
     def step(self, projected, states, constants, recurrent_mask=None):
         h = states[0]
