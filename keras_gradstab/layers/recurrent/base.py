@@ -203,8 +203,9 @@ class ScanRNN(keras.layers.RNN):
         recurrent_mask = None
         if training and cell.recurrent_dropout > 0:
             recurrent_mask = cell.get_recurrent_dropout_mask(states[0])
-        # The input projections of every step in one product, time-major.
-        projected = ops.transpose(cell.project_inputs(sequences), (1, 0, 2))
+        # The input projections of every step in one product, time-major (the
+        # inputs are transposed, not the wider projections).
+        projected = cell.project_inputs(ops.transpose(sequences, (1, 0, 2)))
         if self.go_backwards:
             # Keras returns the outputs in processing order.
             projected = ops.flip(projected, 0)
