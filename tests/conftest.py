@@ -17,6 +17,9 @@ os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
 os.environ.setdefault("JAX_DEFAULT_MATMUL_PRECISION", "highest")
 os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# torch.compile (jit_compile=True on torch) compiles in one process, not a pool of
+# workers competing with the other backends' processes for the two cores.
+os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")
 
 if os.environ.get("KERAS_BACKEND") == "torch":
     # torch before tensorflow when both are installed (shared-library clashes).
