@@ -82,20 +82,25 @@ def test_quant_dense_matches_numpy():
         np.testing.assert_allclose(got, want, atol=1e-5, err_msg=str(kernel_scale))
 
 
+def _same_ste_kwargs(kernel_quantizer="kernel_quantizer"):
+    """A convolution's "same" padding with pad value 1.0, `ste_sign` on the input and on
+    the kernel (the argument `kernel_quantizer` names), a per-channel scale and a
+    random bias."""
+    return {
+        "padding": "same",
+        "pad_values": 1.0,
+        "input_quantizer": "ste_sign",
+        kernel_quantizer: "ste_sign",
+        "kernel_scale": "per_channel",
+        "bias_initializer": "random_normal",
+    }
+
+
 def test_quant_conv2d_same_with_pad_values_and_strides_matches_numpy():
     x = np.random.default_rng(1).normal(size=(2, 7, 6, 3)).astype("float32")
     for strides, dilation in [((1, 1), (1, 1)), ((2, 2), (1, 1)), ((1, 1), (2, 2))]:
         layer = QuantConv2D(
-            4,
-            (3, 2),
-            strides=strides,
-            dilation_rate=dilation,
-            padding="same",
-            pad_values=1.0,
-            input_quantizer="ste_sign",
-            kernel_quantizer="ste_sign",
-            kernel_scale="per_channel",
-            bias_initializer="random_normal",
+            4, (3, 2), strides=strides, dilation_rate=dilation, **_same_ste_kwargs()
         )
         got = keras.ops.convert_to_numpy(layer(x))
         kernel, bias = weights_of(layer)
@@ -145,16 +150,7 @@ def test_quant_conv1d_same_and_causal_match_numpy():
 
 def test_quant_depthwise_conv2d_matches_numpy():
     x = np.random.default_rng(4).normal(size=(2, 6, 5, 3)).astype("float32")
-    layer = QuantDepthwiseConv2D(
-        3,
-        depth_multiplier=2,
-        padding="same",
-        pad_values=1.0,
-        input_quantizer="ste_sign",
-        depthwise_quantizer="ste_sign",
-        kernel_scale="per_channel",
-        bias_initializer="random_normal",
-    )
+    layer = QuantDepthwiseConv2D(3, depth_multiplier=2, **_same_ste_kwargs("depthwise_quantizer"))
     got = keras.ops.convert_to_numpy(layer(x))
     kernel, bias = weights_of(layer)
     q = np_sign(kernel) * np_scale(kernel, "per_channel", (2, 3))

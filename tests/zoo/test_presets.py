@@ -338,8 +338,9 @@ def test_measure_is_the_metric_of_save_preset_and_evaluate():
         zoo.measure(identity, "f1", x, np.zeros(4))
 
 
-def test_evaluate_uses_the_preset_batch_size(preset_dir, tmp_path, monkeypatch):
-    copy = copy_of(preset_dir, tmp_path / "batched")
+def _record_predict_batch_sizes(monkeypatch):
+    """Wraps `keras.Model.predict` to append each call's `batch_size` to the list
+    it returns."""
     seen = []
     original = keras.Model.predict
 
@@ -348,6 +349,12 @@ def test_evaluate_uses_the_preset_batch_size(preset_dir, tmp_path, monkeypatch):
         return original(self, x, batch_size=batch_size, **kwargs)
 
     monkeypatch.setattr(keras.Model, "predict", predict)
+    return seen
+
+
+def test_evaluate_uses_the_preset_batch_size(preset_dir, tmp_path, monkeypatch):
+    copy = copy_of(preset_dir, tmp_path / "batched")
+    seen = _record_predict_batch_sizes(monkeypatch)
     result = zoo.evaluate(copy)
     n = len(datasets.digits(seed=0)[1][0])
     assert seen == [n if n <= 512 else seen[0]]  # the whole test set at once
@@ -375,14 +382,7 @@ def test_save_preset_measures_and_records_its_batch_size(tmp_path, monkeypatch):
     model = keras.Sequential(
         [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(10)]
     )
-    seen = []
-    original = keras.Model.predict
-
-    def predict(self, x, batch_size=None, **kwargs):
-        seen.append(batch_size)
-        return original(self, x, batch_size=batch_size, **kwargs)
-
-    monkeypatch.setattr(keras.Model, "predict", predict)
+    seen = _record_predict_batch_sizes(monkeypatch)
     kwargs = dict(
         name="batched",
         task="digits",
