@@ -42,6 +42,13 @@ def small_model():
     return model
 
 
+def linear_model():
+    """An untrained linear classifier of the digits (8x8x1 -> 10 logits)."""
+    return keras.Sequential(
+        [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(10)]
+    )
+
+
 def tiny_preset(directory, name, units, baseline=None):
     """An untrained preset whose parameter count tells which one was loaded."""
     model = keras.Sequential(
@@ -230,9 +237,7 @@ BAD_BASELINES = {
 @pytest.mark.parametrize("case", sorted(BAD_BASELINES))
 def test_save_preset_refuses_a_bad_baseline_before_writing(tmp_path, case):
     baseline, message = BAD_BASELINES[case]
-    model = keras.Sequential(
-        [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(10)]
-    )
+    model = linear_model()
     with pytest.raises(ValueError, match=message):
         zoo.save_preset(
             model,
@@ -248,9 +253,7 @@ def test_save_preset_refuses_a_bad_baseline_before_writing(tmp_path, case):
 
 
 def test_more_baselines_and_reserved_extra_keys(tmp_path):
-    model = keras.Sequential(
-        [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(10)]
-    )
+    model = linear_model()
     kwargs = dict(name="p", task="digits", metric="accuracy", data=DATA, recipe="test")
     second = dict(BASELINE, model="another", value=0.2, train_seconds=1.5, parameters=7)
     metadata = zoo.save_preset(
@@ -379,9 +382,7 @@ def test_evaluate_uses_the_preset_batch_size(preset_dir, tmp_path, monkeypatch):
 
 
 def test_save_preset_measures_and_records_its_batch_size(tmp_path, monkeypatch):
-    model = keras.Sequential(
-        [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(10)]
-    )
+    model = linear_model()
     seen = _record_predict_batch_sizes(monkeypatch)
     kwargs = dict(
         name="batched",
