@@ -4,6 +4,7 @@ the gradient through the kernel scale, and the shared layer checks."""
 import keras
 import numpy as np
 import pytest
+from cross_backend_cases import CASES
 from harness import check_layer, value_and_grad
 
 from keras_gradstab import quantizers
@@ -230,17 +231,16 @@ def test_bad_arguments_name_the_argument():
         layer.build((None, None, None, 3))
 
 
+def _cross_backend_case(name, layer_cls):
+    """`(layer_cls, kwargs, input_shape)` of the cross-backend case `name`."""
+    case = CASES[name]
+    return layer_cls, dict(case["kwargs"]), case["input_shape"]
+
+
+# The dense and depthwise layers as their cross-backend cases; the convolutions with
+# other quantizers and a kernel constraint.
 CHECKS = [
-    (
-        QuantDense,
-        {
-            "units": 4,
-            "input_quantizer": "ste_sign",
-            "kernel_quantizer": "reste",
-            "kernel_scale": "per_channel",
-        },
-        (3, 5),
-    ),
+    _cross_backend_case("quant_dense", QuantDense),
     (
         QuantConv1D,
         {
@@ -268,17 +268,7 @@ CHECKS = [
         },
         (2, 5, 5, 2),
     ),
-    (
-        QuantDepthwiseConv2D,
-        {
-            "kernel_size": 3,
-            "depth_multiplier": 2,
-            "input_quantizer": "ste_sign",
-            "depthwise_quantizer": "ste_sign",
-            "kernel_scale": "per_channel",
-        },
-        (2, 5, 5, 2),
-    ),
+    _cross_backend_case("quant_depthwise_conv2d", QuantDepthwiseConv2D),
 ]
 
 

@@ -15,6 +15,8 @@ from keras_gradstab import datasets, zoo
 from keras_gradstab.zoo import presets
 
 DATA = {"dataset": "digits", "kwargs": {"seed": 0}}
+# The task, metric and data of the test presets saved here.
+DIGITS_TASK = {"task": "digits", "metric": "accuracy", "data": DATA}
 BASELINE = {
     "model": "chance",
     "metric": "accuracy",
@@ -63,10 +65,8 @@ def tiny_preset(directory, name, units, baseline=None):
         model,
         os.path.join(directory, name),
         name=name,
-        task="digits",
-        metric="accuracy",
-        data=DATA,
         recipe="tests/zoo/test_presets.py",
+        **DIGITS_TASK,
         baseline=baseline or {"none": "an untrained test preset"},
     )
     return 64 * units + units + units * 10 + 10
@@ -243,18 +243,16 @@ def test_save_preset_refuses_a_bad_baseline_before_writing(tmp_path, case):
             model,
             str(tmp_path / "p"),
             name="p",
-            task="digits",
-            metric="accuracy",
-            data=DATA,
             recipe="test",
             baseline=baseline,
+            **DIGITS_TASK,
         )
     assert not (tmp_path / "p").exists()
 
 
 def test_more_baselines_and_reserved_extra_keys(tmp_path):
     model = linear_model()
-    kwargs = dict(name="p", task="digits", metric="accuracy", data=DATA, recipe="test")
+    kwargs = dict(name="p", recipe="test", **DIGITS_TASK)
     second = dict(BASELINE, model="another", value=0.2, train_seconds=1.5, parameters=7)
     metadata = zoo.save_preset(
         model, str(tmp_path / "ok"), baseline=BASELINE, more_baselines=[second], **kwargs
@@ -386,11 +384,9 @@ def test_save_preset_measures_and_records_its_batch_size(tmp_path, monkeypatch):
     seen = _record_predict_batch_sizes(monkeypatch)
     kwargs = dict(
         name="batched",
-        task="digits",
-        metric="accuracy",
-        data=DATA,
         recipe="tests/zoo/test_presets.py",
         baseline=BASELINE,
+        **DIGITS_TASK,
     )
     metadata = zoo.save_preset(model, str(tmp_path / "a"), eval_batch_size=64, **kwargs)
     assert seen == [64] and metadata["eval_batch_size"] == 64
