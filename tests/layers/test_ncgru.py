@@ -1,5 +1,6 @@
 """NCGRU against a NumPy implementation of the paper's equations, finite differences,
-Keras's own RNN loop, and orthogonality after 500 Adam steps (solve and neumann)."""
+and orthogonality after 500 Adam steps (solve and neumann); against Keras's own RNN
+loop: test_orthogonal_rnn_masks.py."""
 
 import keras
 import numpy as np
@@ -7,7 +8,6 @@ import pytest
 from harness import check_layer
 from orthogonal_rnn_checks import (
     assert_gradients_match_finite_differences,
-    assert_matches_keras_loop,
     np_cayley,
     np_modrelu,
     numpy_weights,
@@ -88,14 +88,6 @@ def test_gradients_match_finite_differences(variant):
         randomize,
         lambda w, x: numpy_ncgru(w, x, n_neg=1, **variant),
     )
-
-
-def test_matches_keras_rnn_loop_with_masks():
-    x = np.random.default_rng(3).normal(size=(3, 7, 4)).astype("float32")
-    mask = np.ones((3, 7), bool)
-    mask[0, 5:] = False
-    mask[2, :3] = False
-    assert_matches_keras_loop(NCGRU, {"units": 6, "orthogonal_reset": True}, x, mask=mask)
 
 
 def test_check_layer(tmp_path):

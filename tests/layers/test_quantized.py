@@ -231,42 +231,29 @@ def test_bad_arguments_name_the_argument():
         layer.build((None, None, None, 3))
 
 
-def _cross_backend_case(name, layer_cls):
-    """`(layer_cls, kwargs, input_shape)` of the cross-backend case `name`."""
+def _cross_backend_case(name, layer_cls, **overrides):
+    """`(layer_cls, kwargs, input_shape)` of the cross-backend case `name`, with
+    `overrides` in its kwargs."""
     case = CASES[name]
-    return layer_cls, dict(case["kwargs"]), case["input_shape"]
+    return layer_cls, {**case["kwargs"], **overrides}, case["input_shape"]
 
 
-# The dense and depthwise layers as their cross-backend cases; the convolutions with
-# other quantizers and a kernel constraint.
+# The cross-backend cases; the convolutions with other quantizers, the other scale and
+# a kernel constraint.
 CHECKS = [
     _cross_backend_case("quant_dense", QuantDense),
-    (
+    _cross_backend_case(
+        "quant_conv1d",
         QuantConv1D,
-        {
-            "filters": 3,
-            "kernel_size": 3,
-            "padding": "same",
-            "pad_values": 1.0,
-            "input_quantizer": "approx_sign",
-            "kernel_quantizer": "swish_sign",
-            "kernel_scale": "per_layer",
-        },
-        (2, 6, 2),
+        input_quantizer="approx_sign",
+        kernel_quantizer="swish_sign",
+        kernel_scale="per_layer",
     ),
-    (
+    _cross_backend_case(
+        "quant_conv2d",
         QuantConv2D,
-        {
-            "filters": 3,
-            "kernel_size": 3,
-            "padding": "same",
-            "pad_values": 1.0,
-            "input_quantizer": "reste",
-            "kernel_quantizer": "reste",
-            "kernel_scale": "per_channel",
-            "kernel_constraint": WeightClip(1.3),
-        },
-        (2, 5, 5, 2),
+        kernel_scale="per_channel",
+        kernel_constraint=WeightClip(1.3),
     ),
     _cross_backend_case("quant_depthwise_conv2d", QuantDepthwiseConv2D),
 ]
