@@ -5,6 +5,11 @@ run with `EagerRecorder` (each "replay" re-runs the recorded body) through the
 public fused functions, against the plain torch loops of
 `test_torch_recurrence.py`. The tests marked `cuda` record real CUDA graphs and
 are skipped without a GPU.
+
+The Triton kernel of the NC-GRU forward loop (`backend/torch/triton_ncgru.py`)
+is checked where `triton` is installed: on a GPU, or on a CPU through Triton's
+interpreter (`TRITON_INTERPRET=1`, set here before the kernel module is imported
+when no GPU is present).
 """
 
 import keras
@@ -16,7 +21,12 @@ if keras.config.backend() != "torch":
         allow_module_level=True,
     )
 
+import os  # noqa: E402
+
 import torch  # noqa: E402
+
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 from test_torch_recurrence import (  # noqa: E402
     _loss_weights,
     _sbornn_args,
@@ -25,11 +35,14 @@ from test_torch_recurrence import (  # noqa: E402
     _weighted_loss,
     modrelu_case,
     ncgru_case,
+    ncgru_reference,
 )
 
-from keras_gradstab.backend.torch import cuda_graphs  # noqa: E402
+from keras_gradstab.backend.torch import cuda_graphs, recurrence, triton_ncgru  # noqa: E402
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+needs_triton = pytest.mark.skipif(not triton_ncgru.AVAILABLE, reason="needs `triton`")
+TRITON_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _case(name, gen, masked=False, device="cpu", dtype=torch.float64):
@@ -296,3 +309,102 @@ def test_outputs_are_not_overwritten_by_the_next_replay(cuda_cache):
         kept = fused(*args)
         fused(*[a * 2 if isinstance(a, torch.Tensor) else a for a in args])
     torch.testing.assert_close(kept[0], reference(*args)[0], rtol=1e-10, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# The Triton kernel (a GPU, or Triton's interpreter on a CPU)
+# ---------------------------------------------------------------------------
+
+
+def _triton_args(gen, steps, batch, units, masked, dtype=torch.float64):
+    args = [
+        torch.randn(steps, batch, 3 * units, generator=gen, dtype=torch.float64),
+        torch.randn(batch, units, generator=gen, dtype=torch.float64),
+        0.5 * torch.randn(units, 3 * units, generator=gen, dtype=torch.float64),
+        0.3 * torch.randn(units, generator=gen, dtype=torch.float64),
+        None,
+        None,
+    ]
+    if masked:
+        args[4] = torch.rand(steps, batch, 1, generator=gen) > 0.3
+        args[4][0, 0] = False
+        args[5] = 2 * torch.rand(batch, units, generator=gen, dtype=torch.float64)
+    return [
+        None if a is None else (a if a.dtype == torch.bool else a.to(dtype)).to(TRITON_DEVICE)
+        for a in args
+    ]
+
+
+def _reference(args):
+    projected, h0, recurrent, bias, mask, rm = args
+    return ncgru_reference(projected, h0, recurrent, None, bias, mask, rm)
+
+
+@needs_triton
+@pytest.mark.parametrize("masked", [False, True], ids=["", "masked"])
+@pytest.mark.parametrize(
+    "steps,batch,units", [(5, 3, 4), (4, 20, 20)], ids=["one-block", "partial-blocks"]
+)
+def test_triton_kernel_equals_the_loop(steps, batch, units, masked):
+    gen = torch.Generator().manual_seed(30)
+    args = _triton_args(gen, steps, batch, units, masked)
+    hs, h_last = triton_ncgru.ncgru_forward(*args)
+    want_hs, want_last = _reference(args)
+    torch.testing.assert_close(hs, want_hs, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(h_last, want_last, rtol=1e-12, atol=1e-12)
+
+
+@needs_triton
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_triton_kernel_in_low_precision(dtype):
+    # float32 against the fused torch loop; bfloat16 (computed in float32, stored
+    # in bfloat16) against the float64 loop, to bfloat16 resolution.
+    gen = torch.Generator().manual_seed(31)
+    args = _triton_args(gen, 6, 5, 8, True, dtype=dtype)
+    hs, _ = triton_ncgru.ncgru_forward(*args)
+    assert hs.dtype == dtype
+    if dtype == torch.float32:
+        projected, h0, recurrent, bias, mask, rm = args
+        want = recurrence.ncgru_recurrence(projected, h0, recurrent, None, bias, mask, rm)[0]
+        torch.testing.assert_close(hs, want, rtol=1e-5, atol=1e-5)
+    else:
+        wide = [a if a is None or a.dtype == torch.bool else a.double() for a in args]
+        torch.testing.assert_close(hs.double(), _reference(wide)[0], rtol=0.05, atol=0.05)
+
+
+@needs_triton
+def test_triton_kernel_propagates_nan():
+    gen = torch.Generator().manual_seed(32)
+    args = _triton_args(gen, 4, 3, 4, False)
+    args[0][1, 0, 2 * 4] = float("nan")  # the candidate input of row 0 at step 1
+    hs, _ = triton_ncgru.ncgru_forward(*args)
+    want = _reference(args)[0]
+    assert torch.equal(hs.isnan(), want.isnan()) and want.isnan().any()
+    torch.testing.assert_close(hs, want, rtol=1e-12, atol=1e-12, equal_nan=True)
+
+
+@needs_triton
+def test_triton_kernel_rejects_bad_shapes():
+    gen = torch.Generator().manual_seed(33)
+    args = _triton_args(gen, 4, 3, 4, True)
+    with pytest.raises(ValueError, match="projected"):
+        triton_ncgru.ncgru_forward(args[0][0], *args[1:])
+    with pytest.raises(ValueError, match="recurrent_mask"):
+        triton_ncgru.ncgru_forward(*args[:5], args[5][:, :2])
+    with pytest.raises(ValueError, match="recurrent"):
+        triton_ncgru.ncgru_forward(args[0], args[1], args[2][:, :8], *args[3:])
+
+
+@needs_triton
+def test_triton_docstring_example():
+    import doctest
+
+    tests = doctest.DocTestFinder(recurse=False).find(
+        triton_ncgru.ncgru_forward, "ncgru_forward", module=False, globs={}
+    )
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    report = []
+    for test in tests:
+        runner.run(test, out=report.append)
+    assert runner.summarize(verbose=False).attempted > 0
+    assert runner.summarize(verbose=False).failed == 0, "".join(report)
