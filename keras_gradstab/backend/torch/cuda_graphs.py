@@ -316,6 +316,12 @@ class GraphCache:
         ):
             COUNTS["eager"] += 1
             return fn(*args)
+        device = tensors[0].device
+        # Record and replay on the device of the tensors (not the current one).
+        with torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext():
+            return self._replay(fn, args, key, leaves, spec, tensors, needs_grad)
+
+    def _replay(self, fn, args, key, leaves, spec, tensors, needs_grad):
         entry = self.entries.get(key)
         if entry is None:
             self.seen[key] += 1
