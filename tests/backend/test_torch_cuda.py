@@ -248,18 +248,21 @@ def test_bad_arguments_raise():
         cuda_graphs.CudaRecorder(warmup=0)
 
 
-def test_docstring_example():
+def _check_docstring_example(obj):
+    """Runs the `>>>` examples of `obj`'s docstring (fresh globals) and checks them."""
     import doctest
 
-    tests = doctest.DocTestFinder(recurse=False).find(
-        cuda_graphs.GraphCache, "GraphCache", module=False, globs={}
-    )
+    tests = doctest.DocTestFinder(recurse=False).find(obj, obj.__name__, module=False, globs={})
     runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
     report = []
     for test in tests:
         runner.run(test, out=report.append)
     assert runner.summarize(verbose=False).attempted > 0
     assert runner.summarize(verbose=False).failed == 0, "".join(report)
+
+
+def test_docstring_example():
+    _check_docstring_example(cuda_graphs.GraphCache)
 
 
 # ---------------------------------------------------------------------------
@@ -397,14 +400,4 @@ def test_triton_kernel_rejects_bad_shapes():
 
 @needs_triton
 def test_triton_docstring_example():
-    import doctest
-
-    tests = doctest.DocTestFinder(recurse=False).find(
-        triton_ncgru.ncgru_forward, "ncgru_forward", module=False, globs={}
-    )
-    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
-    report = []
-    for test in tests:
-        runner.run(test, out=report.append)
-    assert runner.summarize(verbose=False).attempted > 0
-    assert runner.summarize(verbose=False).failed == 0, "".join(report)
+    _check_docstring_example(triton_ncgru.ncgru_forward)
