@@ -93,9 +93,9 @@ if AVAILABLE:
             tl.store(out, h.to(out_ptr.dtype.element_ty), mask=ok)
 
 
-def _block(n, low, high=None):
-    size = max(low, triton.next_power_of_2(int(n)))
-    return size if high is None else min(size, high)
+# Batch rows per program: the smallest tile `tl.dot` takes. The time loop is
+# serial, so rows are the only dimension to spread over programs.
+BLOCK_B = 16
 
 
 def ncgru_forward(projected, h0, recurrent, modrelu_bias, mask=None, recurrent_mask=None):
@@ -163,8 +163,7 @@ def ncgru_forward(projected, h0, recurrent, modrelu_bias, mask=None, recurrent_m
     hs = projected.new_empty((steps, batch, units))
     mask_arg = mask.reshape(steps, batch).to(torch.int8).contiguous() if mask is not None else hs
     rm_arg = recurrent_mask.contiguous() if recurrent_mask is not None else hs
-    block_b = _block(batch, 16, 64)
-    _ncgru_kernel[(triton.cdiv(batch, block_b),)](
+    _ncgru_kernel[(triton.cdiv(batch, BLOCK_B),)](
         projected.contiguous(),
         h0.contiguous(),
         recurrent.contiguous(),
@@ -178,7 +177,7 @@ def ncgru_forward(projected, h0, recurrent, modrelu_bias, mask=None, recurrent_m
         HAS_MASK=mask is not None,
         HAS_RM=recurrent_mask is not None,
         ACC=acc,
-        BLOCK_B=block_b,
-        BLOCK_H=_block(units, 16),
+        BLOCK_B=BLOCK_B,
+        BLOCK_H=max(16, triton.next_power_of_2(units)),
     )
     return hs, hs[-1]
