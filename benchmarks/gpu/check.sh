@@ -69,7 +69,7 @@ for b in "${BACKENDS[@]}"; do
     echo "== torch: CUDA graphs and the Triton kernel (tests, then counters and times)"
     KERAS_BACKEND=torch timeout "$TEST_LIMIT" "$PY" -m pytest -q -p no:cacheprovider -rfs \
       --tb=line tests/backend/test_torch_cuda.py >"$OUT/tests_torch_cuda.log" 2>&1 || status=1
-    grep -E "^(SKIPPED|FAILED)" "$OUT/tests_torch_cuda.log" | sort | uniq -c | head -12
+    grep -E "^(SKIPPED|FAILED)" "$OUT/tests_torch_cuda.log" | head -12
     tail -1 "$OUT/tests_torch_cuda.log"
     KERAS_BACKEND=torch timeout "$BENCH_LIMIT" "$PY" benchmarks/gpu/graph_counts.py "${QUICK[@]}" \
       --json "$OUT/graph_counts.json" >"$OUT/graph_counts.log" 2>&1 || status=1

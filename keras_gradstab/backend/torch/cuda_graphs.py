@@ -25,6 +25,8 @@ pool. When the same key was replayed again before that backward pass (two
 layers of one shape, say), that memory holds the later call: the backward pass
 then recomputes the recurrence eagerly from the saved inputs instead (counted
 as `"backward_eager"`). Values and gradients are those of `fn` either way.
+For that fallback a recorded call keeps its tensor arguments (the input
+projection among them) until its backward pass.
 
 Not recorded (run eagerly, counted as `"eager"`): a call whose `graphable` is
 False (the SBO-RNN momentum updates read `mu` on the host), a call made while a
