@@ -401,3 +401,35 @@ def test_triton_kernel_rejects_bad_shapes():
 @needs_triton
 def test_triton_docstring_example():
     _check_docstring_example(triton_ncgru.ncgru_forward)
+
+
+@pytest.mark.parametrize(
+    "recorder", ["stand_in", pytest.param("cuda_cache", marks=cuda)], ids=["stand-in", "cuda"]
+)
+@pytest.mark.parametrize("layer_name", ["NCGRU", "ScoRNN", "SBORNN"])
+def test_layers_train_through_the_cache(layer_name, recorder, request, monkeypatch):
+    import keras_gradstab as kg
+
+    request.getfixturevalue(recorder)
+    device = "cuda" if recorder == "cuda_cache" else "cpu"
+    layer = getattr(kg.layers, layer_name)(6, return_sequences=True)
+    gen = torch.Generator().manual_seed(40)
+    x = torch.randn(4, 5, 3, generator=gen).to(device)
+    weights = torch.randn(4, 5, 6, generator=gen).to(device)
+    monkeypatch.setenv(cuda_graphs.ENV_VAR, "0")
+    layer(x)  # builds the layer
+    variables = [v.value for v in layer.trainable_weights]
+
+    def run():
+        out = layer(x)
+        return out.detach(), torch.autograd.grad((out * weights).sum(), variables)
+
+    want, want_grads = run()
+    monkeypatch.setenv(cuda_graphs.ENV_VAR, "1")
+    with cuda_graphs.counting() as counts:
+        for _ in range(3):
+            got, got_grads = run()
+    assert counts == {"eager": 1, "captures": 1, "replays": 2, "backward_replays": 2}, counts
+    torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6)
+    for g, w in zip(got_grads, want_grads):
+        torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-6)
