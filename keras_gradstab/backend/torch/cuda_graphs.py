@@ -70,8 +70,9 @@ class CudaRecorder:
     """Records bodies into `torch.cuda.CUDAGraph`s that share one memory pool.
 
     The bodies run `warmup` times on a side stream first (lazy initialization,
-    such as cuBLAS workspaces, must not happen during capture), then each is
-    captured in order into its own graph.
+    such as the cuBLAS handle and workspace of a stream, must not happen during
+    capture), then each is captured in order into its own graph on that same
+    stream.
 
     Args:
         warmup: how many times the bodies run before capture. Defaults to 2.
@@ -94,7 +95,7 @@ class CudaRecorder:
         graphs = []
         for body in bodies:
             graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph, pool=pool):
+            with torch.cuda.graph(graph, pool=pool, stream=stream):
                 body()
             graphs.append(graph)
         return [graph.replay for graph in graphs]
