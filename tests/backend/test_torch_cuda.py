@@ -78,12 +78,18 @@ def _value_and_grads(fn, args, weights):
     return out, torch.autograd.grad(loss, _tensors(args))
 
 
+@pytest.fixture(autouse=True)
+def _graphs_on(monkeypatch):
+    """The cache is opt-in: every test here turns it on unless it checks otherwise."""
+    monkeypatch.setenv(cuda_graphs.ENV_VAR, "1")
+
+
 @pytest.fixture
 def stand_in(monkeypatch):
     """`cuda_graphs.CACHE` replaced by a cache that records CPU calls with `EagerRecorder`."""
     cache = cuda_graphs.GraphCache(cuda_graphs.EagerRecorder(), eligible=lambda x: True)
     monkeypatch.setattr(cuda_graphs, "CACHE", cache)
-    monkeypatch.delenv(cuda_graphs.ENV_VAR, raising=False)
+    monkeypatch.setenv(cuda_graphs.ENV_VAR, "1")
     return cache
 
 
@@ -180,7 +186,7 @@ def test_sbornn_momentum_runs_eagerly(stand_in):
 
 
 def test_cpu_tensors_never_reach_the_cache(monkeypatch):
-    monkeypatch.delenv(cuda_graphs.ENV_VAR, raising=False)
+    monkeypatch.setenv(cuda_graphs.ENV_VAR, "1")
     entries = dict(cuda_graphs.CACHE.entries)
     gen = torch.Generator().manual_seed(17)
     fused, reference, args = _case("ncgru", gen)
@@ -208,6 +214,17 @@ class _FailingRecorder:
     def record(self, bodies):
         self.records += 1
         raise RuntimeError("operation not permitted when stream is capturing")
+
+
+def test_the_cache_is_off_unless_the_environment_variable_is_set(stand_in, monkeypatch):
+    monkeypatch.delenv(cuda_graphs.ENV_VAR)
+    gen = torch.Generator().manual_seed(19)
+    fused, reference, args = _case("ncgru", gen)
+    with cuda_graphs.counting() as counts:
+        for _ in range(3):
+            got = fused(*args)
+    assert counts == {} and not stand_in.entries
+    torch.testing.assert_close(got[0], reference(*args)[0], rtol=1e-10, atol=1e-12)
 
 
 def test_a_failed_recording_runs_eagerly_from_then_on(monkeypatch):
@@ -274,7 +291,7 @@ def test_docstring_example():
 def cuda_cache(monkeypatch):
     cache = cuda_graphs.GraphCache(cuda_graphs.CudaRecorder())
     monkeypatch.setattr(cuda_graphs, "CACHE", cache)
-    monkeypatch.delenv(cuda_graphs.ENV_VAR, raising=False)
+    monkeypatch.setenv(cuda_graphs.ENV_VAR, "1")
     return cache
 
 

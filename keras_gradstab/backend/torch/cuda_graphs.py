@@ -32,8 +32,9 @@ Not recorded (run eagerly, counted as `"eager"`): a call whose `graphable` is
 False (the SBO-RNN momentum updates read `mu` on the host), a call made while a
 stream is being captured or under autocast, a Python argument that cannot be
 hashed, and a key whose recording failed (counted once as
-`"capture_failures"`). `KERAS_GRADSTAB_CUDA_GRAPHS=0` (read at each call)
-turns the cache off. The cache holds at most `max_entries` keys (least
+`"capture_failures"`). The cache is opt-in: it records only where
+`KERAS_GRADSTAB_CUDA_GRAPHS` is set to a value other than `"0"` (read at each
+call); unset or `"0"`, every call runs the eager loop. The cache holds at most `max_entries` keys (least
 recently used first out, counted as `"evictions"`); each key keeps its graphs'
 memory pool.
 
@@ -62,8 +63,8 @@ COUNTS = collections.Counter()
 
 
 def enabled():
-    """Whether `KERAS_GRADSTAB_CUDA_GRAPHS` leaves the graph cache on (any value but "0")."""
-    return os.environ.get(ENV_VAR, "1") != "0"
+    """Whether `KERAS_GRADSTAB_CUDA_GRAPHS` turns the graph cache on (set, and not "0")."""
+    return os.environ.get(ENV_VAR, "0") != "0"
 
 
 class CudaRecorder:
