@@ -18,13 +18,17 @@ Shared conventions:
 - `modrelu(x, b) = where(|x| + b <= 0, 0, x + b * sign(x))`, computed as
   `relu(|x| + b) * sign(x)` (the same values; NaN in `x` or `b` gives NaN).
 
-`CALLS` counts the calls of each entry point (by function name).
+`CALLS` counts the calls of each entry point (by function name). On CUDA
+tensors the entry points run through `cuda_graphs.dispatch` (recorded once per
+shape into CUDA graphs, then replayed).
 """
 
 import collections
 
 import torch
 from torch.autograd.function import once_differentiable
+
+from keras_gradstab.backend.torch import cuda_graphs
 
 CALLS = collections.Counter()
 
@@ -232,7 +236,11 @@ def modrelu_recurrence(projected, h0, kernel, modrelu_bias, mask=None, recurrent
     CALLS["modrelu_recurrence"] += 1
     _time_steps("modrelu_recurrence", projected)
     args = (projected, h0, kernel, modrelu_bias, mask, recurrent_mask)
-    if _needs_graph(projected, h0, kernel, modrelu_bias, recurrent_mask):
+    return cuda_graphs.dispatch(_modrelu_run, args)
+
+
+def _modrelu_run(*args):
+    if _needs_graph(*args[:4], args[5]):
         return _ModReLURecurrence.apply(*args)
     with torch.no_grad():
         hs, _ = _modrelu_forward(*args, save=False)
@@ -441,7 +449,11 @@ def ncgru_recurrence(
     CALLS["ncgru_recurrence"] += 1
     _time_steps("ncgru_recurrence", projected)
     args = (projected, h0, recurrent, candidate, modrelu_bias, mask, recurrent_mask)
-    if _needs_graph(projected, h0, recurrent, candidate, modrelu_bias, recurrent_mask):
+    return cuda_graphs.dispatch(_ncgru_run, args)
+
+
+def _ncgru_run(*args):
+    if _needs_graph(*args[:5], args[6]):
         return _NCGRURecurrence.apply(*args)
     with torch.no_grad():
         hs = _ncgru_forward(*args, save=False)[0]
@@ -674,6 +686,12 @@ def sbornn_recurrence(projected, states, u, v, mu, eta, alpha, update, mask=None
     s0 = states[1] if update != "gd" else None
     mu = None if update == "gd" else mu
     eta, alpha = float(eta), float(alpha)
+    args = (projected, h0, s0, u, v, mu, eta, alpha, update, mask)
+    # The momentum updates read `mu` on the host: no graph records them.
+    return cuda_graphs.dispatch(_sbornn_run, args, graphable=mu is None)
+
+
+def _sbornn_run(projected, h0, s0, u, v, mu, eta, alpha, update, mask):
     if _needs_graph(projected, h0, s0, u, v, mu):
         out = _SBORNNRecurrence.apply(projected, h0, s0, u, v, mu, eta, alpha, update, mask)
         return out[0], tuple(out[1:])
