@@ -12,21 +12,11 @@ from orthogonal_rnn_checks import (
     fd_dtype,
     np_cayley,
     numpy_weights,
-    torch_single_thread,
+    one_torch_thread,  # noqa: F401 (an autouse fixture)
 )
 
 from keras_gradstab import backend
 from keras_gradstab.layers import NCGRU
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    with torch_single_thread():
-        yield
-
-
-def sigmoid(z):
-    return 1.0 / (1.0 + np.exp(-z))
 
 
 def numpy_tanh_ncgru(weights, x, n_neg, reset_after=True, orthogonal_reset=False, mask=None):
@@ -44,7 +34,7 @@ def numpy_tanh_ncgru(weights, x, n_neg, reset_after=True, orthogonal_reset=False
     for t in range(x.shape[1]):
         xp = x[:, t] @ kernel
         g = xp[:, : 2 * n] + weights["bias"] + h @ gates
-        u, r = sigmoid(g[:, :n]), sigmoid(g[:, n:])
+        u, r = np.split(1.0 / (1.0 + np.exp(-g)), 2, axis=1)
         cand = xp[:, 2 * n :] + weights["modrelu_bias"]
         cand = cand + (r * (h @ u_c) if reset_after else (r * h) @ u_c)
         new = u * h + (1 - u) * np.tanh(cand)
