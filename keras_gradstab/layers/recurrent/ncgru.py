@@ -8,7 +8,6 @@ from keras import ops
 from keras_gradstab import ops as kg_ops
 from keras_gradstab.activations import modrelu
 from keras_gradstab.layers.recurrent._orthogonal import (
-    CayleySkewInitializer,
     OrthogonalCellMixin,
     OrthogonalRNN,
     check_n_neg,
@@ -232,12 +231,7 @@ class NCGRUCell(OrthogonalCellMixin, keras.layers.Layer):
 
     def build(self, input_shape):
         n = self.units
-        self.kernel = self.add_weight(
-            name="kernel",
-            shape=(input_shape[-1], 3 * n),
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-        )
+        self.kernel = self.add_input_kernel(input_shape, 3 * n)
         gates = 1 if self.orthogonal_reset else 2
         self.recurrent_kernel = self.add_weight(
             name="recurrent_kernel",
@@ -245,48 +239,33 @@ class NCGRUCell(OrthogonalCellMixin, keras.layers.Layer):
             initializer=self.recurrent_initializer,
             regularizer=self.recurrent_regularizer,
         )
-        # Skew parameters stay float32 under mixed precision (the solve needs it).
-        self.recurrent_skew = self.add_weight(
-            name="recurrent_skew",
-            shape=(n, n),
-            initializer=CayleySkewInitializer(self.seed),
-            autocast=False,
-        )
+        self.recurrent_skew = self.add_skew_weight("recurrent_skew", n)
         if self.orthogonal_reset:
-            self.reset_skew = self.add_weight(
-                name="reset_skew",
-                shape=(n, n),
-                initializer=CayleySkewInitializer(self.seed),
-                autocast=False,
-            )
+            self.reset_skew = self.add_skew_weight("reset_skew", n)
         gate_bias_initializer = self.bias_initializer
         if self.update_gate_bias is not None or self.reset_gate_bias is not None:
             gate_bias_initializer = _GateBias(
                 self.bias_initializer, self.update_gate_bias, self.reset_gate_bias
             )
         self.bias = self.add_weight(name="bias", shape=(2 * n,), initializer=gate_bias_initializer)
-        self.modrelu_bias = self.add_weight(
-            name="modrelu_bias", shape=(n,), initializer=self.bias_initializer
-        )
+        self.modrelu_bias = self.add_modrelu_bias()
         self._caches = {}
         if self.cayley_inverse == "neumann":
             names = ("recurrent", "reset") if self.orthogonal_reset else ("recurrent",)
             for name in names:
-                self._caches[name] = (
+                # (A, (I + A)^-1) of the last training call, A = 0 at first.
+                self._caches[name] = tuple(
                     self.add_weight(
-                        name=f"{name}_cached_skew",
+                        name=f"{name}_{kind}",
                         shape=(n, n),
-                        initializer="zeros",
+                        initializer=initializer,
                         trainable=False,
                         autocast=False,
-                    ),
-                    self.add_weight(
-                        name=f"{name}_cached_inverse",
-                        shape=(n, n),
-                        initializer="identity",
-                        trainable=False,
-                        autocast=False,
-                    ),
+                    )
+                    for kind, initializer in (
+                        ("cached_skew", "zeros"),
+                        ("cached_inverse", "identity"),
+                    )
                 )
             self.cache_steps = self.add_weight(
                 name="cache_steps",
