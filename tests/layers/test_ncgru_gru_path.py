@@ -10,7 +10,7 @@ from harness import BACKEND, check_layer, value_and_grad
 from orthogonal_rnn_checks import (
     assert_gradients_match_finite_differences,
     fd_dtype,
-    np_cayley,
+    np_ncgru_matrices,
     numpy_weights,
     one_torch_thread,  # noqa: F401 (an autouse fixture)
 )
@@ -24,11 +24,8 @@ def numpy_tanh_ncgru(weights, x, n_neg, reset_after=True, orthogonal_reset=False
     or x W_c + b + (r * h) U_c; h' = u h + (1 - u) tanh(cand); a masked step keeps h.
     Returns all states [B, T, n] in processing order."""
     n = weights["recurrent_skew"].shape[0]
-    d = np.r_[np.ones(n - n_neg), -np.ones(n_neg)]
-    u_c = np_cayley(weights["recurrent_skew"], d)
-    kernel, gates = weights["kernel"], weights["recurrent_kernel"]
-    if orthogonal_reset:
-        gates = np.concatenate([gates, np_cayley(weights["reset_skew"], d)], 1)
+    u_c, gates = np_ncgru_matrices(weights, n_neg, orthogonal_reset)
+    kernel = weights["kernel"]
     x = np.asarray(x, "float64")
     h, outs = np.zeros((x.shape[0], n)), []
     for t in range(x.shape[1]):
