@@ -19,15 +19,18 @@ from keras_gradstab import backend
 from keras_gradstab.layers import NCGRU
 
 
-def numpy_tanh_ncgru(weights, x, n_neg, reset_after=True, orthogonal_reset=False, mask=None):
+def numpy_tanh_ncgru(
+    weights, x, n_neg, reset_after=True, orthogonal_reset=False, mask=None, h0=None
+):
     """[u, r] = sigmoid(x W_g + b_g + h U_g); cand = x W_c + b + r * (h U_c) (reset_after)
     or x W_c + b + (r * h) U_c; h' = u h + (1 - u) tanh(cand); a masked step keeps h.
-    Returns all states [B, T, n] in processing order."""
+    Starts from `h0` (default zeros); returns all states [B, T, n] in processing order."""
     n = weights["recurrent_skew"].shape[0]
     u_c, gates = np_ncgru_matrices(weights, n_neg, orthogonal_reset)
     kernel = weights["kernel"]
     x = np.asarray(x, "float64")
-    h, outs = np.zeros((x.shape[0], n)), []
+    h = np.zeros((x.shape[0], n)) if h0 is None else np.asarray(h0, "float64")
+    outs = []
     for t in range(x.shape[1]):
         xp = x[:, t] @ kernel
         g = xp[:, : 2 * n] + weights["bias"] + h @ gates
@@ -104,6 +107,26 @@ def test_matches_numpy_gru(variant, go_backwards, masked):
     if mask is None:  # the cell alone, one step
         h1, _ = layer.cell(x[:, order][:, 0], [np.zeros((3, 5), "float32")])
         np.testing.assert_allclose(keras.ops.convert_to_numpy(h1), want[:, 0], atol=2e-5)
+
+
+def test_initial_state_and_stateful():
+    """An initial state, and a stateful layer carrying its last state into the next call."""
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(3, 6, 4)).astype("float32")
+    h0 = rng.normal(size=(3, 5)).astype("float32")
+    layer = _layer(x, seed=12, return_sequences=True)
+    before = _gru_calls()
+    got = keras.ops.convert_to_numpy(layer(x, initial_state=[h0]))
+    want = numpy_tanh_ncgru(numpy_weights(layer), x, n_neg=2, h0=h0)
+    np.testing.assert_allclose(got, want, atol=2e-5)
+    stateful = _layer(x, seed=12, stateful=True)
+    whole = numpy_tanh_ncgru(numpy_weights(stateful), x, n_neg=2)
+    first = keras.ops.convert_to_numpy(stateful(x[:, :3]))
+    second = keras.ops.convert_to_numpy(stateful(x[:, 3:]))
+    np.testing.assert_allclose(first, whole[:, 2], atol=2e-5)
+    np.testing.assert_allclose(second, whole[:, -1], atol=2e-5)
+    if BACKEND == "torch":
+        assert _gru_calls() - before == 3
 
 
 def test_equals_keras_gru_with_the_cayley_matrix():

@@ -12,7 +12,9 @@ splits its step into three parts so that the layer can take work out of the loop
 
 A cell may also name a fused recurrence (`fused_recurrence`): where the active
 backend has one by that name (`keras_gradstab.backend.fused_recurrence`), the
-whole loop, forward and backward, runs there instead of on the scan.
+whole loop, forward and backward, runs there instead of on the scan. A cell whose
+backend kernel projects the inputs itself (a native GRU) implements
+`fused_input_call`, which runs before `project_inputs`.
 """
 
 import keras
