@@ -21,6 +21,18 @@ def np_cayley(x, d):
     return np.linalg.solve(eye + a, eye - a) * np.asarray(d, "float64")[None, :]
 
 
+def np_ncgru_matrices(weights, n_neg, orthogonal_reset):
+    """NC-GRU's `(U_c, [U_u | U_r])` in float64: the scaled Cayley candidate matrix
+    and the gates' recurrent matrix (the reset part a Cayley matrix too with
+    `orthogonal_reset`)."""
+    n = weights["recurrent_skew"].shape[0]
+    d = np.r_[np.ones(n - n_neg), -np.ones(n_neg)]
+    gates = weights["recurrent_kernel"]
+    if orthogonal_reset:
+        gates = np.concatenate([gates, np_cayley(weights["reset_skew"], d)], 1)
+    return np_cayley(weights["recurrent_skew"], d), gates
+
+
 def np_modrelu(z, b):
     return np.maximum(np.abs(z) + b, 0.0) * np.sign(z)
 
