@@ -33,6 +33,7 @@ from test_torch_recurrence import (  # noqa: E402
     _sbornn_flat,
     _tensors,
     _weighted_loss,
+    check_docstring_example,
     modrelu_case,
     ncgru_case,
     ncgru_reference,
@@ -196,17 +197,6 @@ def test_cpu_tensors_never_reach_the_cache(monkeypatch):
     assert counts == {} and dict(cuda_graphs.CACHE.entries) == entries
 
 
-def test_environment_variable_turns_the_cache_off(stand_in, monkeypatch):
-    monkeypatch.setenv(cuda_graphs.ENV_VAR, "0")
-    gen = torch.Generator().manual_seed(18)
-    fused, reference, args = _case("modrelu", gen)
-    with cuda_graphs.counting() as counts:
-        for _ in range(3):
-            got = fused(*args)
-    assert counts == {} and not stand_in.entries
-    torch.testing.assert_close(got[0], reference(*args)[0], rtol=1e-10, atol=1e-12)
-
-
 class _FailingRecorder:
     def __init__(self):
         self.records = 0
@@ -216,10 +206,14 @@ class _FailingRecorder:
         raise RuntimeError("operation not permitted when stream is capturing")
 
 
-def test_the_cache_is_off_unless_the_environment_variable_is_set(stand_in, monkeypatch):
-    monkeypatch.delenv(cuda_graphs.ENV_VAR)
-    gen = torch.Generator().manual_seed(19)
-    fused, reference, args = _case("ncgru", gen)
+@pytest.mark.parametrize("value", [None, "0"], ids=["unset", "zero"])
+def test_the_cache_is_off_unless_the_environment_variable_is_set(value, stand_in, monkeypatch):
+    if value is None:
+        monkeypatch.delenv(cuda_graphs.ENV_VAR)
+    else:
+        monkeypatch.setenv(cuda_graphs.ENV_VAR, value)
+    gen = torch.Generator().manual_seed(18)
+    fused, reference, args = _case("modrelu", gen)
     with cuda_graphs.counting() as counts:
         for _ in range(3):
             got = fused(*args)
@@ -265,21 +259,8 @@ def test_bad_arguments_raise():
         cuda_graphs.CudaRecorder(warmup=0)
 
 
-def _check_docstring_example(obj):
-    """Runs the `>>>` examples of `obj`'s docstring (fresh globals) and checks them."""
-    import doctest
-
-    tests = doctest.DocTestFinder(recurse=False).find(obj, obj.__name__, module=False, globs={})
-    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
-    report = []
-    for test in tests:
-        runner.run(test, out=report.append)
-    assert runner.summarize(verbose=False).attempted > 0
-    assert runner.summarize(verbose=False).failed == 0, "".join(report)
-
-
 def test_docstring_example():
-    _check_docstring_example(cuda_graphs.GraphCache)
+    check_docstring_example(cuda_graphs.GraphCache)
 
 
 # ---------------------------------------------------------------------------
@@ -417,7 +398,7 @@ def test_triton_kernel_rejects_bad_shapes():
 
 @needs_triton
 def test_triton_docstring_example():
-    _check_docstring_example(triton_ncgru.ncgru_forward)
+    check_docstring_example(triton_ncgru.ncgru_forward)
 
 
 @pytest.mark.parametrize(

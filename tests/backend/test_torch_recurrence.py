@@ -416,15 +416,19 @@ def test_single_step(name):
     _check_against_reference(fused, reference, args, gen)
 
 
-@pytest.mark.parametrize("name", ["modrelu", "ncgru", "sbornn"])
-def test_docstring_example(name):
+def check_docstring_example(obj):
+    """Runs the `>>>` examples of `obj`'s docstring (fresh globals) and checks them."""
     import doctest
 
-    fn = getattr(recurrence, f"{name}_recurrence")
-    tests = doctest.DocTestFinder(recurse=False).find(fn, name, module=False, globs={})
+    tests = doctest.DocTestFinder(recurse=False).find(obj, obj.__name__, module=False, globs={})
     runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
     report = []
     for test in tests:
         runner.run(test, out=report.append)
     assert runner.summarize(verbose=False).attempted > 0
     assert runner.summarize(verbose=False).failed == 0, "".join(report)
+
+
+@pytest.mark.parametrize("name", ["modrelu", "ncgru", "sbornn"])
+def test_docstring_example(name):
+    check_docstring_example(getattr(recurrence, f"{name}_recurrence"))
