@@ -21,6 +21,18 @@ def np_cayley(x, d):
     return np.linalg.solve(eye + a, eye - a) * np.asarray(d, "float64")[None, :]
 
 
+def np_ncgru_matrices(weights, n_neg, orthogonal_reset):
+    """NC-GRU's `(U_c, [U_u | U_r])` in float64: the scaled Cayley candidate matrix
+    and the gates' recurrent matrix (the reset part a Cayley matrix too with
+    `orthogonal_reset`)."""
+    n = weights["recurrent_skew"].shape[0]
+    d = np.r_[np.ones(n - n_neg), -np.ones(n_neg)]
+    gates = weights["recurrent_kernel"]
+    if orthogonal_reset:
+        gates = np.concatenate([gates, np_cayley(weights["reset_skew"], d)], 1)
+    return np_cayley(weights["recurrent_skew"], d), gates
+
+
 def np_modrelu(z, b):
     return np.maximum(np.abs(z) + b, 0.0) * np.sign(z)
 
@@ -55,17 +67,19 @@ def assert_matches_keras_loop(layer_cls, kwargs, x, mask=None):
             )
 
 
-def assert_gradients_match_finite_differences(layer_cls, kwargs, randomize, numpy_forward):
+def assert_gradients_match_finite_differences(
+    layer_cls, kwargs, randomize, numpy_forward, input_seed=1, weight_seed=2
+):
     """Backend gradients of sum(out * r) w.r.t. every trainable weight against central
     differences of the NumPy reference `numpy_forward(weights, x)` (float64), for
-    `layer_cls(**kwargs)` on a random [2, 4, 3] input with its weights drawn by
-    `randomize(layer, seed=2)`. On tensorflow the layer runs in float64 (keras.ops
-    keeps it there); elsewhere in float32."""
+    `layer_cls(**kwargs)` on a random [2, 4, 3] input (drawn with `input_seed`) with
+    its weights drawn by `randomize(layer, seed=weight_seed)`. On tensorflow the layer
+    runs in float64 (keras.ops keeps it there); elsewhere in float32."""
     dtype, rtol = fd_dtype()
-    x = np.random.default_rng(1).normal(size=(2, 4, 3)).astype(dtype)
+    x = np.random.default_rng(input_seed).normal(size=(2, 4, 3)).astype(dtype)
     layer = layer_cls(**kwargs, dtype=dtype)
     layer.build(x.shape)
-    randomize(layer, seed=2)
+    randomize(layer, seed=weight_seed)
     trainable = list(layer.trainable_variables)
     names = [w.name for w in trainable]
     values = [keras.ops.convert_to_numpy(w) for w in trainable]

@@ -5,9 +5,12 @@
    input (loss: the sum of the outputs) against the same for each fused loop with
    its input projection (`x @ kernel + bias`, one matrix product, and its
    backward): NCGRU(128) in both forms, ScoRNN(128) and ENRNN(96, 32) (the modReLU
-   loop, 128 units), SBORNN(128, rank 16, heavy ball); then the layers as a user
-   calls them on a batch-major `[32, 256, 64]` input with `return_sequences=True`
-   (`kg.layers.NCGRU(128)`, `ScoRNN(128)`, `ENRNN(96, 32)`, and
+   loop, 128 units), SBORNN(128, rank 16, heavy ball), and the native GRU with
+   weights in Keras's layout (`keras_gradstab.backend.torch.gru`, its own input
+   product included: what NCGRU with `candidate_activation="tanh"` runs); then the
+   layers as a user calls them on a batch-major `[32, 256, 64]` input with
+   `return_sequences=True` (`kg.layers.NCGRU(128)`, the same with
+   `candidate_activation="tanh"`, `ScoRNN(128)`, `ENRNN(96, 32)`, and
    `keras.layers.GRU(128)`), Cayley transforms included. Interleaved rounds; rows give
    the median wall and process-CPU seconds and `cpu time / torch GRU`.
 2. The bytes each saves for its backward pass at T=4096, B=32, H=128 (counted with
@@ -27,6 +30,8 @@ BATCH, FEATURES, UNITS = 32, 64, 128
 
 
 def _cases(torch, recurrence, steps, batch):
+    from keras_gradstab.backend.torch import gru as native
+
     gen = torch.Generator().manual_seed(0)
 
     def param(*shape, scale=0.1):
@@ -64,17 +69,27 @@ def _cases(torch, recurrence, steps, batch):
             project(), (h0, h0), u, v, mu, 1e-3, 1.0, "heavy_ball"
         )[0]
 
+    def native_gru():
+        kernel, recurrent = param(FEATURES, 3 * UNITS), param(UNITS, 3 * UNITS)
+        bias = param(3 * UNITS)
+        return lambda: native.gru(x, h0, kernel, recurrent, bias)[0]
+
     cases["NCGRU"] = ncgru(True)
     cases["NCGRU reset_after=False"] = ncgru(False)
     cases["ScoRNN"] = modrelu()
     cases["ENRNN(96, 32)"] = modrelu()
     cases["SBORNN heavy_ball rank 16"] = sbornn()
+    cases["native GRU, Keras layout"] = native_gru()
     # The layers as a user calls them (batch-major input, every step's output).
     import keras_gradstab as kg
 
     batch_major = x.transpose(0, 1).contiguous()
     for name, layer in (
         ("layer kg.layers.NCGRU(128)", kg.layers.NCGRU(UNITS, return_sequences=True)),
+        (
+            'layer kg.layers.NCGRU(128, candidate_activation="tanh")',
+            kg.layers.NCGRU(UNITS, candidate_activation="tanh", return_sequences=True),
+        ),
         ("layer kg.layers.ScoRNN(128)", kg.layers.ScoRNN(UNITS, return_sequences=True)),
         ("layer kg.layers.ENRNN(96, 32)", kg.layers.ENRNN(96, 32, return_sequences=True)),
         ("layer keras.layers.GRU(128)", keras.layers.GRU(UNITS, return_sequences=True)),

@@ -345,7 +345,10 @@ def test_compiled_callers_run_the_fused_loop():
 
 
 def test_backend_maps_the_fused_cells():
+    from keras_gradstab.backend.torch import gru
+
     assert backend.fused_recurrence == {
+        "gru": gru.gru,
         "modrelu": recurrence.modrelu_recurrence,
         "ncgru": recurrence.ncgru_recurrence,
         "sbornn": recurrence.sbornn_recurrence,

@@ -10,6 +10,7 @@ from orthogonal_rnn_checks import (
     assert_gradients_match_finite_differences,
     np_cayley,
     np_modrelu,
+    np_ncgru_matrices,
     numpy_weights,
     orthogonality_error,
     run_numpy,
@@ -34,11 +35,8 @@ def numpy_ncgru(weights, x, n_neg, reset_after=True, orthogonal_reset=False):
     """[u, r] = sigmoid(x W_g + h U_g + b_g); cand = x W_c + r * (h U_c) (reset_after)
     or x W_c + (r * h) U_c; c = modReLU(cand, b); h' = u h + (1 - u) c."""
     n = weights["recurrent_skew"].shape[0]
-    d = np.r_[np.ones(n - n_neg), -np.ones(n_neg)]
-    u_c = np_cayley(weights["recurrent_skew"], d)
-    kernel, gates = weights["kernel"], weights["recurrent_kernel"]
-    if orthogonal_reset:
-        gates = np.concatenate([gates, np_cayley(weights["reset_skew"], d)], 1)
+    u_c, gates = np_ncgru_matrices(weights, n_neg, orthogonal_reset)
+    kernel = weights["kernel"]
 
     def step(h, xt):
         xp = xt @ kernel

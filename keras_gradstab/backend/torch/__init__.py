@@ -36,10 +36,12 @@ import torch
 from torch.utils import _pytree as pytree
 
 from keras_gradstab.backend import common as generic
+from keras_gradstab.backend.torch import gru as _gru
 from keras_gradstab.backend.torch import recurrence as _recurrence
 
 NAME = "torch.loop"
 fused_recurrence = {
+    "gru": _gru.gru,
     "modrelu": _recurrence.modrelu_recurrence,
     "ncgru": _recurrence.ncgru_recurrence,
     "sbornn": _recurrence.sbornn_recurrence,

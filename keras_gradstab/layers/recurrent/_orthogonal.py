@@ -19,8 +19,10 @@ import numpy as np
 from keras import ops
 
 from keras_gradstab import ops as kg_ops
+from keras_gradstab.activations import modrelu
 from keras_gradstab.layers.recurrent.base import CellArgumentsRNN, ScanCell
 from keras_gradstab.layers.recurrent.skew_learning_rate import SKEW_WEIGHT_NAMES
+from keras_gradstab.ops.matmul import matmul
 
 
 @keras.saving.register_keras_serializable(package="keras_gradstab")
@@ -105,6 +107,17 @@ def scaled_cayley(x, d):
     return kg_ops.cayley(skew(x), d)
 
 
+# The config keys of the arguments `OrthogonalCellMixin.init_shared` stores.
+SHARED_CELL_KEYS = (
+    "kernel_initializer",
+    "bias_initializer",
+    "kernel_regularizer",
+    "dropout",
+    "recurrent_dropout",
+    "seed",
+)
+
+
 class OrthogonalCellMixin(ScanCell):
     """What the orthogonal cells add to `ScanCell`: the shared arguments, their
     config, the conversion of old skew parameters on load, and `recurrent_matrices`.
@@ -181,6 +194,56 @@ class OrthogonalCellMixin(ScanCell):
 
     def _as_compute(self, x):
         return ops.cast(x, self.compute_dtype)
+
+    def add_input_kernel(self, input_shape, width):
+        """The input kernel `[input_dim, width]` (`kernel_initializer`, `kernel_regularizer`)."""
+        return self.add_weight(
+            name="kernel",
+            shape=(input_shape[-1], width),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+        )
+
+    def add_skew_weight(self, name, units):
+        """A `[units, units]` skew parameter with the scaled-Cayley initialization.
+
+        It stays float32 under mixed precision (the Cayley solve needs it); the
+        matrices built from it are cast to the compute dtype afterwards.
+        """
+        return self.add_weight(
+            name=name,
+            shape=(units, units),
+            initializer=CayleySkewInitializer(self.seed),
+            autocast=False,
+        )
+
+    def add_modrelu_bias(self):
+        """The modReLU bias `[units]` (`bias_initializer`)."""
+        return self.add_weight(
+            name="modrelu_bias", shape=(self.units,), initializer=self.bias_initializer
+        )
+
+
+class ModReLUCellMixin(OrthogonalCellMixin):
+    """A cell `h' = modReLU(x U + h W, b)` (scoRNN, ENRNN): `project_inputs`, `step`
+    and the backend's fused modReLU loop.
+
+    U is the cell's `kernel`, W the recurrent constant named by the cell's single
+    entry of `fused_constants`, b the `modrelu_bias` constant.
+    """
+
+    fused_recurrence = "modrelu"
+
+    def project_inputs(self, inputs):
+        return matmul(inputs, self.kernel)
+
+    def step(self, projected, states, constants, recurrent_mask=None):
+        h = states[0]
+        if recurrent_mask is not None:
+            h = h * recurrent_mask
+        (recurrent,) = self.fused_constants
+        w = self._as_compute(constants[recurrent])
+        return [modrelu(projected + ops.matmul(h, w), constants["modrelu_bias"])]
 
 
 class OrthogonalRNN(CellArgumentsRNN):

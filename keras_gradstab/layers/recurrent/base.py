@@ -12,7 +12,9 @@ splits its step into three parts so that the layer can take work out of the loop
 
 A cell may also name a fused recurrence (`fused_recurrence`): where the active
 backend has one by that name (`keras_gradstab.backend.fused_recurrence`), the
-whole loop, forward and backward, runs there instead of on the scan.
+whole loop, forward and backward, runs there instead of on the scan. A cell whose
+backend kernel projects the inputs itself (a native GRU) implements
+`fused_input_call`, which runs before `project_inputs`.
 """
 
 import keras
@@ -105,6 +107,17 @@ class ScanCell(DropoutRNNCell, keras.layers.Layer):
         Returns:
             `(outputs, final_states)` with `outputs` `[time, batch, output_size]`,
             or `None` to run the scan instead.
+        """
+        return None
+
+    def fused_input_call(self, fused_recurrence, inputs, states, constants, mask, recurrent_mask):
+        """Runs the whole loop on a backend kernel that projects the inputs itself.
+
+        Called before `project_inputs`, with the arguments of `fused_call` except
+        `inputs` (`[time, batch, input_dim]`, in processing order) in place of the
+        projections and `fused_recurrence` (the backend's mapping) in place of
+        one function. Returns `(outputs, final_states)` or `None` (the default) to
+        go on with `project_inputs` and `fused_call` or the scan.
         """
         return None
 
@@ -203,17 +216,22 @@ class ScanRNN(keras.layers.RNN):
         recurrent_mask = None
         if training and cell.recurrent_dropout > 0:
             recurrent_mask = cell.get_recurrent_dropout_mask(states[0])
-        # The input projections of every step in one product, time-major (the
-        # inputs are transposed, not the wider projections).
-        projected = cell.project_inputs(ops.transpose(sequences, (1, 0, 2)))
+        # Time-major inputs in processing order (Keras returns the outputs in
+        # processing order); the inputs are transposed and flipped, not the wider
+        # projections.
+        inputs = ops.transpose(sequences, (1, 0, 2))
         if self.go_backwards:
-            # Keras returns the outputs in processing order.
-            projected = ops.flip(projected, 0)
+            inputs = ops.flip(inputs, 0)
         zero_output = self.zero_output_for_mask and mask is not None
-        fused = backend.fused_recurrence.get(cell.fused_recurrence)
-        result = None
-        if fused is not None:
-            result = cell.fused_call(fused, projected, states, constants, mask, recurrent_mask)
+        result = cell.fused_input_call(
+            backend.fused_recurrence, inputs, states, constants, mask, recurrent_mask
+        )
+        if result is None:
+            # The input projections of every step in one product.
+            projected = cell.project_inputs(inputs)
+            fused = backend.fused_recurrence.get(cell.fused_recurrence)
+            if fused is not None:
+                result = cell.fused_call(fused, projected, states, constants, mask, recurrent_mask)
         if result is not None:
             outputs, states = result
             if zero_output:

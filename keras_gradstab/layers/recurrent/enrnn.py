@@ -6,30 +6,23 @@ import keras
 from keras import ops
 
 from keras_gradstab import ops as kg_ops
-from keras_gradstab.activations import modrelu
 from keras_gradstab.layers.recurrent._orthogonal import (
+    SHARED_CELL_KEYS,
     CayleySkewInitializer,
-    OrthogonalCellMixin,
+    ModReLUCellMixin,
     OrthogonalRNN,
     check_n_neg,
     check_units,
     diagonal_d,
     scaled_cayley,
 )
-from keras_gradstab.ops.matmul import matmul
 
 _CELL_KEYS = (
     "orthogonal_units",
     "normalized_units",
     "n_neg",
     "power_squarings",
-    "kernel_initializer",
-    "bias_initializer",
-    "kernel_regularizer",
-    "dropout",
-    "recurrent_dropout",
-    "seed",
-)
+) + SHARED_CELL_KEYS
 
 
 @keras.saving.register_keras_serializable(package="keras_gradstab")
@@ -119,7 +112,7 @@ def spectral_radius(w, squarings=24):
 
 
 @keras.saving.register_keras_serializable(package="keras_gradstab")
-class ENRNNCell(OrthogonalCellMixin, keras.layers.Layer):
+class ENRNNCell(ModReLUCellMixin, keras.layers.Layer):
     """Cell of ENRNN: an orthogonal block coupled with an eigenvalue-normalized block.
 
     The state is `h = [h1 (orthogonal_units) | h2 (normalized_units)]`, row vectors:
@@ -208,19 +201,9 @@ class ENRNNCell(OrthogonalCellMixin, keras.layers.Layer):
 
     def build(self, input_shape):
         n1, n2 = self.orthogonal_units, self.normalized_units
-        self.kernel = self.add_weight(
-            name="kernel",
-            shape=(input_shape[-1], n1 + n2),
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-        )
+        self.kernel = self.add_input_kernel(input_shape, n1 + n2)
         # Recurrent parameters stay float32 under mixed precision (solve, rho).
-        self.recurrent_skew = self.add_weight(
-            name="recurrent_skew",
-            shape=(n1, n1),
-            initializer=CayleySkewInitializer(self.seed),
-            autocast=False,
-        )
+        self.recurrent_skew = self.add_skew_weight("recurrent_skew", n1)
         self.normalized_kernel = self.add_weight(
             name="normalized_kernel",
             shape=(n2, n2),
@@ -233,9 +216,7 @@ class ENRNNCell(OrthogonalCellMixin, keras.layers.Layer):
             initializer="zeros",
             autocast=False,
         )
-        self.modrelu_bias = self.add_weight(
-            name="modrelu_bias", shape=(n1 + n2,), initializer=self.bias_initializer
-        )
+        self.modrelu_bias = self.add_modrelu_bias()
         self._d = diagonal_d(n1, self._n_neg)
 
     def recurrent_constants(self, training=False, update_state=False):
@@ -255,19 +236,7 @@ class ENRNNCell(OrthogonalCellMixin, keras.layers.Layer):
             "modrelu_bias": ops.convert_to_tensor(self.modrelu_bias),
         }
 
-    def project_inputs(self, inputs):
-        return matmul(inputs, self.kernel)
-
-    fused_recurrence = "modrelu"
-
     fused_constants = ("recurrent",)
-
-    def step(self, projected, states, constants, recurrent_mask=None):
-        h = states[0]
-        hd = h if recurrent_mask is None else h * recurrent_mask
-        return [
-            modrelu(projected + ops.matmul(hd, constants["recurrent"]), constants["modrelu_bias"])
-        ]
 
     def get_config(self):
         return {

@@ -8,7 +8,6 @@ from keras import ops
 from keras_gradstab import ops as kg_ops
 from keras_gradstab.activations import modrelu
 from keras_gradstab.layers.recurrent._orthogonal import (
-    CayleySkewInitializer,
     OrthogonalCellMixin,
     OrthogonalRNN,
     check_n_neg,
@@ -24,6 +23,7 @@ _CELL_KEYS = (
     "units",
     "n_neg",
     "reset_after",
+    "candidate_activation",
     "orthogonal_reset",
     "cayley_inverse",
     "neumann_terms",
@@ -40,6 +40,7 @@ _CELL_KEYS = (
     "seed",
 )
 _INVERSES = ("solve", "neumann")
+_CANDIDATE_ACTIVATIONS = ("modrelu", "tanh")
 
 
 class _GateBias(keras.initializers.Initializer):
@@ -87,6 +88,16 @@ class NCGRUCell(OrthogonalCellMixin, keras.layers.Layer):
     recurrent matrix is a second Cayley matrix (`reset_skew`); the update gate is
     never constrained.
 
+    `candidate_activation="tanh"` departs from the paper: `c = tanh(cand + b)`,
+    the modReLU bias b acting as the candidate's input bias (the recurrent
+    candidate bias is 0). The cell is then exactly a GRU (with `reset_after=True`,
+    Keras's default form, `keras.layers.GRU(reset_after=True)` with zero
+    `recurrent_bias`) whose candidate recurrent matrix is the orthogonal U_c, and
+    `NCGRU` runs it on the backend's native fused GRU where there is one (on
+    torch, what `torch.nn.GRU` runs), for calls without a mask and without
+    recurrent dropout; other calls run the scan. The weights are those of
+    `"modrelu"`.
+
     `cayley_inverse="solve"` builds U_c by one linear solve per call.
     `cayley_inverse="neumann"` keeps B = (I + A)^-1 as non-trainable state (like
     BatchNormalization's moving statistics): each training call updates it with
@@ -118,6 +129,8 @@ class NCGRUCell(OrthogonalCellMixin, keras.layers.Layer):
         n_neg: number of -1 entries of D, in `[0, units]`; `None` means
             `units // 2`.
         reset_after: where the reset gate acts (see above).
+        candidate_activation: `"modrelu"` (the paper) or `"tanh"` (a GRU with an
+            orthogonal candidate matrix; see above).
         orthogonal_reset: make the reset gate's recurrent matrix orthogonal too.
         cayley_inverse: `"solve"` or `"neumann"`.
         neumann_terms: highest power of the Neumann series (`"neumann"` only).
@@ -157,6 +170,7 @@ class NCGRUCell(OrthogonalCellMixin, keras.layers.Layer):
         units,
         n_neg=None,
         reset_after=True,
+        candidate_activation="modrelu",
         orthogonal_reset=False,
         cayley_inverse="solve",
         neumann_terms=6,
@@ -179,6 +193,11 @@ class NCGRUCell(OrthogonalCellMixin, keras.layers.Layer):
             raise ValueError(
                 f"`cayley_inverse` must be one of {_INVERSES}; received {cayley_inverse!r}."
             )
+        if candidate_activation not in _CANDIDATE_ACTIVATIONS:
+            raise ValueError(
+                f"`candidate_activation` must be one of {_CANDIDATE_ACTIVATIONS}; "
+                f"received {candidate_activation!r}."
+            )
         _check_positive_int("neumann_terms", neumann_terms)
         _check_positive_int("refresh_every", refresh_every)
         for name, value in (("reset_after", reset_after), ("orthogonal_reset", orthogonal_reset)):
@@ -188,6 +207,7 @@ class NCGRUCell(OrthogonalCellMixin, keras.layers.Layer):
         self.n_neg = n_neg
         self._n_neg = check_n_neg(n_neg, units)
         self.reset_after = reset_after
+        self.candidate_activation = candidate_activation
         self.orthogonal_reset = orthogonal_reset
         self.cayley_inverse = cayley_inverse
         self.neumann_terms = neumann_terms
@@ -211,12 +231,7 @@ class NCGRUCell(OrthogonalCellMixin, keras.layers.Layer):
 
     def build(self, input_shape):
         n = self.units
-        self.kernel = self.add_weight(
-            name="kernel",
-            shape=(input_shape[-1], 3 * n),
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-        )
+        self.kernel = self.add_input_kernel(input_shape, 3 * n)
         gates = 1 if self.orthogonal_reset else 2
         self.recurrent_kernel = self.add_weight(
             name="recurrent_kernel",
@@ -224,48 +239,33 @@ class NCGRUCell(OrthogonalCellMixin, keras.layers.Layer):
             initializer=self.recurrent_initializer,
             regularizer=self.recurrent_regularizer,
         )
-        # Skew parameters stay float32 under mixed precision (the solve needs it).
-        self.recurrent_skew = self.add_weight(
-            name="recurrent_skew",
-            shape=(n, n),
-            initializer=CayleySkewInitializer(self.seed),
-            autocast=False,
-        )
+        self.recurrent_skew = self.add_skew_weight("recurrent_skew", n)
         if self.orthogonal_reset:
-            self.reset_skew = self.add_weight(
-                name="reset_skew",
-                shape=(n, n),
-                initializer=CayleySkewInitializer(self.seed),
-                autocast=False,
-            )
+            self.reset_skew = self.add_skew_weight("reset_skew", n)
         gate_bias_initializer = self.bias_initializer
         if self.update_gate_bias is not None or self.reset_gate_bias is not None:
             gate_bias_initializer = _GateBias(
                 self.bias_initializer, self.update_gate_bias, self.reset_gate_bias
             )
         self.bias = self.add_weight(name="bias", shape=(2 * n,), initializer=gate_bias_initializer)
-        self.modrelu_bias = self.add_weight(
-            name="modrelu_bias", shape=(n,), initializer=self.bias_initializer
-        )
+        self.modrelu_bias = self.add_modrelu_bias()
         self._caches = {}
         if self.cayley_inverse == "neumann":
             names = ("recurrent", "reset") if self.orthogonal_reset else ("recurrent",)
             for name in names:
-                self._caches[name] = (
+                # (A, (I + A)^-1) of the last training call, A = 0 at first.
+                self._caches[name] = tuple(
                     self.add_weight(
-                        name=f"{name}_cached_skew",
+                        name=f"{name}_{kind}",
                         shape=(n, n),
-                        initializer="zeros",
+                        initializer=initializer,
                         trainable=False,
                         autocast=False,
-                    ),
-                    self.add_weight(
-                        name=f"{name}_cached_inverse",
-                        shape=(n, n),
-                        initializer="identity",
-                        trainable=False,
-                        autocast=False,
-                    ),
+                    )
+                    for kind, initializer in (
+                        ("cached_skew", "zeros"),
+                        ("cached_inverse", "identity"),
+                    )
                 )
             self.cache_steps = self.add_weight(
                 name="cache_steps",
@@ -326,13 +326,42 @@ class NCGRUCell(OrthogonalCellMixin, keras.layers.Layer):
         constants["modrelu_bias"] = ops.convert_to_tensor(self.modrelu_bias)
         return constants
 
+    def _input_bias(self):
+        """The bias of `project_inputs`: the gates' bias, then the candidate's (the
+        modReLU bias with `"tanh"`, zeros with `"modrelu"`, which adds it in modReLU)."""
+        if self.candidate_activation == "tanh":
+            candidate_bias = self.modrelu_bias
+        else:
+            candidate_bias = ops.zeros((self.units,), self.bias.dtype)
+        return ops.cast(ops.concatenate([self.bias, candidate_bias]), self.compute_dtype)
+
     def project_inputs(self, inputs):
-        bias = ops.concatenate([self.bias, ops.zeros((self.units,), self.bias.dtype)])
-        return matmul(inputs, self.kernel) + ops.cast(bias, self.compute_dtype)
+        return matmul(inputs, self.kernel) + self._input_bias()
 
     fused_recurrence = "ncgru"
 
     fused_constants = ("recurrent", "candidate")
+
+    def fused_call(self, function, projected, states, constants, mask, recurrent_mask):
+        if self.candidate_activation != "modrelu":
+            return None  # the fused NC-GRU loop applies modReLU
+        return super().fused_call(function, projected, states, constants, mask, recurrent_mask)
+
+    def fused_input_call(self, fused_recurrence, inputs, states, constants, mask, recurrent_mask):
+        """The backend's native GRU (`fused_recurrence["gru"]`) for the tanh form
+        with `reset_after=True`, where the call has no mask and no recurrent dropout."""
+        gru = fused_recurrence.get("gru")
+        if (
+            gru is None
+            or self.candidate_activation != "tanh"
+            or not self.reset_after
+            or mask is not None
+            or recurrent_mask is not None
+        ):
+            return None
+        kernel = self._as_compute(self.kernel)
+        outputs, h = gru(inputs, states[0], kernel, constants["recurrent"], self._input_bias())
+        return outputs, [h]
 
     def step(self, projected, states, constants, recurrent_mask=None):
         h = states[0]
@@ -353,7 +382,10 @@ class NCGRUCell(OrthogonalCellMixin, keras.layers.Layer):
             candidate = p_c + r * r_c
         else:
             candidate = p_c + ops.matmul(r * hd, constants["candidate"])
-        c = modrelu(candidate, constants["modrelu_bias"])
+        if self.candidate_activation == "tanh":
+            c = ops.tanh(candidate)
+        else:
+            c = modrelu(candidate, constants["modrelu_bias"])
         return [c + u * (h - c)]  # u h + (1 - u) c
 
     def get_config(self):
@@ -362,6 +394,7 @@ class NCGRUCell(OrthogonalCellMixin, keras.layers.Layer):
             "units": self.units,
             "n_neg": self.n_neg,
             "reset_after": self.reset_after,
+            "candidate_activation": self.candidate_activation,
             "orthogonal_reset": self.orthogonal_reset,
             "cayley_inverse": self.cayley_inverse,
             "neumann_terms": self.neumann_terms,
@@ -394,6 +427,11 @@ class NCGRU(OrthogonalRNN):
         n_neg: number of -1 entries of D; `None` means `units // 2`.
         reset_after: `True`: `cand = x W_c + r * (h U_c)`; `False`:
             `cand = x W_c + (r * h) U_c`.
+        candidate_activation: `"modrelu"` (the paper, default) or `"tanh"`:
+            `c = tanh(cand + b)`, a GRU whose candidate recurrent matrix is
+            orthogonal; with `reset_after=True` it runs on the backend's native
+            GRU where there is one (torch), unless the call has a mask or
+            recurrent dropout.
         orthogonal_reset: the reset gate's recurrent matrix is orthogonal too.
         cayley_inverse: `"solve"` (exact, default) or `"neumann"`.
         neumann_terms: terms of the Neumann series (`"neumann"` only).

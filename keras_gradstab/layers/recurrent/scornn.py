@@ -5,32 +5,24 @@ transform", ICML 2018)."""
 import keras
 from keras import ops
 
-from keras_gradstab.activations import modrelu
 from keras_gradstab.layers.recurrent._orthogonal import (
-    CayleySkewInitializer,
-    OrthogonalCellMixin,
+    SHARED_CELL_KEYS,
+    ModReLUCellMixin,
     OrthogonalRNN,
     check_n_neg,
     check_units,
     diagonal_d,
     scaled_cayley,
 )
-from keras_gradstab.ops.matmul import matmul
 
 _CELL_KEYS = (
     "units",
     "n_neg",
-    "kernel_initializer",
-    "bias_initializer",
-    "kernel_regularizer",
-    "dropout",
-    "recurrent_dropout",
-    "seed",
-)
+) + SHARED_CELL_KEYS
 
 
 @keras.saving.register_keras_serializable(package="keras_gradstab")
-class ScoRNNCell(OrthogonalCellMixin, keras.layers.Layer):
+class ScoRNNCell(ModReLUCellMixin, keras.layers.Layer):
     """Cell of scoRNN: `h' = modReLU(x U + h W, b)`, W orthogonal.
 
     W = (I + A)^-1 (I - A) D is the scaled Cayley transform of the skew-symmetric
@@ -107,23 +99,9 @@ class ScoRNNCell(OrthogonalCellMixin, keras.layers.Layer):
         )
 
     def build(self, input_shape):
-        self.kernel = self.add_weight(
-            name="kernel",
-            shape=(input_shape[-1], self.units),
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-        )
-        # The skew parameter stays float32 under mixed precision: the Cayley
-        # solve needs it, and W is cast to the compute dtype afterwards.
-        self.recurrent_skew = self.add_weight(
-            name="recurrent_skew",
-            shape=(self.units, self.units),
-            initializer=CayleySkewInitializer(self.seed),
-            autocast=False,
-        )
-        self.modrelu_bias = self.add_weight(
-            name="modrelu_bias", shape=(self.units,), initializer=self.bias_initializer
-        )
+        self.kernel = self.add_input_kernel(input_shape, self.units)
+        self.recurrent_skew = self.add_skew_weight("recurrent_skew", self.units)
+        self.modrelu_bias = self.add_modrelu_bias()
         self._d = diagonal_d(self.units, self._n_neg)
 
     def recurrent_constants(self, training=False, update_state=False):
@@ -132,19 +110,7 @@ class ScoRNNCell(OrthogonalCellMixin, keras.layers.Layer):
             "modrelu_bias": ops.convert_to_tensor(self.modrelu_bias),
         }
 
-    def project_inputs(self, inputs):
-        return matmul(inputs, self.kernel)
-
-    fused_recurrence = "modrelu"
-
     fused_constants = ("orthogonal",)
-
-    def step(self, projected, states, constants, recurrent_mask=None):
-        h = states[0]
-        if recurrent_mask is not None:
-            h = h * recurrent_mask
-        w = self._as_compute(constants["orthogonal"])
-        return [modrelu(projected + ops.matmul(h, w), constants["modrelu_bias"])]
 
     def get_config(self):
         return {
