@@ -10,12 +10,12 @@ Not a preset (no `train.py`): `model_zoo/<name>/train.py` imports it.
 import argparse
 import json
 import os
-import time
 
 import keras
 import numpy as np
 
 from keras_gradstab import datasets, zoo
+from model_zoo import _fit
 
 PRESETS_DIR = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "keras_gradstab", "zoo", "presets"
@@ -77,17 +77,7 @@ def fit(model, x, y, epochs, batch_size, learning_rate, callbacks=()):
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    start = time.perf_counter()
-    model.fit(
-        x,
-        y,
-        batch_size=batch_size,
-        epochs=epochs,
-        verbose=0,
-        shuffle=True,
-        callbacks=list(callbacks),
-    )
-    return time.perf_counter() - start
+    return _fit.timed_fit(model, x, y, batch_size=batch_size, epochs=epochs, callbacks=callbacks)
 
 
 def train(model, data, epochs, batch_size=64, learning_rate=1e-3):
@@ -194,6 +184,12 @@ def save(
     )
     print(json.dumps({k: metadata[k] for k in ("name", "metric", "value", "backend")}))
     return metadata
+
+
+def run_record(result, epochs, seed):
+    """What a preset's metadata `extra` records of its run: `epochs`, `seed` and the
+    `train_seconds` of `result` (the preset model's result of `train`)."""
+    return {"epochs": epochs, "seed": seed, "train_seconds": result["train_seconds"]}
 
 
 def baseline_record(model, result, epochs, seed):

@@ -7,13 +7,13 @@ Not a preset (no `train.py`): `model_zoo/<name>/train.py` imports it.
 import argparse
 import json
 import os
-import time
 
 import keras
 
 from keras_gradstab import zoo
 from keras_gradstab.layers import skew_learning_rate_optimizer
 from keras_gradstab.zoo.presets import measure
+from model_zoo import _fit
 
 PRESETS_DIR = os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "keras_gradstab", "zoo", "presets"
@@ -124,16 +124,14 @@ def train(
     keras.utils.set_random_seed(seed)
     model.compile(optimizer=optimizer, loss=loss)
     log = []
-    start = time.perf_counter()
-    model.fit(
+    seconds = _fit.timed_fit(
+        model,
         *train_data,
         batch_size=batch_size,
         epochs=epochs,
-        verbose=0,
-        shuffle=True,
         callbacks=[_Target(metric, *validation, target, log)],
     )
-    return time.perf_counter() - start, log
+    return seconds, log
 
 
 def _baseline_record(baseline, metric):

@@ -205,27 +205,31 @@ def check_layer(
     return model
 
 
-def value_and_grad(f, *args):
+def value_and_grad(f, *args, jit=False):
     """The value of scalar `f(*args)` and its gradients w.r.t. every arg, as NumPy.
 
     On torch the gradients are read from `.grad` after `backward()`, so tensors
     that `f` closes over through `keras_gradstab.ops.scan` are covered as in a
-    training step.
+    training step. `jit=True` compiles the value and gradient: `jax.jit` on JAX,
+    `tf.function(jit_compile=True)` (XLA) on TensorFlow; torch stays eager.
     """
     if BACKEND == "jax":
         import jax
 
-        value, grads = jax.value_and_grad(lambda *a: f(*a), argnums=tuple(range(len(args))))(
-            *[jax.numpy.asarray(a) for a in args]
-        )
+        fn = jax.value_and_grad(lambda *a: f(*a), argnums=tuple(range(len(args))))
+        value, grads = (jax.jit(fn) if jit else fn)(*[jax.numpy.asarray(a) for a in args])
         return float(value), [np.asarray(g) for g in grads]
     if BACKEND == "tensorflow":
         import tensorflow as tf
 
         variables = [tf.Variable(a) for a in args]
-        with tf.GradientTape() as tape:
-            value = f(*variables)
-        grads = tape.gradient(value, variables)
+
+        def run():
+            with tf.GradientTape() as tape:
+                value = f(*variables)
+            return value, tape.gradient(value, variables)
+
+        value, grads = (tf.function(run, jit_compile=True) if jit else run)()
         return float(value), [
             np.zeros_like(a) if g is None else np.asarray(tf.convert_to_tensor(g))
             for a, g in zip(args, grads)

@@ -67,10 +67,19 @@ def assert_matches_keras_loop(layer_cls, kwargs, x, mask=None):
             )
 
 
-def assert_gradients_match_finite_differences(layer, x, numpy_forward, rtol):
+def assert_gradients_match_finite_differences(
+    layer_cls, kwargs, randomize, numpy_forward, input_seed=1, weight_seed=2
+):
     """Backend gradients of sum(out * r) w.r.t. every trainable weight against central
-    differences of the NumPy reference (float64). On tensorflow the layer runs in
-    float64 (keras.ops keeps it there); elsewhere in float32."""
+    differences of the NumPy reference `numpy_forward(weights, x)` (float64), for
+    `layer_cls(**kwargs)` on a random [2, 4, 3] input (drawn with `input_seed`) with
+    its weights drawn by `randomize(layer, seed=weight_seed)`. On tensorflow the layer
+    runs in float64 (keras.ops keeps it there); elsewhere in float32."""
+    dtype, rtol = fd_dtype()
+    x = np.random.default_rng(input_seed).normal(size=(2, 4, 3)).astype(dtype)
+    layer = layer_cls(**kwargs, dtype=dtype)
+    layer.build(x.shape)
+    randomize(layer, seed=weight_seed)
     trainable = list(layer.trainable_variables)
     names = [w.name for w in trainable]
     values = [keras.ops.convert_to_numpy(w) for w in trainable]

@@ -184,7 +184,7 @@ class _OrthogonalConv(keras.layers.Layer):
         }
 
 
-_DOC = """{summary}
+_DOC = """{rank}D convolution, orthogonal for circular padding, any stride.
 
     The convolution, with `padding="circular"`, is exactly orthogonal by
     construction (up to float rounding): its kernel is a product of an orthogonal
@@ -243,19 +243,12 @@ class OrthogonalConv2D(_OrthogonalConv):
     rank = 2
 
 
-OrthogonalConv1D.__doc__ = _DOC.format(
-    summary="1D convolution, orthogonal for circular padding, any stride.",
-    rank=1,
-    shape="[batch, steps, channels]",
-    name="OrthogonalConv1D",
-    example="(2, 16, 4)",
-    grid="(8,)",
-)
-OrthogonalConv2D.__doc__ = _DOC.format(
-    summary="2D convolution, orthogonal for circular padding, any stride.",
-    rank=2,
-    shape="[batch, rows, cols, channels]",
-    name="OrthogonalConv2D",
-    example="(2, 8, 8, 3)",
-    grid="(4, 4)",
-)
+def _document(cls, shape, example, grid):
+    """Sets the docstring of the layer class `cls` of rank `cls.rank` from `_DOC`."""
+    cls.__doc__ = _DOC.format(
+        rank=cls.rank, name=cls.__name__, shape=shape, example=example, grid=grid
+    )
+
+
+_document(OrthogonalConv1D, "[batch, steps, channels]", "(2, 16, 4)", "(8,)")
+_document(OrthogonalConv2D, "[batch, rows, cols, channels]", "(2, 8, 8, 3)", "(4, 4)")

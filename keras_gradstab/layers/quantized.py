@@ -270,38 +270,7 @@ class _QuantConv(_Quantized):
         }
 
 
-@keras.saving.register_keras_serializable(package="keras_gradstab")
-class QuantConv1D(_QuantConv, keras.layers.Conv1D):
-    """A 1D convolution with quantized input and kernel (Larq's `QuantConv1D`).
-
-    `outputs = activation(conv(pad(input_quantizer(inputs)), scale *
-    kernel_quantizer(kernel)) + bias)`.
-
-    Args:
-        filters: the number of output channels.
-        kernel_size: the size of the convolution window (int or tuple).
-        padding: `"valid"`, `"same"` or `"causal"` (causal pads zeros).
-        **kwargs: `pad_values`, `input_quantizer`, `kernel_quantizer`,
-            `kernel_scale` and `kernel_constraint` as in `QuantConv2D`, and the
-            other arguments of `keras.layers.Conv1D`.
-
-    Call arguments:
-        inputs: a 3D tensor, `(batch, *spatial, channels)` for `channels_last`.
-
-    Example:
-
-    >>> import numpy as np
-    >>> from keras_gradstab.layers import QuantConv1D
-    >>> layer = QuantConv1D(4, 3, padding="same", pad_values=1.0,
-    ...                     input_quantizer="ste_sign", kernel_quantizer="ste_sign")
-    >>> tuple(layer(np.ones((2, 7, 3), "float32")).shape)
-    (2, 7, 4)
-    """
-
-
-@keras.saving.register_keras_serializable(package="keras_gradstab")
-class QuantConv2D(_QuantConv, keras.layers.Conv2D):
-    """A 2D convolution with quantized input and kernel (Larq's `QuantConv2D`).
+_CONV_DOC = """A {rank}D convolution with quantized input and kernel (Larq's `{name}`).
 
     `outputs = activation(conv(pad(input_quantizer(inputs)), scale *
     kernel_quantizer(kernel)) + bias)`.
@@ -310,7 +279,7 @@ class QuantConv2D(_QuantConv, keras.layers.Conv2D):
         filters: the number of output channels.
         kernel_size: the size of the convolution window (int or tuple).
         strides: the strides of the convolution.
-        padding: `"valid"` or `"same"`.
+        padding: {padding}
         pad_values: the value that "same" padding fills in (0.0 as Keras; 1.0 keeps
             a +-1 binarized input binary at the border).
         input_quantizer: quantizer of the inputs: a name (`"ste_sign"`, `"reste"`,
@@ -321,20 +290,54 @@ class QuantConv2D(_QuantConv, keras.layers.Conv2D):
             gradient flows through it.
         kernel_constraint: constraint on the latent kernel, e.g.
             `keras_gradstab.constraints.WeightClip(1.0)`.
-        **kwargs: the other arguments of `keras.layers.Conv2D`.
+        **kwargs: the other arguments of `keras.layers.Conv{rank}D`.
 
     Call arguments:
-        inputs: a 4D tensor, `(batch, *spatial, channels)` for `channels_last`.
+        inputs: a {ndim}D tensor, `(batch, *spatial, channels)` for `channels_last`.
 
     Example:
 
     >>> import numpy as np
-    >>> from keras_gradstab.layers import QuantConv2D
-    >>> layer = QuantConv2D(8, 3, padding="same", pad_values=1.0, input_quantizer="reste",
+    >>> from keras_gradstab.layers import {name}
+{example}
+    """
+
+
+@keras.saving.register_keras_serializable(package="keras_gradstab")
+class QuantConv1D(_QuantConv, keras.layers.Conv1D):
+    pass
+
+
+@keras.saving.register_keras_serializable(package="keras_gradstab")
+class QuantConv2D(_QuantConv, keras.layers.Conv2D):
+    pass
+
+
+def _document(cls, rank, padding, example):
+    """Sets the docstring of the `rank`-D convolution class `cls` from `_CONV_DOC`."""
+    cls.__doc__ = _CONV_DOC.format(
+        rank=rank, ndim=rank + 2, name=cls.__name__, padding=padding, example=example
+    )
+
+
+_document(
+    QuantConv1D,
+    1,
+    '`"valid"`, `"same"` or `"causal"` (causal pads zeros).',
+    """    >>> layer = QuantConv1D(4, 3, padding="same", pad_values=1.0,
+    ...                     input_quantizer="ste_sign", kernel_quantizer="ste_sign")
+    >>> tuple(layer(np.ones((2, 7, 3), "float32")).shape)
+    (2, 7, 4)""",
+)
+_document(
+    QuantConv2D,
+    2,
+    '`"valid"` or `"same"`.',
+    """    >>> layer = QuantConv2D(8, 3, padding="same", pad_values=1.0, input_quantizer="reste",
     ...                     kernel_quantizer="reste", kernel_scale="per_channel")
     >>> tuple(layer(np.ones((2, 6, 6, 3), "float32")).shape)
-    (2, 6, 6, 8)
-    """
+    (2, 6, 6, 8)""",
+)
 
 
 @keras.saving.register_keras_serializable(package="keras_gradstab")

@@ -183,9 +183,7 @@ def main(argv=None):
         compile=COMPILE,
         extra={
             "blocks": [list(b) for b in blocks],
-            "epochs": epochs,
-            "seed": args.seed,
-            "train_seconds": results["orthogonal"]["train_seconds"],
+            **_digits.run_record(results["orthogonal"], epochs, args.seed),
             "certified": {
                 "epsilon": EPSILON,
                 "norm": "L2",

@@ -100,9 +100,7 @@ def main(argv=None):
         name=NAME,
         extra={
             "blocks": [list(b) for b in blocks],
-            "epochs": epochs,
-            "seed": args.seed,
-            "train_seconds": results["orthogonal"]["train_seconds"],
+            **_digits.run_record(results["orthogonal"], epochs, args.seed),
             "max_singular_value_error": error,
         },
         baseline=_digits.baseline_record(

@@ -116,9 +116,7 @@ def main(argv=None):
         extra={
             "depth": depth,
             "units": 64,
-            "epochs": epochs,
-            "seed": args.seed,
-            "train_seconds": first["snn"]["train_seconds"],
+            **_digits.run_record(first["snn"], epochs, args.seed),
             "seed_runs": runs,
             "seed_summary": stats,
         },

@@ -73,9 +73,7 @@ def main(argv=None):
         extra={
             "depth": depth,
             "units": 64,
-            "epochs": epochs,
-            "seed": args.seed,
-            "train_seconds": results["snn"]["train_seconds"],
+            **_digits.run_record(results["snn"], epochs, args.seed),
         },
         baseline=_digits.baseline_record(
             "the same depth and width with relu, he_normal and BatchNormalization",

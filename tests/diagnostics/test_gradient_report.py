@@ -102,14 +102,21 @@ def test_jacobian_singular_values_match_numpy():
     )
 
 
+def _deep_mlp_report(width, depth, **kwargs):
+    """`gradient_report` of `snn` with `depth` hidden layers of `width` units (no
+    dropout; `kwargs` for `snn`), seed 0, on standard-normal inputs (batch 128) and
+    random targets (mean squared error)."""
+    keras.utils.set_random_seed(0)
+    model = snn((width,), units=width, depth=depth, output_units=1, dropout_rate=0.0, **kwargs)
+    x = np.random.default_rng(0).normal(size=(128, width)).astype("float32")
+    y = np.random.default_rng(1).normal(size=(128, 1)).astype("float32")
+    return gradient_report(model, x, y)
+
+
 # At full size: 64 hidden layers of width 256,
 # standard-normal inputs (batch 128), mean squared error on random targets.
 def test_64_layer_snn_keeps_fixed_point_and_is_not_vanishing():
-    keras.utils.set_random_seed(0)
-    model = snn((256,), units=256, depth=64, output_units=1, dropout_rate=0.0)
-    x = np.random.default_rng(0).normal(size=(128, 256)).astype("float32")
-    y = np.random.default_rng(1).normal(size=(128, 1)).astype("float32")
-    report = gradient_report(model, x, y)
+    report = _deep_mlp_report(256, 64)
     hidden = [r for r in report.rows if r["layer"].startswith("dense_")]
     assert len(hidden) == 64
     for r in hidden:
@@ -135,38 +142,19 @@ def test_64_layer_snn_keeps_fixed_point_and_is_not_vanishing():
 
 
 def test_64_layer_tanh_glorot_is_flagged_vanishing():
-    keras.utils.set_random_seed(0)
-    model = snn(
-        (256,),
-        units=256,
-        depth=64,
-        output_units=1,
-        dropout_rate=0.0,
-        activation="tanh",
-        kernel_initializer="glorot_uniform",
-    )
-    x = np.random.default_rng(0).normal(size=(128, 256)).astype("float32")
-    y = np.random.default_rng(1).normal(size=(128, 1)).astype("float32")
-    report = gradient_report(model, x, y)
+    report = _deep_mlp_report(256, 64, activation="tanh", kernel_initializer="glorot_uniform")
     assert report.vanishing and not report.exploding, str(report)
 
 
 def test_relu_with_c_w_4_is_flagged_exploding_at_its_closed_form_rate():
     # relu with weight variance C_W / fan_in has chi_perp = C_W E[relu'(z)^2] = C_W / 2:
     # at C_W = 4 the error signal doubles in squared norm per layer toward the input.
-    keras.utils.set_random_seed(0)
-    model = snn(
-        (128,),
-        units=128,
-        depth=16,
-        output_units=1,
-        dropout_rate=0.0,
+    report = _deep_mlp_report(
+        128,
+        16,
         activation="relu",
         kernel_initializer=keras.initializers.VarianceScaling(4.0, "fan_in", "normal"),
     )
-    x = np.random.default_rng(0).normal(size=(128, 128)).astype("float32")
-    y = np.random.default_rng(1).normal(size=(128, 1)).astype("float32")
-    report = gradient_report(model, x, y)
     assert report.exploding and not report.vanishing, str(report)
     assert report.ratio > 100.0
     assert abs(np.log(report.chi) - np.log(2.0)) < 0.15, report.chi

@@ -166,8 +166,9 @@ def test_every_tutorial_cell_has_a_recorded_output():
 
 
 def test_docstrings_set_at_import_reach_the_api_reference():
-    """`OrthogonalConv1D.__doc__ = _DOC.format(...)` and `_registry.document` set
-    docstrings that griffe's static analysis does not see; RuntimeDocstrings fills them."""
+    """`OrthogonalConv1D.__doc__ = _DOC.format(...)` (in `_document`) and
+    `_registry.document` set docstrings that griffe's static analysis does not see;
+    RuntimeDocstrings fills them."""
     import griffe
 
     extensions = griffe.load_extensions(griffe_keras.RuntimeDocstrings)

@@ -1,6 +1,6 @@
 """ENRNN against a NumPy implementation of the paper's equations (spectral radius from
-np.linalg.eigvals), finite differences, Keras's own RNN loop, and the orthogonal /
-normalized matrices after training."""
+np.linalg.eigvals), finite differences, and the orthogonal / normalized matrices
+after training (against Keras's own RNN loop: test_orthogonal_rnn_masks.py)."""
 
 import keras
 import numpy as np
@@ -61,22 +61,11 @@ def test_step_and_sequence_match_numpy():
 
 
 def test_gradients_match_finite_differences():
-    dtype, rtol = checks.fd_dtype()
-    x = np.random.default_rng(1).normal(size=(2, 4, 3)).astype(dtype)
-    layer = ENRNN(3, 3, n_neg=1, return_sequences=True, dtype=dtype)
-    layer.build(x.shape)
-    randomize(layer, seed=2)
     checks.assert_gradients_match_finite_differences(
-        layer, x, lambda w, x: numpy_enrnn(w, x, n_neg=1), rtol=rtol
-    )
-
-
-def test_matches_keras_rnn_loop_with_masks():
-    x = np.random.default_rng(3).normal(size=(3, 7, 4)).astype("float32")
-    mask = np.ones((3, 7), bool)
-    mask[1, 4:] = False
-    checks.assert_matches_keras_loop(
-        ENRNN, {"orthogonal_units": 4, "normalized_units": 3}, x, mask=mask
+        ENRNN,
+        {"orthogonal_units": 3, "normalized_units": 3, "n_neg": 1, "return_sequences": True},
+        randomize,
+        lambda w, x: numpy_enrnn(w, x, n_neg=1),
     )
 
 

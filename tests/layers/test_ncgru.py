@@ -1,5 +1,6 @@
 """NCGRU against a NumPy implementation of the paper's equations, finite differences,
-Keras's own RNN loop, and orthogonality after 500 Adam steps (solve and neumann)."""
+and orthogonality after 500 Adam steps (solve and neumann); against Keras's own RNN
+loop: test_orthogonal_rnn_masks.py."""
 
 import keras
 import numpy as np
@@ -7,8 +8,6 @@ import pytest
 from harness import check_layer
 from orthogonal_rnn_checks import (
     assert_gradients_match_finite_differences,
-    assert_matches_keras_loop,
-    fd_dtype,
     np_cayley,
     np_modrelu,
     np_ncgru_matrices,
@@ -81,22 +80,12 @@ def test_step_and_sequence_match_numpy(variant):
 
 @pytest.mark.parametrize("variant", [VARIANTS[1], VARIANTS[2]])
 def test_gradients_match_finite_differences(variant):
-    dtype, rtol = fd_dtype()
-    x = np.random.default_rng(1).normal(size=(2, 4, 3)).astype(dtype)
-    layer = NCGRU(4, n_neg=1, return_sequences=True, dtype=dtype, **variant)
-    layer.build(x.shape)
-    randomize(layer, seed=2)
     assert_gradients_match_finite_differences(
-        layer, x, lambda w, x: numpy_ncgru(w, x, n_neg=1, **variant), rtol=rtol
+        NCGRU,
+        {"units": 4, "n_neg": 1, "return_sequences": True, **variant},
+        randomize,
+        lambda w, x: numpy_ncgru(w, x, n_neg=1, **variant),
     )
-
-
-def test_matches_keras_rnn_loop_with_masks():
-    x = np.random.default_rng(3).normal(size=(3, 7, 4)).astype("float32")
-    mask = np.ones((3, 7), bool)
-    mask[0, 5:] = False
-    mask[2, :3] = False
-    assert_matches_keras_loop(NCGRU, {"units": 6, "orthogonal_reset": True}, x, mask=mask)
 
 
 def test_check_layer(tmp_path):

@@ -9,7 +9,6 @@ import pytest
 from harness import BACKEND, check_layer, value_and_grad
 from orthogonal_rnn_checks import (
     assert_gradients_match_finite_differences,
-    fd_dtype,
     np_ncgru_matrices,
     numpy_weights,
     one_torch_thread,  # noqa: F401 (an autouse fixture)
@@ -195,23 +194,19 @@ def test_gradients_equal_the_scan_path(go_backwards, orthogonal_reset, monkeypat
 
 @pytest.mark.parametrize("reset_after", [True, False])
 def test_gradients_match_finite_differences(reset_after):
-    dtype, rtol = fd_dtype()
-    x = np.random.default_rng(6).normal(size=(2, 4, 3)).astype(dtype)
-    layer = NCGRU(
-        4,
-        n_neg=1,
-        candidate_activation="tanh",
-        reset_after=reset_after,
-        return_sequences=True,
-        dtype=dtype,
-    )
-    layer.build(x.shape)
-    randomize(layer, seed=7, scale=0.3)
     assert_gradients_match_finite_differences(
-        layer,
-        x,
+        NCGRU,
+        {
+            "units": 4,
+            "n_neg": 1,
+            "candidate_activation": "tanh",
+            "reset_after": reset_after,
+            "return_sequences": True,
+        },
+        lambda layer, seed: randomize(layer, seed=seed, scale=0.3),
         lambda w, x: numpy_tanh_ncgru(w, x, n_neg=1, reset_after=reset_after),
-        rtol=rtol,
+        input_seed=6,
+        weight_seed=7,
     )
 
 

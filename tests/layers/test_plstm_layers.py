@@ -89,6 +89,21 @@ def _weights(layer):
     return {w.path.split("/")[-1]: numpy(w).astype("float64") for w in layer.weights}
 
 
+def _forward_and_projections(layer, x, axes):
+    """Builds `layer` for `x` and returns its compiled output, its weights, `x` in
+    float64 and the per-head query, key and value projections of `x`, each
+    [heads, B, *spatial, D] (`axes`: the einsum letters of the spatial axes)."""
+    layer.build(x.shape)
+    got = numpy(compiled(layer)(x))
+    w = _weights(layer)
+    x = x.astype("float64")
+    qkv = [
+        np.einsum(f"b{axes}c,chd->hb{axes}d", x, w[n])
+        for n in ("query_kernel", "key_kernel", "value_kernel")
+    ]
+    return got, w, x, qkv
+
+
 def _finish(w, h, heads):
     # h: [heads, B, ..., DV] -> per-head RMSNorm, output projection.
     h = h / np.sqrt(np.mean(h**2, axis=-1, keepdims=True) + 1e-6)
@@ -104,13 +119,7 @@ def _gates(x, w, prefix):
 def test_plstm_1d_layer_matches_numpy_forward():
     x = np.random.default_rng(0).normal(size=(2, 7, 4)).astype("float32")
     layer = PLSTM1D(num_heads=2, mode="PD", chunk_size=3)
-    layer.build(x.shape)
-    got = numpy(compiled(layer)(x))
-    w = _weights(layer)
-    x = x.astype("float64")
-    q, k, v = (
-        np.einsum("btc,chd->hbtd", x, w[n]) for n in ("query_kernel", "key_kernel", "value_kernel")
-    )
+    got, w, x, (q, k, v) = _forward_and_projections(layer, x, "t")
     zp, zd = _gates(x, w, "p"), _gates(x, w, "d")
     hs = []
     for head in range(2):
@@ -141,14 +150,7 @@ def _flip(t, orientation):
 def test_plstm_2d_layer_matches_numpy_forward():
     x = np.random.default_rng(1).normal(size=(1, 3, 4, 4)).astype("float32")
     layer = PLSTM2D(num_heads=2, mode="PD", chunk_size=2)
-    layer.build(x.shape)
-    got = numpy(compiled(layer)(x))
-    w = _weights(layer)
-    x = x.astype("float64")
-    q, k, v = (
-        np.einsum("bxyc,chd->hbxyd", x, w[n])
-        for n in ("query_kernel", "key_kernel", "value_kernel")
-    )
+    got, w, x, (q, k, v) = _forward_and_projections(layer, x, "xy")
     zp, zd = _gates(x, w, "p")[0], _gates(x, w, "d")[0]
     # P head: source, mark, direct, orientation, split.
     sigma = sigmoid(zp[..., 3])

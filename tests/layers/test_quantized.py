@@ -4,6 +4,7 @@ the gradient through the kernel scale, and the shared layer checks."""
 import keras
 import numpy as np
 import pytest
+from cross_backend_cases import CASES
 from harness import check_layer, value_and_grad
 
 from keras_gradstab import quantizers
@@ -82,20 +83,25 @@ def test_quant_dense_matches_numpy():
         np.testing.assert_allclose(got, want, atol=1e-5, err_msg=str(kernel_scale))
 
 
+def _same_ste_kwargs(kernel_quantizer="kernel_quantizer"):
+    """A convolution's "same" padding with pad value 1.0, `ste_sign` on the input and on
+    the kernel (the argument `kernel_quantizer` names), a per-channel scale and a
+    random bias."""
+    return {
+        "padding": "same",
+        "pad_values": 1.0,
+        "input_quantizer": "ste_sign",
+        kernel_quantizer: "ste_sign",
+        "kernel_scale": "per_channel",
+        "bias_initializer": "random_normal",
+    }
+
+
 def test_quant_conv2d_same_with_pad_values_and_strides_matches_numpy():
     x = np.random.default_rng(1).normal(size=(2, 7, 6, 3)).astype("float32")
     for strides, dilation in [((1, 1), (1, 1)), ((2, 2), (1, 1)), ((1, 1), (2, 2))]:
         layer = QuantConv2D(
-            4,
-            (3, 2),
-            strides=strides,
-            dilation_rate=dilation,
-            padding="same",
-            pad_values=1.0,
-            input_quantizer="ste_sign",
-            kernel_quantizer="ste_sign",
-            kernel_scale="per_channel",
-            bias_initializer="random_normal",
+            4, (3, 2), strides=strides, dilation_rate=dilation, **_same_ste_kwargs()
         )
         got = keras.ops.convert_to_numpy(layer(x))
         kernel, bias = weights_of(layer)
@@ -145,16 +151,7 @@ def test_quant_conv1d_same_and_causal_match_numpy():
 
 def test_quant_depthwise_conv2d_matches_numpy():
     x = np.random.default_rng(4).normal(size=(2, 6, 5, 3)).astype("float32")
-    layer = QuantDepthwiseConv2D(
-        3,
-        depth_multiplier=2,
-        padding="same",
-        pad_values=1.0,
-        input_quantizer="ste_sign",
-        depthwise_quantizer="ste_sign",
-        kernel_scale="per_channel",
-        bias_initializer="random_normal",
-    )
+    layer = QuantDepthwiseConv2D(3, depth_multiplier=2, **_same_ste_kwargs("depthwise_quantizer"))
     got = keras.ops.convert_to_numpy(layer(x))
     kernel, bias = weights_of(layer)
     q = np_sign(kernel) * np_scale(kernel, "per_channel", (2, 3))
@@ -234,55 +231,31 @@ def test_bad_arguments_name_the_argument():
         layer.build((None, None, None, 3))
 
 
+def _cross_backend_case(name, layer_cls, **overrides):
+    """`(layer_cls, kwargs, input_shape)` of the cross-backend case `name`, with
+    `overrides` in its kwargs."""
+    case = CASES[name]
+    return layer_cls, {**case["kwargs"], **overrides}, case["input_shape"]
+
+
+# The cross-backend cases; the convolutions with other quantizers, the other scale and
+# a kernel constraint.
 CHECKS = [
-    (
-        QuantDense,
-        {
-            "units": 4,
-            "input_quantizer": "ste_sign",
-            "kernel_quantizer": "reste",
-            "kernel_scale": "per_channel",
-        },
-        (3, 5),
-    ),
-    (
+    _cross_backend_case("quant_dense", QuantDense),
+    _cross_backend_case(
+        "quant_conv1d",
         QuantConv1D,
-        {
-            "filters": 3,
-            "kernel_size": 3,
-            "padding": "same",
-            "pad_values": 1.0,
-            "input_quantizer": "approx_sign",
-            "kernel_quantizer": "swish_sign",
-            "kernel_scale": "per_layer",
-        },
-        (2, 6, 2),
+        input_quantizer="approx_sign",
+        kernel_quantizer="swish_sign",
+        kernel_scale="per_layer",
     ),
-    (
+    _cross_backend_case(
+        "quant_conv2d",
         QuantConv2D,
-        {
-            "filters": 3,
-            "kernel_size": 3,
-            "padding": "same",
-            "pad_values": 1.0,
-            "input_quantizer": "reste",
-            "kernel_quantizer": "reste",
-            "kernel_scale": "per_channel",
-            "kernel_constraint": WeightClip(1.3),
-        },
-        (2, 5, 5, 2),
+        kernel_scale="per_channel",
+        kernel_constraint=WeightClip(1.3),
     ),
-    (
-        QuantDepthwiseConv2D,
-        {
-            "kernel_size": 3,
-            "depth_multiplier": 2,
-            "input_quantizer": "ste_sign",
-            "depthwise_quantizer": "ste_sign",
-            "kernel_scale": "per_channel",
-        },
-        (2, 5, 5, 2),
-    ),
+    _cross_backend_case("quant_depthwise_conv2d", QuantDepthwiseConv2D),
 ]
 
 

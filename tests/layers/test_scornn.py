@@ -1,5 +1,6 @@
 """ScoRNN against a NumPy implementation of the paper's equations, finite differences,
-Keras's own RNN loop, and orthogonality after training."""
+Keras's RNN wrappers, and orthogonality after training (against Keras's own RNN
+loop: test_orthogonal_rnn_masks.py)."""
 
 import keras
 import numpy as np
@@ -44,22 +45,12 @@ def test_one_step_and_sequence_match_numpy():
 
 
 def test_gradients_match_finite_differences():
-    dtype, rtol = checks.fd_dtype()
-    x = np.random.default_rng(1).normal(size=(2, 4, 3)).astype(dtype)
-    layer = ScoRNN(4, n_neg=1, return_sequences=True, dtype=dtype)
-    layer.build(x.shape)
-    randomize(layer, seed=2)
     checks.assert_gradients_match_finite_differences(
-        layer, x, lambda w, x: numpy_scornn(w, x, n_neg=1), rtol=rtol
+        ScoRNN,
+        {"units": 4, "n_neg": 1, "return_sequences": True},
+        randomize,
+        lambda w, x: numpy_scornn(w, x, n_neg=1),
     )
-
-
-def test_matches_keras_rnn_loop_with_masks():
-    x = np.random.default_rng(3).normal(size=(3, 7, 4)).astype("float32")
-    mask = np.ones((3, 7), bool)
-    mask[0, 5:] = False
-    mask[1, :2] = False
-    checks.assert_matches_keras_loop(ScoRNN, {"units": 6, "n_neg": 3}, x, mask=mask)
 
 
 def test_check_layer(tmp_path):

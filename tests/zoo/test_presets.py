@@ -15,6 +15,8 @@ from keras_gradstab import datasets, zoo
 from keras_gradstab.zoo import presets
 
 DATA = {"dataset": "digits", "kwargs": {"seed": 0}}
+# The task, metric and data of the test presets saved here.
+DIGITS_TASK = {"task": "digits", "metric": "accuracy", "data": DATA}
 BASELINE = {
     "model": "chance",
     "metric": "accuracy",
@@ -42,6 +44,13 @@ def small_model():
     return model
 
 
+def linear_model():
+    """An untrained linear classifier of the digits (8x8x1 -> 10 logits)."""
+    return keras.Sequential(
+        [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(10)]
+    )
+
+
 def tiny_preset(directory, name, units, baseline=None):
     """An untrained preset whose parameter count tells which one was loaded."""
     model = keras.Sequential(
@@ -56,10 +65,8 @@ def tiny_preset(directory, name, units, baseline=None):
         model,
         os.path.join(directory, name),
         name=name,
-        task="digits",
-        metric="accuracy",
-        data=DATA,
         recipe="tests/zoo/test_presets.py",
+        **DIGITS_TASK,
         baseline=baseline or {"none": "an untrained test preset"},
     )
     return 64 * units + units + units * 10 + 10
@@ -230,28 +237,22 @@ BAD_BASELINES = {
 @pytest.mark.parametrize("case", sorted(BAD_BASELINES))
 def test_save_preset_refuses_a_bad_baseline_before_writing(tmp_path, case):
     baseline, message = BAD_BASELINES[case]
-    model = keras.Sequential(
-        [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(10)]
-    )
+    model = linear_model()
     with pytest.raises(ValueError, match=message):
         zoo.save_preset(
             model,
             str(tmp_path / "p"),
             name="p",
-            task="digits",
-            metric="accuracy",
-            data=DATA,
             recipe="test",
             baseline=baseline,
+            **DIGITS_TASK,
         )
     assert not (tmp_path / "p").exists()
 
 
 def test_more_baselines_and_reserved_extra_keys(tmp_path):
-    model = keras.Sequential(
-        [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(10)]
-    )
-    kwargs = dict(name="p", task="digits", metric="accuracy", data=DATA, recipe="test")
+    model = linear_model()
+    kwargs = dict(name="p", recipe="test", **DIGITS_TASK)
     second = dict(BASELINE, model="another", value=0.2, train_seconds=1.5, parameters=7)
     metadata = zoo.save_preset(
         model, str(tmp_path / "ok"), baseline=BASELINE, more_baselines=[second], **kwargs
@@ -338,8 +339,9 @@ def test_measure_is_the_metric_of_save_preset_and_evaluate():
         zoo.measure(identity, "f1", x, np.zeros(4))
 
 
-def test_evaluate_uses_the_preset_batch_size(preset_dir, tmp_path, monkeypatch):
-    copy = copy_of(preset_dir, tmp_path / "batched")
+def _record_predict_batch_sizes(monkeypatch):
+    """Wraps `keras.Model.predict` to append each call's `batch_size` to the list
+    it returns."""
     seen = []
     original = keras.Model.predict
 
@@ -348,6 +350,12 @@ def test_evaluate_uses_the_preset_batch_size(preset_dir, tmp_path, monkeypatch):
         return original(self, x, batch_size=batch_size, **kwargs)
 
     monkeypatch.setattr(keras.Model, "predict", predict)
+    return seen
+
+
+def test_evaluate_uses_the_preset_batch_size(preset_dir, tmp_path, monkeypatch):
+    copy = copy_of(preset_dir, tmp_path / "batched")
+    seen = _record_predict_batch_sizes(monkeypatch)
     result = zoo.evaluate(copy)
     n = len(datasets.digits(seed=0)[1][0])
     assert seen == [n if n <= 512 else seen[0]]  # the whole test set at once
@@ -372,24 +380,13 @@ def test_evaluate_uses_the_preset_batch_size(preset_dir, tmp_path, monkeypatch):
 
 
 def test_save_preset_measures_and_records_its_batch_size(tmp_path, monkeypatch):
-    model = keras.Sequential(
-        [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(10)]
-    )
-    seen = []
-    original = keras.Model.predict
-
-    def predict(self, x, batch_size=None, **kwargs):
-        seen.append(batch_size)
-        return original(self, x, batch_size=batch_size, **kwargs)
-
-    monkeypatch.setattr(keras.Model, "predict", predict)
+    model = linear_model()
+    seen = _record_predict_batch_sizes(monkeypatch)
     kwargs = dict(
         name="batched",
-        task="digits",
-        metric="accuracy",
-        data=DATA,
         recipe="tests/zoo/test_presets.py",
         baseline=BASELINE,
+        **DIGITS_TASK,
     )
     metadata = zoo.save_preset(model, str(tmp_path / "a"), eval_batch_size=64, **kwargs)
     assert seen == [64] and metadata["eval_batch_size"] == 64
