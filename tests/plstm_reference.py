@@ -41,54 +41,21 @@ def plstm_1d_reference(q, k, v, source, transition, mark, direct, initial_state=
     return h, final
 
 
-def plstm_2d_reference(
-    q,
-    k,
-    v,
-    source_r,
-    source_d,
-    transition_rl,
-    transition_du,
-    transition_dl,
-    transition_ru,
-    mark_l,
-    mark_u,
-    direct,
-):
-    """Returns h [B, X, Y, DV]. `transition_dl` / `transition_ru` may be None (zero)."""
-    (
-        q,
-        k,
-        v,
-        source_r,
-        source_d,
-        transition_rl,
-        transition_du,
-        transition_dl,
-        transition_ru,
-        mark_l,
-        mark_u,
-        direct,
-    ) = _f64(
-        q,
-        k,
-        v,
-        source_r,
-        source_d,
-        transition_rl,
-        transition_du,
-        transition_dl,
-        transition_ru,
-        mark_l,
-        mark_u,
-        direct,
-    )
+def plstm_2d_reference(q, k, v, *gates):
+    """Returns h [B, X, Y, DV].
+
+    `gates`: the nine gate arrays [B, X, Y] in the order of `plstm_2d`'s
+    arguments (S^r, S^d, T^rl, T^du, T^dl, T^ru, M^l, M^u, D); T^dl and T^ru may
+    be None (zero).
+    """
+    q, k, v = _f64(q, k, v)
+    s_r, s_d, t_rl, t_du, t_dl, t_ru, m_l, m_u, d = _f64(*gates)
     batch, size_x, size_y, dk = q.shape
     dv = v.shape[-1]
     scale = dk**-0.5
-    zero = np.zeros(source_r.shape)
-    transition_dl = zero if transition_dl is None else transition_dl
-    transition_ru = zero if transition_ru is None else transition_ru
+    zero = np.zeros(s_r.shape)
+    t_dl = zero if t_dl is None else t_dl
+    t_ru = zero if t_ru is None else t_ru
     h = np.zeros((batch, size_x, size_y, dv))
     for b in range(batch):
         right = np.zeros((size_x, size_y, dk, dv))
@@ -99,18 +66,12 @@ def plstm_2d_reference(
                 from_up = down[x, y - 1] if y > 0 else np.zeros((dk, dv))
                 kv = np.outer(k[b, x, y], v[b, x, y])
                 right[x, y] = (
-                    transition_rl[b, x, y] * from_left
-                    + transition_ru[b, x, y] * from_up
-                    + source_r[b, x, y] * kv
+                    t_rl[b, x, y] * from_left + t_ru[b, x, y] * from_up + s_r[b, x, y] * kv
                 )
-                down[x, y] = (
-                    transition_du[b, x, y] * from_up
-                    + transition_dl[b, x, y] * from_left
-                    + source_d[b, x, y] * kv
-                )
+                down[x, y] = t_du[b, x, y] * from_up + t_dl[b, x, y] * from_left + s_d[b, x, y] * kv
                 h[b, x, y] = scale * (
-                    mark_l[b, x, y] * (q[b, x, y] @ from_left)
-                    + mark_u[b, x, y] * (q[b, x, y] @ from_up)
-                    + direct[b, x, y] * (q[b, x, y] @ k[b, x, y]) * v[b, x, y]
+                    m_l[b, x, y] * (q[b, x, y] @ from_left)
+                    + m_u[b, x, y] * (q[b, x, y] @ from_up)
+                    + d[b, x, y] * (q[b, x, y] @ k[b, x, y]) * v[b, x, y]
                 )
     return h

@@ -25,12 +25,13 @@ class FixedPoint:
     >>> import keras
     >>> import numpy as np
     >>> from keras_gradstab.dynamics import find_fixed_points
-    >>> cell = keras.layers.SimpleRNNCell(1, use_bias=False)
+    >>> turn = np.array([[0.0, -0.9], [0.9, 0.0]])  # a quarter turn, scaled by 0.9
+    >>> cell = keras.layers.SimpleRNNCell(
+    ...     2, use_bias=False, recurrent_initializer=keras.initializers.Constant(turn))
     >>> cell.build((None, 1))
-    >>> _ = cell.recurrent_kernel.assign(np.array([[0.5]], "float32"))
-    >>> (point,) = find_fixed_points(cell)  # h <- tanh(0.5 h): only h* = 0
-    >>> point.kind, point.rotation, round(float(abs(point.eigenvalues[0])), 4)
-    ('stable', False, 0.5)
+    >>> (point,) = find_fixed_points(cell)  # h <- tanh(h W): only h* = 0, a stable spiral
+    >>> point.kind, point.rotation, np.round(np.abs(point.eigenvalues), 4).tolist()
+    ('stable', True, [0.9, 0.9])
     """
 
     state: np.ndarray

@@ -39,7 +39,8 @@ class DoReFa(Quantizer):
         inputs: a floating tensor.
 
     Returns:
-        The quantized tensor, in the dtype of `inputs`.
+        Multiples of `1 / (2^k - 1)` in [0, 1] (activations) or of
+        `2 / (2^k - 1)` in [-1, 1] (weights), in the dtype of `inputs`.
 
     Example:
 

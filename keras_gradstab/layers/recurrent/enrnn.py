@@ -277,12 +277,9 @@ class ENRNN(OrthogonalRNN):
         recurrent_dropout: fraction of the state to drop before the recurrent
             product.
         seed: random seed.
-        return_sequences: return every step's output, not only the last.
-        return_state: also return the last state.
-        go_backwards: process the sequence in reverse.
-        stateful: carry the last state of batch i into batch i.
-        zero_output_for_mask: output zeros at masked steps.
-        **kwargs: base layer arguments.
+        **kwargs: the arguments of `keras.layers.RNN` (`return_sequences`,
+            `return_state`, `go_backwards`, `stateful`, `zero_output_for_mask`)
+            and the base layer arguments.
 
     Call arguments:
         sequences: `[batch, timesteps, input_dim]`.

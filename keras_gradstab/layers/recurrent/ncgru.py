@@ -449,12 +449,9 @@ class NCGRU(OrthogonalRNN):
         recurrent_dropout: fraction of the state to drop before the recurrent
             products.
         seed: random seed.
-        return_sequences: return every step's output, not only the last.
-        return_state: also return the last state.
-        go_backwards: process the sequence in reverse.
-        stateful: carry the last state of batch i into batch i.
-        zero_output_for_mask: output zeros at masked steps.
-        **kwargs: base layer arguments.
+        **kwargs: the arguments of `keras.layers.RNN` (`return_sequences`,
+            `return_state`, `go_backwards`, `stateful`, `zero_output_for_mask`)
+            and the base layer arguments.
 
     Call arguments:
         sequences: `[batch, timesteps, input_dim]`.
@@ -464,12 +461,12 @@ class NCGRU(OrthogonalRNN):
 
     Example:
 
-    >>> import keras
     >>> import numpy as np
     >>> from keras_gradstab.layers import NCGRU
-    >>> model = keras.Sequential([keras.Input((5, 3)), NCGRU(8), keras.layers.Dense(2)])
-    >>> tuple(model(np.ones((4, 5, 3), "float32")).shape)
-    (4, 2)
+    >>> layer = NCGRU(8, return_sequences=True, return_state=True)
+    >>> sequences, state = layer(np.ones((4, 5, 3), "float32"))
+    >>> tuple(sequences.shape), tuple(state.shape)
+    ((4, 5, 8), (4, 8))
     """
 
     cell_class = NCGRUCell

@@ -219,12 +219,9 @@ class SBORNN(CellArgumentsRNN):
         dropout: fraction of the inputs to drop.
         recurrent_dropout: fraction of the state to drop where it enters `phi`.
         seed: random seed of the dropout masks.
-        return_sequences: return all hidden states `[batch, time, units]`.
-        return_state: also return the final states.
-        go_backwards: run over time from the end.
-        stateful: carry the last states of batch i into batch i.
-        zero_output_for_mask: output zeros at masked steps.
-        **kwargs: base layer arguments.
+        **kwargs: the arguments of `keras.layers.RNN` (`return_sequences`,
+            `return_state`, `go_backwards`, `stateful`, `zero_output_for_mask`)
+            and the base layer arguments.
 
     Call arguments:
         sequences: `[batch, time, input_dim]`.

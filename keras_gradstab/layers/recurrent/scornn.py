@@ -145,13 +145,9 @@ class ScoRNN(OrthogonalRNN):
         dropout: fraction of the inputs to drop.
         recurrent_dropout: fraction of the state to drop before `h @ W`.
         seed: random seed.
-        return_sequences: return every step's output, not only the last.
-        return_state: also return the last state.
-        go_backwards: process the sequence in reverse.
-        stateful: carry the last state of batch i into batch i.
-        zero_output_for_mask: output zeros (not the previous output) at masked
-            steps.
-        **kwargs: base layer arguments.
+        **kwargs: the arguments of `keras.layers.RNN` (`return_sequences`,
+            `return_state`, `go_backwards`, `stateful`, `zero_output_for_mask`)
+            and the base layer arguments.
 
     Call arguments:
         sequences: `[batch, timesteps, input_dim]`.
@@ -164,9 +160,12 @@ class ScoRNN(OrthogonalRNN):
     >>> import keras
     >>> import numpy as np
     >>> from keras_gradstab.layers import ScoRNN
-    >>> model = keras.Sequential([keras.Input((5, 3)), ScoRNN(8), keras.layers.Dense(2)])
-    >>> tuple(model(np.ones((4, 5, 3), "float32")).shape)
-    (4, 2)
+    >>> layer = ScoRNN(8)
+    >>> tuple(layer(np.ones((4, 5, 3), "float32")).shape)
+    (4, 8)
+    >>> w = keras.ops.convert_to_numpy(layer.recurrent_matrices()["orthogonal"])
+    >>> bool(np.allclose(w @ w.T, np.eye(8), atol=1e-5))
+    True
     """
 
     cell_class = ScoRNNCell
