@@ -7,16 +7,11 @@ steps), and writes the NC-GRU preset with both results in its metadata. Usage: s
 `README.md`.
 """
 
-import os
-import sys
+import keras
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-
-import keras  # noqa: E402
-
-from keras_gradstab import datasets  # noqa: E402
-from keras_gradstab.layers import NCGRU  # noqa: E402
-from model_zoo import _recurrent  # noqa: E402
+from keras_gradstab import datasets
+from keras_gradstab.layers import NCGRU
+from model_zoo import _recurrent
 
 NAME = "ncgru_adding"
 

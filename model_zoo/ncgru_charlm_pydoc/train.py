@@ -9,16 +9,11 @@ metadata. Usage: see
 `README.md`.
 """
 
-import os
-import sys
+import keras
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-
-import keras  # noqa: E402
-
-from keras_gradstab import datasets  # noqa: E402
-from keras_gradstab.layers import NCGRU, skew_learning_rate_optimizer  # noqa: E402
-from model_zoo import _recurrent  # noqa: E402
+from keras_gradstab import datasets
+from keras_gradstab.layers import NCGRU, skew_learning_rate_optimizer
+from model_zoo import _recurrent
 
 NAME = "ncgru_charlm_pydoc"
 METRIC = "bits_per_character"

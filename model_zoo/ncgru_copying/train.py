@@ -8,17 +8,12 @@ it in its metadata. Usage: see
 `README.md`.
 """
 
-import os
-import sys
+import keras
+import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-
-from keras_gradstab import datasets  # noqa: E402
-from keras_gradstab.layers import NCGRU  # noqa: E402
-from model_zoo import _recurrent  # noqa: E402
+from keras_gradstab import datasets
+from keras_gradstab.layers import NCGRU
+from model_zoo import _recurrent
 
 NAME = "ncgru_copying"
 NUM_SYMBOLS = 8

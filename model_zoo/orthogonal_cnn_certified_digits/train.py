@@ -16,8 +16,8 @@ the same way (data, loss, optimizer, schedule, batch, epochs, seed). Its bound
 L is the product of its layers' exact spectral norms (largest singular value
 of each layer's dense matrix, built from impulse responses).
 
-    KERAS_BACKEND=jax python model_zoo/orthogonal_cnn_certified_digits/train.py
-    KERAS_BACKEND=jax python model_zoo/orthogonal_cnn_certified_digits/train.py --quick --out /tmp/x
+    KERAS_BACKEND=jax python -m model_zoo.orthogonal_cnn_certified_digits.train
+    KERAS_BACKEND=jax python -m model_zoo.orthogonal_cnn_certified_digits.train --quick --out /tmp/x
 
 The full run writes the preset to `keras_gradstab/zoo/presets/orthogonal_cnn_certified_digits`
 (or `--out DIR`): its metric is the plain test accuracy (what `zoo.evaluate`
@@ -27,19 +27,16 @@ bounds are in the metadata's `certified` field.
 
 import json
 import os
-import sys
+
+import keras
+import numpy as np
+
+from keras_gradstab import activations, layers, ops, zoo
+from model_zoo import _digits
+from model_zoo._digits import COMPILE, DATA
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, ROOT)  # the checkout's package
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-
-from keras_gradstab import activations, layers, ops, zoo  # noqa: E402
-from model_zoo import _digits  # noqa: E402
-from model_zoo._digits import COMPILE, DATA  # noqa: E402
-
 NAME = "orthogonal_cnn_certified_digits"
 # (filters, strides) of the three convolutions.
 BLOCKS = ((16, 1), (32, 2), (64, 2))

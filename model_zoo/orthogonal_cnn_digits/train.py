@@ -9,24 +9,19 @@ The baseline is the same stack with plain `keras.layers.Conv2D` (kernel 3,
 "same" zero padding, the same strides and filters), trained with the same
 optimizer, schedule, batch size, epochs and seed.
 
-    KERAS_BACKEND=jax python model_zoo/orthogonal_cnn_digits/train.py             # full
-    KERAS_BACKEND=jax python model_zoo/orthogonal_cnn_digits/train.py --quick --out /tmp/x
+    KERAS_BACKEND=jax python -m model_zoo.orthogonal_cnn_digits.train             # full
+    KERAS_BACKEND=jax python -m model_zoo.orthogonal_cnn_digits.train --quick --out /tmp/x
 
 The full run writes the preset to `keras_gradstab/zoo/presets/orthogonal_cnn_digits`
 (or `--out DIR`) and prints both test accuracies and the largest |sigma - 1| of
 the preset's convolutions.
 """
 
-import os
-import sys
+import keras
+import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-
-from keras_gradstab import layers, ops  # noqa: E402
-from model_zoo import _digits  # noqa: E402
+from keras_gradstab import layers, ops
+from model_zoo import _digits
 
 NAME = "orthogonal_cnn_digits"
 # (filters, strides) of the three convolutions.

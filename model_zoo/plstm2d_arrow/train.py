@@ -9,8 +9,8 @@ so objects keep their size and distances double. Both models cut the image into
 larger grid. The weights kept are those of the epoch that scores best on 400
 separate images at twice the size (`--checkpoint`).
 
-    KERAS_BACKEND=jax python model_zoo/plstm2d_arrow/train.py --form parallel   # full
-    KERAS_BACKEND=jax python model_zoo/plstm2d_arrow/train.py --quick --out /tmp/x
+    KERAS_BACKEND=jax python -m model_zoo.plstm2d_arrow.train --form parallel   # full
+    KERAS_BACKEND=jax python -m model_zoo.plstm2d_arrow.train --quick --out /tmp/x
 
 The full run (100,000 images, 20 epochs; the shipped preset was trained on one
 GPU, about 4 minutes for the pLSTM with `--form parallel`) writes the preset
@@ -24,21 +24,18 @@ twice the size.
 import argparse
 import json
 import os
-import sys
 import time
 
+import keras
+import numpy as np
+from keras import ops
+
+from keras_gradstab import datasets, zoo
+from keras_gradstab.layers import PLSTMVisionClassifier
+from keras_gradstab.layers.plstm_vision import _bilinear_matrix
+from keras_gradstab.zoo.presets import measure
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))  # the checkout's package
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from keras import ops  # noqa: E402
-
-from keras_gradstab import datasets, zoo  # noqa: E402
-from keras_gradstab.layers import PLSTMVisionClassifier  # noqa: E402
-from keras_gradstab.layers.plstm_vision import _bilinear_matrix  # noqa: E402
-from keras_gradstab.zoo.presets import measure  # noqa: E402
-
 NAME = "plstm2d_arrow"
 PRESET_DIR = os.path.join(
     os.path.dirname(os.path.dirname(HERE)), "keras_gradstab", "zoo", "presets", NAME

@@ -10,8 +10,8 @@ ReSTE's `o` follows the paper's cosine schedule from 1 to 3 over the epochs
 Data: `keras_gradstab.datasets.digits(seed=0)` (the split that `zoo.evaluate`
 regenerates).
 
-    KERAS_BACKEND=jax python model_zoo/reste_bnn_digits/train.py            # full
-    KERAS_BACKEND=jax python model_zoo/reste_bnn_digits/train.py --quick --out /tmp/x
+    KERAS_BACKEND=jax python -m model_zoo.reste_bnn_digits.train            # full
+    KERAS_BACKEND=jax python -m model_zoo.reste_bnn_digits.train --quick --out /tmp/x
 
 The full run writes the ReSTE model as the zoo preset
 `keras_gradstab/zoo/presets/reste_bnn_digits` (`keras_gradstab.zoo.save_preset`,
@@ -24,21 +24,18 @@ With `--out DIR` (always in `--quick` mode) everything goes under DIR instead.
 import argparse
 import json
 import os
-import sys
 import tempfile
+
+import keras
+import numpy as np
+
+import keras_gradstab as kg
+from keras_gradstab.constraints import WeightClip
+from keras_gradstab.layers import QuantConv2D, QuantDense
+from model_zoo import _digits
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, ROOT)  # the checkout's package
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-
-import keras_gradstab as kg  # noqa: E402
-from keras_gradstab.constraints import WeightClip  # noqa: E402
-from keras_gradstab.layers import QuantConv2D, QuantDense  # noqa: E402
-from model_zoo import _digits  # noqa: E402
-
 NAME = "reste_bnn_digits"
 PRESET_DIR = os.path.join(ROOT, "keras_gradstab", "zoo", "presets", NAME)
 DATA = {"dataset": "digits", "kwargs": {"seed": 0}}

@@ -7,23 +7,18 @@ Trains `SBORNN(128, rank=50, update="heavy_ball")` and a `keras.layers.GRU(128)`
 the same way (same data, optimizer, schedule, clipping, batch, epochs, seed) and
 writes the SBO-RNN preset with the GRU's result as its baseline. Usage:
 
-    KERAS_BACKEND=jax python model_zoo/sbornn_digits/train.py            # the preset
-    KERAS_BACKEND=jax python model_zoo/sbornn_digits/train.py --quick --out /tmp/sbornn
+    KERAS_BACKEND=jax python -m model_zoo.sbornn_digits.train            # the preset
+    KERAS_BACKEND=jax python -m model_zoo.sbornn_digits.train --quick --out /tmp/sbornn
 
 The full run writes the preset into `keras_gradstab/zoo/presets/sbornn_digits`
 (or `--preset-dir`); `--quick` trains a tiny model (hidden 16, rank 4, 2 epochs)
 and writes only under `--out`.
 """
 
-import os
-import sys
+import keras
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-
-import keras  # noqa: E402
-
-import keras_gradstab as kg  # noqa: E402
-from model_zoo import _recurrent  # noqa: E402
+import keras_gradstab as kg
+from model_zoo import _recurrent
 
 NAME = "sbornn_digits"
 DATA = {"dataset": "digits", "kwargs": {"sequential": True, "seed": 0}}

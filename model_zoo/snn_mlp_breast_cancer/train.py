@@ -11,23 +11,18 @@ he_normal with no normalization. Every model is trained with `--seeds` seeds
 (from `--seed` on); the first seed's SNN is the preset, and all runs are recorded
 in its metadata (`extra["seed_runs"]`).
 
-    KERAS_BACKEND=jax python model_zoo/snn_mlp_breast_cancer/train.py      # full
-    KERAS_BACKEND=jax python model_zoo/snn_mlp_breast_cancer/train.py --quick --out /tmp/x
+    KERAS_BACKEND=jax python -m model_zoo.snn_mlp_breast_cancer.train      # full
+    KERAS_BACKEND=jax python -m model_zoo.snn_mlp_breast_cancer.train --quick --out /tmp/x
 
 The full run writes the preset to `keras_gradstab/zoo/presets/snn_mlp_breast_cancer`
 (or `--out DIR`) and prints the test accuracies, and their mean and standard
 deviation over the seeds.
 """
 
-import os
-import sys
+import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-
-import numpy as np  # noqa: E402
-
-from keras_gradstab.models import snn  # noqa: E402
-from model_zoo import _digits  # noqa: E402
+from keras_gradstab.models import snn
+from model_zoo import _digits
 
 NAME = "snn_mlp_breast_cancer"
 DATA = {"dataset": "breast_cancer", "kwargs": {"seed": 0}}

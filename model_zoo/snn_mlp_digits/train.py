@@ -7,21 +7,15 @@ The baseline is the same stack with relu, he_normal and `BatchNormalization`
 after each hidden layer (the usual way to train a deep plain MLP), trained with
 the same optimizer, schedule, batch size, epochs and seed.
 
-    KERAS_BACKEND=jax python model_zoo/snn_mlp_digits/train.py             # full
-    KERAS_BACKEND=jax python model_zoo/snn_mlp_digits/train.py --quick --out /tmp/x
+    KERAS_BACKEND=jax python -m model_zoo.snn_mlp_digits.train             # full
+    KERAS_BACKEND=jax python -m model_zoo.snn_mlp_digits.train --quick --out /tmp/x
 
 The full run writes the preset to `keras_gradstab/zoo/presets/snn_mlp_digits`
 (or `--out DIR`) and prints both test accuracies.
 """
 
-import os
-import sys
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-
-
-from keras_gradstab.models import snn  # noqa: E402
-from model_zoo import _digits  # noqa: E402
+from keras_gradstab.models import snn
+from model_zoo import _digits
 
 NAME = "snn_mlp_digits"
 

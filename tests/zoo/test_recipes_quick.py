@@ -13,6 +13,8 @@ import glob
 import os
 import pathlib
 import runpy
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -54,7 +56,7 @@ def check_written_preset(directory, name):
 def test_recipe_quick_mode(recipe, tmp_path):
     name = os.path.basename(os.path.dirname(recipe))
     before = _snapshot(PRESETS_DIR)
-    main = runpy.run_path(recipe, run_name="recipe")["main"]
+    main = runpy.run_module(f"model_zoo.{name}.train", run_name="recipe")["main"]
     main(["--quick", "--out", str(tmp_path / "out")])
     # A quick run must not overwrite the shipped presets.
     assert _snapshot(PRESETS_DIR) == before
@@ -66,6 +68,25 @@ def test_recipe_quick_mode(recipe, tmp_path):
         assert written, f"the quick run of {name} wrote no preset under --out"
     for directory in written:
         check_written_preset(directory, name)
+
+
+@pytest.mark.skipif(
+    os.environ.get("KERAS_BACKEND", "jax") != "jax", reason="one backend's process is enough"
+)
+def test_recipe_runs_as_a_module_from_the_repository_root():
+    # The documented command: `python -m model_zoo.<name>.train` from the root,
+    # with no path set up by hand (`--help` stops before any training).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "model_zoo.ncgru_adding.train", "--help"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "--quick" in proc.stdout and "--time-steps" in proc.stdout
 
 
 def test_arrow_recipe_data_cache_gives_the_generated_images(tmp_path):
