@@ -9,8 +9,12 @@ shift
 backends=${*:-jax tensorflow torch}
 logs=$(mktemp -d)
 pids=()
+# The jax process is the longest: it keeps the default priority, the others run
+# under `nice` so that it gets the cores first and finishes with them.
 for backend in $backends; do
-  KERAS_BACKEND=$backend TF_CPP_MIN_LOG_LEVEL=3 "$python" -m pytest -p no:cacheprovider \
+  priority=0
+  [ "$backend" = jax ] || priority=5
+  KERAS_BACKEND=$backend TF_CPP_MIN_LOG_LEVEL=3 nice -n $priority "$python" -m pytest -p no:cacheprovider \
     ${PYTEST_MARKERS:+-m "$PYTEST_MARKERS"} ${PYTEST_ARGS:-} tests >"$logs/$backend.log" 2>&1 &
   pids+=($!)
 done
