@@ -90,7 +90,6 @@ def stand_in(monkeypatch):
     """`cuda_graphs.CACHE` replaced by a cache that records CPU calls with `EagerRecorder`."""
     cache = cuda_graphs.GraphCache(cuda_graphs.EagerRecorder(), eligible=lambda x: True)
     monkeypatch.setattr(cuda_graphs, "CACHE", cache)
-    monkeypatch.setenv(cuda_graphs.ENV_VAR, "1")
     return cache
 
 
@@ -186,8 +185,7 @@ def test_sbornn_momentum_runs_eagerly(stand_in):
     torch.testing.assert_close(got[0], reference(*args)[0], rtol=1e-10, atol=1e-12)
 
 
-def test_cpu_tensors_never_reach_the_cache(monkeypatch):
-    monkeypatch.setenv(cuda_graphs.ENV_VAR, "1")
+def test_cpu_tensors_never_reach_the_cache():
     entries = dict(cuda_graphs.CACHE.entries)
     gen = torch.Generator().manual_seed(17)
     fused, reference, args = _case("ncgru", gen)
@@ -272,7 +270,6 @@ def test_docstring_example():
 def cuda_cache(monkeypatch):
     cache = cuda_graphs.GraphCache(cuda_graphs.CudaRecorder())
     monkeypatch.setattr(cuda_graphs, "CACHE", cache)
-    monkeypatch.setenv(cuda_graphs.ENV_VAR, "1")
     return cache
 
 
