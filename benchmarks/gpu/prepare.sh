@@ -15,7 +15,7 @@ for p in /.whl/ /gpu_data/; do grep -qx "$p" .git/info/exclude 2>/dev/null || ec
   "keras==$(.venv/bin/python -c 'import keras; print(keras.__version__)')" namex optree
 if [ "${1:-}" = "--arrow" ]; then
   KERAS_BACKEND=jax .venv/bin/python -c "
-import sys; sys.path.insert(0, 'model_zoo/plstm2d_arrow'); import train
+from model_zoo.plstm2d_arrow import train
 train.cached_data('gpu_data/arrow100k.npz', 64, 100000, 400, 0, train.ARROW_SCALE)"
 fi
 ls -la .whl gpu_data
