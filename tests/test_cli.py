@@ -33,6 +33,42 @@ def test_scan_benchmark_runs_every_case():
     assert table.count("\n") == len(rows) + 1
 
 
+@pytest.mark.skipif(BACKEND != "torch", reason="the generic-cell benchmark is torch-only")
+def test_generic_cell_cases_compute_keras_gru():
+    """The benchmark's user-cell cases (scan loop, ScanRNN, Keras-free torch loop)
+    compute the loss of `keras.layers.GRU` given the same weights, and one gradient."""
+    import numpy as np
+    import torch
+
+    import keras_gradstab as kg
+    from keras_gradstab.benchmarks import generic_cell
+
+    rng = np.random.default_rng(0)
+    x = torch.as_tensor(rng.normal(size=(3, 7, 5)).astype("float32"))
+    cell = generic_cell.UserGRUCell(4)
+    cell.build(x.shape[1:])
+    cell.bias.assign(rng.normal(size=(12,)).astype("float32"))
+    gru = keras.layers.GRU(4, return_sequences=True)
+    gru.build(x.shape)
+    kernel, recurrent, bias = (keras.ops.convert_to_numpy(w) for w in cell.weights)
+    gru.set_weights([kernel, recurrent, np.stack([bias, np.zeros_like(bias)])])
+    expected = float(keras.ops.mean(gru(x) ** 2))
+    layer = kg.layers.ScanRNN(cell, return_sequences=True)
+    losses = {
+        "scan": lambda: generic_cell._cell_loss(cell, x),
+        "ScanRNN": lambda: keras.ops.mean(layer(x) ** 2),
+        "torch loop": generic_cell._torch_loop(cell, x),
+    }
+    grads = {}
+    for name, loss in losses.items():
+        value = loss()
+        np.testing.assert_allclose(float(value), expected, rtol=1e-5, err_msg=name)
+        grads[name] = torch.autograd.grad(value, [w.value for w in cell.weights])
+    for name in ("ScanRNN", "torch loop"):
+        for got, want in zip(grads[name], grads["scan"]):
+            np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-6)
+
+
 def tiny_preset(directory, name, units, baseline=None):
     keras.utils.set_random_seed(0)
     model = keras.Sequential(

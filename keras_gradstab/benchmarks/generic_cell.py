@@ -11,12 +11,17 @@ intra-op thread (`torch.set_num_threads(1)`), the cases taking turns
 - `kg.ops.scan(cell.call)`: `UserGRUCell` (below: `state_size`, `build`,
   `call(inputs, states, training=None)`, all `keras.ops`) called once per step by
   `kg.ops.scan`, as a user's layer would loop its cell.
+- `kg.layers.ScanRNN(UserGRUCell)`: the same cell in the library's drop-in
+  for `keras.layers.RNN` (the layer a user would write instead of the loop).
 - `... (2 threads, ...)`: the same with the process at two intra-op threads, the
   case the scan's thread handling is for (`KERAS_GRADSTAB_TORCH_STEP_THREADS`).
 - `torch scan op (compiled)`: the same step under torch's scan operator
   (`torch._higher_order_ops.scan`) in `torch.compile(fullgraph=True)`; the
   first call's time (compile included) is the `compile seconds` column.
   `KERAS_GRADSTAB_BENCH_COMPILE=0` leaves this case out.
+- `torch loop, no Keras`: the same GRU step written in torch ops (input
+  product hoisted, one Python loop, autograd), no Keras code at all: what any
+  per-step loop that lets autograd record each step costs.
 - `keras.layers.GRU`, `torch.nn.GRU`: the fused layers, for scale.
 
 Rows give `seconds` (median CPU seconds), `vs keras.layers.RNN` (its CPU time
@@ -80,6 +85,28 @@ def _cell_loss(cell, x):
     h0 = [ops.zeros((x.shape[0], cell.units), dtype=x.dtype)]
     _, ys = kg.ops.scan(step, h0, ops.transpose(x, (1, 0, 2)))
     return ops.mean(ys**2)
+
+
+def _torch_loop(cell, x):
+    """`(y ** 2).mean()` of `cell`'s GRU written in torch ops, no Keras code."""
+    import torch
+
+    kernel, recurrent, bias = (w.value for w in (cell.kernel, cell.recurrent_kernel, cell.bias))
+
+    def loss():
+        inputs = torch.addmm(bias, x.transpose(0, 1).reshape(-1, x.shape[-1]), kernel)
+        h = torch.zeros(x.shape[0], cell.units, dtype=x.dtype)
+        outputs = []
+        for x_t in inputs.view(x.shape[1], x.shape[0], -1).unbind(0):
+            xz, xr, xc = x_t.chunk(3, -1)
+            hz, hr, hc = (h @ recurrent).chunk(3, -1)
+            z = torch.sigmoid(xz + hz)
+            c = torch.tanh(xc + torch.sigmoid(xr + hr) * hc)
+            h = z * h + (1.0 - z) * c
+            outputs.append(h)
+        return (torch.stack(outputs) ** 2).mean()
+
+    return loss
 
 
 def _with_threads(n, fn):
@@ -153,6 +180,9 @@ def _timers(x, compile_scan=True):
     scan_cell = user(lambda: _cell_loss(cell, x))
     cases = {BASELINE: backward(lambda: ops.mean(rnn(x) ** 2), rnn.weights)}
     cases["kg.ops.scan(cell.call)"] = scan_cell
+    layer = kg.layers.ScanRNN(cell, return_sequences=True)
+    layer.build(x.shape)
+    cases["kg.layers.ScanRNN(UserGRUCell)"] = user(lambda: ops.mean(layer(x) ** 2))
     cases["kg.ops.scan(cell.call) (2 threads)"] = _with_threads(2, scan_cell)
     if hasattr(torch_backend, "STEP_THREADS"):
         cases["kg.ops.scan(cell.call) (2 threads, no thread change)"] = _with_threads(
@@ -164,6 +194,7 @@ def _timers(x, compile_scan=True):
         compiled()
         seconds_to_compile["torch scan op (compiled)"] = time.process_time() - start
         cases["torch scan op (compiled)"] = compiled
+    cases["torch loop, no Keras"] = user(_torch_loop(cell, x))
     cases["keras.layers.GRU"] = backward(lambda: ops.mean(gru(x) ** 2), gru.weights)
     cases["torch.nn.GRU"] = backward(
         lambda: (torch_gru(x)[0] ** 2).mean(), list(torch_gru.parameters())
