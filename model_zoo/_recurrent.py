@@ -238,6 +238,13 @@ def validation_split(x, y, size, seed=0):
     return (x[:-size], y[:-size]), (x[-size:], y[-size:])
 
 
+def seeded(build, *args, seed=0):
+    """`build(*args)` after seeding Keras's global generator, so that the layers
+    built without a seed of their own start from the same weights in every run."""
+    keras.utils.set_random_seed(seed)
+    return build(*args)
+
+
 def run_pair(
     build,
     optimizer,
@@ -259,7 +266,7 @@ def run_pair(
     """
     train_data, validation, test = data
     fit = {"metric": metric, "batch_size": args.batch_size, "target": target}
-    model = build("preset")
+    model = seeded(build, "preset")
     seconds, log = train(
         model, optimizer("preset"), train_data, validation, epochs=args.epochs, **fit
     )
@@ -274,7 +281,7 @@ def run_pair(
     if args.skip_baseline:
         return model, None, settings
     epochs = baseline_epochs(len(log)) if baseline_epochs else args.epochs
-    gru = build("baseline")
+    gru = seeded(build, "baseline")
     seconds, log = train(gru, optimizer("baseline"), train_data, validation, epochs=epochs, **fit)
     baseline = {
         "model": baseline_name,
@@ -297,7 +304,7 @@ def train_with_baselines(build, optimizer, data, args, *, settings, trained, **f
     baseline's log; returns (preset model, the baselines' records for `finish`).
     """
     train_data, validation, test = data
-    model = build("preset", args.units)
+    model = seeded(build, "preset", args.units)
     seconds, log = train(model, optimizer("preset"), train_data, validation, **fit)
     settings.update(seconds=round(seconds, 1), log=log, parameters=int(model.count_params()))
     records = []
@@ -305,7 +312,7 @@ def train_with_baselines(build, optimizer, data, args, *, settings, trained, **f
         units = args.gru_units if kind == "gru" else args.lstm_units
         record, base_log = train_baseline(
             f"keras.layers.{kind.upper()}({units})",
-            build(kind, units),
+            seeded(build, kind, units),
             optimizer(kind),
             train_data,
             validation,

@@ -109,3 +109,52 @@ def test_arrow_recipe_data_cache_gives_the_generated_images(tmp_path):
     # Other arguments than the stored ones draw the images anew.
     other = recipe["cached_data"](path, 32, 12, 6, 4, 2.5)
     assert not np.array_equal(other[0][0], want[0][0])
+
+
+def test_recurrent_recipes_start_from_the_same_weights_every_run(monkeypatch):
+    # `run_pair` and `train_with_baselines` build their models after seeding Keras's
+    # global generator: layers without a seed of their own (an Embedding, the output
+    # Dense) start from the same weights whatever was drawn before.
+    import argparse
+
+    import keras
+
+    from model_zoo import _recurrent
+
+    started = []
+
+    def record_start(model, *args, **kwargs):
+        started.append([keras.ops.convert_to_numpy(w) for w in model.weights])
+        return 0.0, []
+
+    def record_baseline(label, model, *args, **kwargs):
+        record_start(model)
+        return {}, []
+
+    monkeypatch.setattr(_recurrent, "train", record_start)
+    monkeypatch.setattr(_recurrent, "train_baseline", record_baseline)
+    monkeypatch.setattr(_recurrent, "measure", lambda *args: 0.0)
+
+    def build(kind, units=3):
+        return keras.Sequential([keras.Input((4,)), keras.layers.Dense(units, name=kind)])
+
+    data = ((None, None), (None, None), (None, None))
+    pair_args = argparse.Namespace(epochs=1, batch_size=2, skip_baseline=False)
+    both_args = argparse.Namespace(units=3, baselines="gru", gru_units=5, lstm_units=5)
+    runs = []
+    for draw in range(2):
+        keras.random.uniform((draw + 1,), seed=keras.random.SeedGenerator(draw))
+        keras.utils.set_random_seed(100 + draw)  # another state before each run
+        started.clear()
+        _recurrent.run_pair(
+            build, lambda kind: None, data, pair_args, baseline_name="b", settings={}
+        )
+        keras.utils.set_random_seed(200 + draw)
+        _recurrent.train_with_baselines(
+            build, lambda kind: None, data, both_args, settings={}, trained=""
+        )
+        runs.append(started[:])
+    assert len(runs[0]) == 4
+    for first, second in zip(*runs):
+        for a, b in zip(first, second):
+            np.testing.assert_array_equal(a, b)
