@@ -36,7 +36,7 @@ def test_scan_benchmark_runs_every_case():
 @pytest.mark.skipif(BACKEND != "torch", reason="the generic-cell benchmark is torch-only")
 def test_generic_cell_cases_compute_keras_gru():
     """The benchmark's user-cell cases (scan loop, ScanRNN, Keras-free torch loop)
-    compute the loss of `keras.layers.GRU` given the same weights, and one gradient."""
+    compute the loss of `keras.layers.GRU` given the same weights, and equal gradients."""
     import numpy as np
     import torch
 
