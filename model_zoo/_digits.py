@@ -17,10 +17,6 @@ import numpy as np
 from keras_gradstab import datasets, zoo
 from model_zoo import _fit
 
-PRESETS_DIR = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "keras_gradstab", "zoo", "presets"
-)
-
 DATA = {"dataset": "digits", "kwargs": {"seed": 0}}
 COMPILE = {
     "loss": {
@@ -115,7 +111,7 @@ def parse(parser, argv, name):
     args = parser.parse_args(argv)
     if args.quick and args.out is None:
         parser.error("--quick needs --out (a quick run never writes into the package)")
-    return args, args.out or os.path.join(PRESETS_DIR, name)
+    return args, args.out or os.path.join(zoo.presets.PRESETS_DIR, name)
 
 
 def parse_args(doc, argv, *, name, epochs, quick_help, seeds=None):

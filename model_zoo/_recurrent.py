@@ -15,10 +15,6 @@ from keras_gradstab.layers import skew_learning_rate_optimizer
 from keras_gradstab.zoo.presets import measure
 from model_zoo import _fit
 
-PRESETS_DIR = os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "keras_gradstab", "zoo", "presets"
-)
-
 
 def recipe_parser(
     doc,
@@ -219,7 +215,7 @@ def preset_directory(name, args):
     `args.out/name` for a quick one (None without `--out`: no preset then)."""
     if args.quick:
         return os.path.join(args.out, name) if args.out else None
-    return args.preset_dir or os.path.join(PRESETS_DIR, name)
+    return args.preset_dir or os.path.join(zoo.presets.PRESETS_DIR, name)
 
 
 def write_summary(summary, out):

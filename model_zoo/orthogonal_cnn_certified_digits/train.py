@@ -26,7 +26,6 @@ bounds are in the metadata's `certified` field.
 """
 
 import json
-import os
 
 import keras
 import numpy as np
@@ -35,8 +34,6 @@ from keras_gradstab import activations, layers, ops, zoo
 from model_zoo import _digits
 from model_zoo._digits import COMPILE, DATA
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
 NAME = "orthogonal_cnn_certified_digits"
 # (filters, strides) of the three convolutions.
 BLOCKS = ((16, 1), (32, 2), (64, 2))

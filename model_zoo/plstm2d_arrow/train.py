@@ -37,9 +37,6 @@ from keras_gradstab.zoo.presets import measure
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NAME = "plstm2d_arrow"
-PRESET_DIR = os.path.join(
-    os.path.dirname(os.path.dirname(HERE)), "keras_gradstab", "zoo", "presets", NAME
-)
 PATCH = 8
 # At 64 px the paper's proportions draw a one-pixel arrow whose head cannot be
 # told from its tail (the direction, hence the label, is not in the image);
@@ -376,7 +373,7 @@ def main(argv=None):
     with open(results_path, "w") as f:
         json.dump(summary, f, indent=1)
     if "plstm" in models and not args.no_preset:
-        directory = os.path.join(out, NAME) if out else PRESET_DIR
+        directory = os.path.join(out, NAME) if out else os.path.join(zoo.presets.PRESETS_DIR, NAME)
         extra = {
             "results": results,
             "train_image_size": args.image_size,

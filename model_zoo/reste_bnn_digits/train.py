@@ -35,9 +35,7 @@ from keras_gradstab.layers import QuantConv2D, QuantDense
 from model_zoo import _digits
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
 NAME = "reste_bnn_digits"
-PRESET_DIR = os.path.join(ROOT, "keras_gradstab", "zoo", "presets", NAME)
 DATA = {"dataset": "digits", "kwargs": {"seed": 0}}
 ESTIMATORS = {
     "reste": ("reste", 1.5),
@@ -231,7 +229,11 @@ def run(args):
         packed_path = os.path.join(packed_dir, "packed_weights.npz")
         summary["packed"] = export_packed(model, packed_path, width, data[1][0])
         if not args.no_preset:
-            preset_dir = os.path.join(out, NAME) if out is not None else PRESET_DIR
+            preset_dir = (
+                os.path.join(out, NAME)
+                if out is not None
+                else os.path.join(kg.zoo.presets.PRESETS_DIR, NAME)
+            )
             records = baseline_records(results, epochs, args.seed)
             # An uncompiled copy: a compiled model's config carries its compile
             # settings (jit_compile=True on JAX), which torch would turn into
